@@ -1,0 +1,79 @@
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)
+
+# lexigram-storage: one async API for blob storage, and a small KV store with TTL.
+# The line above lets driver distributions (lexigram.storage.s3, ...) live beside this
+# package in other wheels; it must stay the first statement (DESIGN.md section 2).
+
+from lexigram.storage.body import ProgressCallback, UploadBody
+from lexigram.storage.config import BackendConfig, StorageConfig, secret_field
+from lexigram.storage.driver import BlobDriver, Capabilities, DriverSpec, PresignRequest
+from lexigram.storage.errors import (
+    BlobExistsError,
+    BlobNotFoundError,
+    BucketNotFoundError,
+    ConfigError,
+    DeleteManyError,
+    DriverError,
+    DriverNotFoundError,
+    ErrorCode,
+    InsecureConfigError,
+    IntegrityError,
+    InvalidArgumentError,
+    InvalidKeyError,
+    NotSupportedError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    StorageError,
+    StorageUnavailableError,
+    StoreClosedError,
+)
+from lexigram.storage.info import BlobInfo, HealthStatus
+from lexigram.storage.instrumentation import Hook, OperationEvent
+from lexigram.storage.protocol import BlobStoreProtocol
+from lexigram.storage.provider import StorageProvider
+from lexigram.storage.registry import available_drivers, get_driver, register_driver
+from lexigram.storage.retry import RetryPolicy
+from lexigram.storage.store import BlobStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendConfig",
+    "BlobDriver",
+    "BlobExistsError",
+    "BlobInfo",
+    "BlobNotFoundError",
+    "BlobStore",
+    "BlobStoreProtocol",
+    "BucketNotFoundError",
+    "Capabilities",
+    "ConfigError",
+    "DeleteManyError",
+    "DriverError",
+    "DriverNotFoundError",
+    "DriverSpec",
+    "ErrorCode",
+    "HealthStatus",
+    "Hook",
+    "InsecureConfigError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "InvalidKeyError",
+    "NotSupportedError",
+    "OperationEvent",
+    "PermissionDeniedError",
+    "PreconditionFailedError",
+    "PresignRequest",
+    "ProgressCallback",
+    "RetryPolicy",
+    "StorageConfig",
+    "StorageError",
+    "StorageProvider",
+    "StorageUnavailableError",
+    "StoreClosedError",
+    "UploadBody",
+    "available_drivers",
+    "get_driver",
+    "register_driver",
+    "secret_field",
+]

@@ -1,0 +1,15 @@
+"""Configuration: :class:`StorageConfig`, structured from dicts or YAML with cattrs."""
+
+from lexigram.storage.config.converter import structure_at
+from lexigram.storage.config.fields import secret_field, secret_values
+from lexigram.storage.config.interpolate import interpolate
+from lexigram.storage.config.model import BackendConfig, StorageConfig
+
+__all__ = [
+    "BackendConfig",
+    "StorageConfig",
+    "interpolate",
+    "secret_field",
+    "secret_values",
+    "structure_at",
+]

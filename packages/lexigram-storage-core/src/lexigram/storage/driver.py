@@ -1,0 +1,297 @@
+"""The driver SPI: the few primitive operations a backend implements.
+
+Applications never call a driver directly: :class:`~lexigram.storage.store.BlobStore`
+wraps one and adds all policy once — key validation, argument checks, capability
+checks, error mapping, defaults, progress, hooks and the closed state. Each method
+below says what the core guarantees before calling it and what the driver must do.
+
+Rules for driver authors:
+
+* Never validate keys; the core has done it. Keys arrive exactly as the user gave them.
+* Never build a user-facing error. Let the SDK's exception propagate (the core calls
+  :meth:`BlobDriver.classify` to map it to an :class:`ErrorCode`) or raise
+  :class:`~lexigram.storage.errors.DriverError` with a code and a detail that names no
+  secret. The core raises the typed error with your exception as ``__cause__``.
+* Never re-implement a default: if the backend has no native way to do something,
+  leave the base-class method alone (or declare it in :class:`Capabilities`) and the
+  core supplies it (download = join(stream), move = copy + delete, delete_many =
+  bounded-concurrency deletes, delimiter listing = collapse of a flat listing).
+* A driver is created synchronously and cheaply by its factory; open network clients
+  lazily on first use and release them in :meth:`BlobDriver.close`.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+
+from lexigram.storage.body import UploadBody
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.info import BlobInfo
+
+__all__ = [
+    "BlobDriver",
+    "Capabilities",
+    "DriverSpec",
+    "PresignRequest",
+    "classify_builtin",
+]
+
+ConfigT = TypeVar("ConfigT")
+
+
+@attrs.frozen(kw_only=True)
+class Capabilities:
+    """What a driver can do natively. The core raises ``NotSupportedError`` naming the
+    driver and operation for anything a driver cannot do and the core cannot emulate."""
+
+    #: ``upload(mode="create")`` is atomic (conditional put / exclusive create).
+    create_only: bool = True
+    #: ``copy`` happens inside the backend (otherwise the core streams through the client).
+    server_side_copy: bool = True
+    #: the driver's ``move`` is native and atomic (otherwise the core does copy + delete).
+    native_move: bool = False
+    #: ``list(delimiter=...)`` is native (otherwise the core collapses a flat listing).
+    native_delimiter: bool = True
+    #: methods ``get_presigned_url`` accepts; empty: not supported.
+    presign_methods: frozenset[str] = frozenset({"GET", "PUT"})
+    #: longest expiry a presigned URL may have.
+    max_presign_expiry: timedelta = timedelta(days=7)
+    #: the driver has a URL of its own for an object (``native_url``).
+    native_urls: bool = True
+    #: keys per ``delete_many`` call to the driver (the core splits larger requests).
+    delete_batch_size: int = 1000
+    #: user metadata is stored and returned.
+    metadata: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class PresignRequest:
+    """Arguments of a presigned URL, validated by the core."""
+
+    method: str
+    expires_in: timedelta
+    content_type: str | None = None
+    content_disposition: str | None = None
+
+
+class BlobDriver(abc.ABC):
+    """Base class of every driver. Subclass it and implement the abstract methods."""
+
+    #: the driver's registered name ("s3", "gcs", ...); set by subclasses.
+    name: ClassVar[str] = ""
+    #: what the driver can do natively.
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    # -- description ------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, for messages: e.g. ``bucket 'photos'``. No secrets."""
+        return self.name
+
+    @property
+    def public_base_url(self) -> str | None:
+        """``public_url`` / ``base_url`` from the config, if any. The core joins keys to it."""
+        return None
+
+    # -- writing ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def put(
+        self,
+        key: str,
+        body: UploadBody,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+    ) -> BlobInfo:
+        """Store ``body`` under ``key`` and return its info.
+
+        Core guarantees: ``key`` is valid, ``content_type`` is set, ``metadata`` keys and
+        values are valid, ``create_only`` is only true if ``capabilities.create_only``.
+        Driver must: make the write atomic — a reader sees the old object or the whole
+        new one, never part; if the body raises or the task is cancelled midway, leave
+        the old object as it was and nothing half-written behind (abort multipart uploads,
+        remove temp files); with ``create_only`` fail with ``ALREADY_EXISTS`` if the key
+        exists, atomically. Consume the body with bounded memory.
+        """
+
+    # -- reading ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def stream(
+        self, key: str, *, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        """Yield the bytes ``[start, end)`` of the object (``end=None``: to its end).
+
+        Core guarantees: ``0 <= start``, ``end is None or end > start``. Driver must:
+        raise ``NOT_FOUND`` (on the first iteration at the latest) if the key does not
+        exist; raise ``INVALID_RANGE`` if ``start`` is at or past the end of a non-empty
+        object (the core turns that into an empty result), or return nothing; keep
+        memory bounded by about ``chunk_size``; raise (never end early) if the
+        connection is cut short.
+        """
+
+    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        """The bytes ``[start, end)`` in one piece. Default: join :meth:`stream`.
+
+        Override when the backend has a faster whole-object read.
+        """
+        parts = [
+            chunk async for chunk in self.stream(key, start=start, end=end, chunk_size=1 << 20)
+        ]
+        return b"".join(parts)
+
+    @abc.abstractmethod
+    async def head(self, key: str) -> BlobInfo:
+        """Info of one object; ``NOT_FOUND`` if it does not exist."""
+
+    async def exists(self, key: str) -> bool:
+        """Default: :meth:`head` and map not-found to False."""
+        try:
+            await self.head(key)
+        except Exception as exc:
+            if self.classify(exc) is ErrorCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    @abc.abstractmethod
+    def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+        """Every object whose key starts with ``prefix``, in lexicographic order of key
+        (code-point order, the same as UTF-8 byte order), pagination hidden.
+
+        With ``delimiter`` (only called so if ``capabilities.native_delimiter``): keys
+        holding the delimiter after the prefix are rolled up into one entry per common
+        prefix (``BlobInfo(path=common_prefix, size=0, is_prefix=True)``), merged into
+        the same order.
+        """
+
+    # -- deleting -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Delete ``key``. A missing key is not an error: return normally."""
+
+    async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
+        """Delete up to ``capabilities.delete_batch_size`` keys; return the failures by key.
+
+        Default: concurrent :meth:`delete` calls (at most 16 at a time). Override with
+        the backend's batch call. Missing keys are not failures.
+        """
+        failures: dict[str, BaseException] = {}
+        gate = asyncio.Semaphore(16)
+
+        async def one(key: str) -> None:
+            async with gate:
+                try:
+                    await self.delete(key)
+                except Exception as exc:
+                    failures[key] = exc
+
+        await asyncio.gather(*(one(k) for k in keys))
+        return failures
+
+    # -- copying ------------------------------------------------------------------------
+
+    async def copy(self, src: str, dst: str) -> None:
+        """Server-side copy (only called if ``capabilities.server_side_copy``).
+
+        Core guarantees ``src != dst``. ``NOT_FOUND`` if ``src`` is missing. Content type
+        and metadata are copied with the bytes.
+        """
+        raise DriverError(ErrorCode.NOT_SUPPORTED, "copy")
+
+    async def move(self, src: str, dst: str) -> None:
+        """Native atomic rename (only called if ``capabilities.native_move``)."""
+        raise DriverError(ErrorCode.NOT_SUPPORTED, "move")
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    def native_url(self, key: str) -> str:
+        """The backend's own URL of the object (only if ``capabilities.native_urls``)."""
+        raise DriverError(ErrorCode.NOT_SUPPORTED, "native_url")
+
+    async def presign(self, key: str, request: PresignRequest) -> str:
+        """A presigned URL (only called for a method in ``capabilities.presign_methods``,
+        with ``expires_in`` within ``capabilities.max_presign_expiry``)."""
+        raise DriverError(ErrorCode.NOT_SUPPORTED, "presign")
+
+    # -- health and lifecycle -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """A cheap real round trip that proves the backend and its bucket are usable.
+
+        Raise on failure (``BUCKET_NOT_FOUND`` if the bucket is missing). The core times
+        it, bounds it with a timeout and never lets it raise to the caller.
+        """
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, default does nothing
+        """Release clients and connection pools. Called once by the core."""
+
+    # -- error mapping ------------------------------------------------------------------
+
+    def classify(self, exc: BaseException) -> ErrorCode:
+        """Map an exception raised by this driver or its SDK to an :class:`ErrorCode`.
+
+        Override to add the SDK's exceptions and call ``super().classify(exc)`` for the
+        rest. The base maps :class:`DriverError`, ``FileNotFoundError``,
+        ``FileExistsError``, ``PermissionError``, timeouts and connection errors.
+        """
+        return classify_builtin(exc)
+
+    def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
+        """Whether a failed idempotent operation may be retried. Default: UNAVAILABLE."""
+        return code is ErrorCode.UNAVAILABLE
+
+
+def classify_builtin(exc: BaseException) -> ErrorCode:
+    """The part of error classification that holds for every driver."""
+    if isinstance(exc, DriverError):
+        return exc.code
+    if isinstance(exc, FileNotFoundError):
+        return ErrorCode.NOT_FOUND
+    if isinstance(exc, FileExistsError):
+        return ErrorCode.ALREADY_EXISTS
+    if isinstance(exc, PermissionError):
+        return ErrorCode.PERMISSION_DENIED
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return ErrorCode.UNAVAILABLE
+    return ErrorCode.UNKNOWN
+
+
+@attrs.frozen(kw_only=True)
+class DriverSpec(Generic[ConfigT]):
+    """What a driver package registers under the entry-point group
+    ``lexigram.storage.drivers``: e.g. in its pyproject
+    ``[project.entry-points."lexigram.storage.drivers"] s3 = "lexigram.storage.s3.spec:S3"``.
+
+    The module the entry point names must be cheap to import (no SDK import): the
+    ``factory`` imports the SDK when a store is first created.
+    """
+
+    name: str
+    #: attrs class the driver's settings are structured into (``forbid_extra_keys``).
+    config_class: type[ConfigT]
+    #: builds a driver from its structured config; sync and cheap.
+    factory: Callable[[ConfigT], BlobDriver]
+    #: the distribution that provides it (named in errors).
+    distribution: str
+    description: str = ""
+    #: extra config checks after structuring: return problems as (field, message) pairs;
+    #: any problem is a ``ConfigError`` at config time.
+    validate: Callable[[ConfigT], Sequence[tuple[str, str]]] | None = None
+    #: driver-specific production checks (weak signing keys...): (field, message) pairs,
+    #: reported by ``StorageConfig.validate_production_security``.
+    security_check: Callable[[ConfigT], Sequence[tuple[str, str]]] | None = None
+
+    def build(self, config: Any) -> BlobDriver:
+        return self.factory(config)

@@ -1,0 +1,126 @@
+"""The memory driver: objects in a dict, for tests and ephemeral use."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+
+import attrs
+
+from lexigram.storage.body import UploadBody
+from lexigram.storage.driver import BlobDriver, Capabilities
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.info import BlobInfo
+from lexigram.storage.memory.config import MemoryConfig
+
+__all__ = ["MemoryDriver"]
+
+_etags = itertools.count(1)
+
+
+class MemoryDriver(BlobDriver):
+    """Keeps every object in a dict. Each instance is its own isolated store.
+
+    Safe under concurrent tasks: every check-and-set happens without an ``await``
+    between them, so ``mode="create"`` is atomic and a streamed upload replaces the
+    old object only once the whole body has arrived.
+    """
+
+    name = "memory"
+    capabilities = Capabilities(
+        native_delimiter=False,
+        native_move=True,
+        presign_methods=frozenset(),
+        native_urls=False,
+    )
+
+    def __init__(self, config: MemoryConfig | None = None) -> None:
+        self.config = config if config is not None else MemoryConfig()
+        self._objects: dict[str, tuple[bytes, BlobInfo]] = {}
+
+    @property
+    def location(self) -> str:
+        return "memory"
+
+    async def put(
+        self,
+        key: str,
+        body: UploadBody,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+    ) -> BlobInfo:
+        if create_only and key in self._objects:
+            raise DriverError(ErrorCode.ALREADY_EXISTS)
+        data = await body.read_all()
+        # No await from here on: the check and the store are one atomic step.
+        if create_only and key in self._objects:
+            raise DriverError(ErrorCode.ALREADY_EXISTS)
+        info = BlobInfo(
+            path=key,
+            size=len(data),
+            content_type=content_type,
+            last_modified=datetime.now(UTC),
+            etag=f'"{next(_etags):x}"',
+            metadata=dict(metadata),
+        )
+        self._objects[key] = (data, info)
+        return info
+
+    def _get(self, key: str) -> tuple[bytes, BlobInfo]:
+        found = self._objects.get(key)
+        if found is None:
+            raise DriverError(ErrorCode.NOT_FOUND)
+        return found
+
+    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        data = self._get(key)[0]
+        if start == 0 and end is None:
+            return data
+        return data[start:end]
+
+    async def stream(
+        self, key: str, *, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        data = self._get(key)[0]
+        stop = len(data) if end is None else min(end, len(data))
+        view = memoryview(data)
+        for offset in range(start, stop, chunk_size):
+            yield bytes(view[offset : min(offset + chunk_size, stop)])
+
+    async def head(self, key: str) -> BlobInfo:
+        return self._get(key)[1]
+
+    async def exists(self, key: str) -> bool:
+        return key in self._objects
+
+    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+        for key in sorted(k for k in self._objects if k.startswith(prefix)):
+            found = self._objects.get(key)
+            if found is not None:  # deleted while we were iterating
+                yield found[1]
+
+    async def delete(self, key: str) -> None:
+        self._objects.pop(key, None)
+
+    async def copy(self, src: str, dst: str) -> None:
+        data, info = self._get(src)
+        self._objects[dst] = (
+            data,
+            attrs.evolve(
+                info, path=dst, last_modified=datetime.now(UTC), etag=f'"{next(_etags):x}"'
+            ),
+        )
+
+    async def move(self, src: str, dst: str) -> None:
+        data, info = self._get(src)
+        self._objects[dst] = (data, attrs.evolve(info, path=dst))
+        del self._objects[src]
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._objects.clear()

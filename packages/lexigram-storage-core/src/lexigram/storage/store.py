@@ -1,0 +1,664 @@
+"""BlobStore: the concrete public face over any driver. All policy lives here, once."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
+from lexigram.storage.content_types import guess_content_type
+from lexigram.storage.driver import BlobDriver, PresignRequest
+from lexigram.storage.errors import (
+    ERROR_CLASSES,
+    DeleteManyError,
+    DriverError,
+    ErrorCode,
+    InvalidArgumentError,
+    NotSupportedError,
+    StorageError,
+    StoreClosedError,
+)
+from lexigram.storage.info import BlobInfo, HealthStatus
+from lexigram.storage.instrumentation import Hook, OperationEvent
+from lexigram.storage.keys import validate_key, validate_prefix
+from lexigram.storage.listing import collapse_prefixes
+from lexigram.storage.retry import RetryPolicy
+from lexigram.storage.secrets import Redactor
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "BlobStore", "UploadMode"]
+
+logger = logging.getLogger("lexigram.storage")
+
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+UploadMode = Literal["overwrite", "create"]
+T = TypeVar("T")
+
+_META_KEY = re.compile(r"[a-z_][a-z0-9_]{0,127}")
+_META_VALUE = re.compile(r"[ -~]*")
+_META_MAX_BYTES = 2048
+
+_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.NOT_FOUND: "Check the key, or list its prefix to see what exists.",
+    ErrorCode.ALREADY_EXISTS: (
+        "It was uploaded with mode='create'; use mode='overwrite' to replace it, or pick "
+        "another key."
+    ),
+    ErrorCode.FAILED_PRECONDITION: "The object changed meanwhile: read it again and retry.",
+    ErrorCode.PERMISSION_DENIED: (
+        "Check the backend's credentials and that they grant this operation on this "
+        "bucket/container."
+    ),
+    ErrorCode.INVALID_ARGUMENT: "The backend refused the request as invalid; check the arguments.",
+    ErrorCode.INVALID_RANGE: "The range lies outside the object.",
+    ErrorCode.NOT_SUPPORTED: "Use another operation or a driver that supports it.",
+    ErrorCode.UNAVAILABLE: (
+        "This is usually transient (network, throttling, server error): retry later, "
+        "and check the endpoint and the network if it persists."
+    ),
+    ErrorCode.BUCKET_NOT_FOUND: ("Create it, or fix its name in the backend's config."),
+    ErrorCode.DATA_CORRUPTED: (
+        "The bytes failed their integrity check, so they were not used. Retry; if it "
+        "persists, check for a proxy or disk that alters data."
+    ),
+    ErrorCode.UNKNOWN: "See the chained exception for the backend's own error.",
+}
+
+
+class BlobStore:
+    """One configured backend: validates, maps errors, checks capabilities and supplies
+    the defaults, over a :class:`~lexigram.storage.driver.BlobDriver`.
+
+    Implements :class:`~lexigram.storage.protocol.BlobStoreProtocol`. Obtain one from
+    :class:`~lexigram.storage.provider.StorageProvider`, or build one directly:
+    ``BlobStore(driver, name="avatars")``.
+    """
+
+    __slots__ = ("_closed", "_driver", "_hooks", "_redactor", "_retry", "name")
+
+    def __init__(
+        self,
+        driver: BlobDriver,
+        *,
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        hooks: Iterable[Hook] = (),
+        redactor: Redactor | None = None,
+    ) -> None:
+        self._driver = driver
+        self.name = name if name is not None else driver.name
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._hooks: list[Hook] = list(hooks)
+        self._redactor = redactor if redactor is not None else Redactor(())
+        self._closed = False
+
+    def __repr__(self) -> str:
+        driver = self._driver
+        return (
+            f"BlobStore(name={self.name!r}, driver={driver.name!r}, location={driver.location!r})"
+        )
+
+    # -- introspection ------------------------------------------------------------------
+
+    @property
+    def driver(self) -> BlobDriver:
+        """The driver underneath (for driver-specific needs; bypasses all policy)."""
+        return self._driver
+
+    @property
+    def driver_name(self) -> str:
+        return self._driver.name
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def add_hook(self, hook: Hook) -> None:
+        """Call ``hook(event)`` after every operation (for metrics, tracing, logging)."""
+        self._hooks.append(hook)
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        path: str,
+        data: BlobData,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        mode: UploadMode = "overwrite",
+        size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BlobInfo:
+        """Store ``data`` under ``path``; see
+        :class:`~lexigram.storage.protocol.BlobStoreProtocol`."""
+        self._check_open()
+        validate_key(path)
+        if mode == "overwrite":
+            create_only = False
+        elif mode == "create":
+            create_only = True
+            if not self._driver.capabilities.create_only:
+                raise self._unsupported("upload(mode='create')", path)
+        else:
+            raise InvalidArgumentError(
+                f"Invalid upload mode {mode!r} for key {path!r}: use 'overwrite' or 'create'.",
+                backend=self.name,
+                key=path,
+            )
+        body = UploadBody.from_data(data, size=size, progress=progress)
+        meta = self._check_metadata(path, metadata)
+        ctype = content_type if content_type is not None else guess_content_type(path)
+
+        async def put() -> BlobInfo:
+            info = await self._driver.put(
+                path, body, content_type=ctype, metadata=meta, create_only=create_only
+            )
+            body.finish()
+            return info
+
+        # In-memory bodies can be sent again: retry transient failures (not for create,
+        # where a retry could trip over its own first, successful attempt).
+        retryable = body.data is not None and not create_only
+        return await self._run(
+            "upload", path, put, retryable=retryable, restart=body.rewind, body=body
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def download(
+        self,
+        path: str,
+        *,
+        range: tuple[int, int | None] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> bytes:
+        """The whole object, or the bytes ``range=(start, end)`` as in slicing."""
+        self._check_open()
+        validate_key(path)
+        start, end = self._check_range(path, range)
+        if progress is not None:
+            parts = [c async for c in self.stream(path, range=range, progress=progress)]
+            return b"".join(parts)
+        if end is not None and end == start:
+            await self.info(path)  # a missing key is still an error
+            return b""
+
+        async def read() -> bytes:
+            try:
+                return await self._driver.read(path, start=start, end=end)
+            except Exception as exc:
+                if self._driver.classify(exc) is ErrorCode.INVALID_RANGE:
+                    return b""
+                raise
+
+        return await self._run("download", path, read, retryable=True)
+
+    async def stream(
+        self,
+        path: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        range: tuple[int, int | None] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The object in chunks of about ``chunk_size`` bytes, in bounded memory."""
+        self._check_open()
+        validate_key(path)
+        if not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise InvalidArgumentError(
+                f"chunk_size must be a positive int, not {chunk_size!r}.",
+                backend=self.name,
+                key=path,
+            )
+        start, end = self._check_range(path, range)
+        if end is not None and end == start:
+            await self.info(path)
+            return
+        total: int | None = None if end is None else end - start
+        done = 0
+        attempt = 0
+        started = time.perf_counter()
+        while True:
+            attempt += 1
+            try:
+                async for chunk in self._driver.stream(
+                    path, start=start, end=end, chunk_size=chunk_size
+                ):
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                    yield chunk
+                break
+            except Exception as exc:
+                code = self._driver.classify(exc)
+                if code is ErrorCode.INVALID_RANGE and done == 0:
+                    break
+                # Only retry while nothing was handed to the caller yet.
+                if (
+                    done == 0
+                    and attempt < self._retry.attempts
+                    and self._driver.is_retryable(exc, code)
+                ):
+                    await asyncio.sleep(self._retry.delay(attempt))
+                    continue
+                err = self._error("stream", exc, path, attempts=attempt)
+                self._emit("stream", path, started, err)
+                raise err from exc
+        if progress is not None and done == 0:
+            progress(0, 0 if total is None else total)
+        self._emit("stream", path, started, None)
+
+    async def info(self, path: str) -> BlobInfo:
+        """Size, content type, last modified (aware UTC), etag and metadata of ``path``."""
+        self._check_open()
+        validate_key(path)
+        return await self._run("info", path, lambda: self._driver.head(path), retryable=True)
+
+    async def exists(self, path: str) -> bool:
+        """Whether ``path`` exists."""
+        self._check_open()
+        validate_key(path)
+        return await self._run("exists", path, lambda: self._driver.exists(path), retryable=True)
+
+    async def list(
+        self, prefix: str = "", *, delimiter: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
+        """Objects under ``prefix`` in lexicographic key order; with ``delimiter`` the
+        common prefixes too (``is_prefix=True``)."""
+        self._check_open()
+        validate_prefix(prefix)
+        if delimiter is not None and (not isinstance(delimiter, str) or delimiter == ""):
+            raise InvalidArgumentError(
+                f"delimiter must be a non-empty str or None, not {delimiter!r}.", backend=self.name
+            )
+        started = time.perf_counter()
+        native = delimiter is None or self._driver.capabilities.native_delimiter
+        source = self._driver.list(prefix, delimiter=delimiter if native else None)
+        if not native:
+            assert delimiter is not None
+            source = collapse_prefixes(source, prefix, delimiter)
+        try:
+            async for entry in source:
+                yield entry
+        except Exception as exc:
+            err = self._error("list", exc, prefix or None)
+            self._emit("list", prefix, started, err)
+            raise err from exc
+        self._emit("list", prefix, started, None)
+
+    # -- deleting -----------------------------------------------------------------------
+
+    async def delete(self, path: str) -> None:
+        """Delete ``path``; a missing key is not an error."""
+        self._check_open()
+        validate_key(path)
+        await self._run("delete", path, lambda: self._driver.delete(path), retryable=True)
+
+    async def delete_many(self, paths: Iterable[str]) -> None:
+        """Delete many keys, in batches of the backend's bulk call. Raises
+        :class:`DeleteManyError` listing each key that could not be deleted."""
+        self._check_open()
+        keys = list(dict.fromkeys(paths))
+        for key in keys:
+            validate_key(key)
+        size = max(1, self._driver.capabilities.delete_batch_size)
+        failures: dict[str, StorageError] = {}
+        started = time.perf_counter()
+        for offset in builtins.range(0, len(keys), size):
+            batch = keys[offset : offset + size]
+            try:
+                failed = await self._driver.delete_many(batch)
+            except Exception as exc:
+                err = self._error("delete_many", exc, None)
+                self._emit("delete_many", None, started, err)
+                raise err from exc
+            for key, failure in failed.items():
+                failures[key] = self._error("delete", failure, key)
+        if failures:
+            deleted = [k for k in keys if k not in failures]
+            err = DeleteManyError(
+                f"{len(failures)} of {len(keys)} keys could not be deleted from backend "
+                f"{self.name!r} ({self._driver.name}, {self._driver.location}); first: "
+                f"{next(iter(failures.values()))}. See .failures for each key.",
+                failures=failures,
+                deleted=deleted,
+                backend=self.name,
+                driver=self._driver.name,
+            )
+            self._emit("delete_many", None, started, err)
+            raise err
+        self._emit("delete_many", None, started, None)
+
+    # -- copying ------------------------------------------------------------------------
+
+    async def copy(self, src: str, dst: str) -> None:
+        """Copy ``src`` to ``dst`` (server-side where the backend can)."""
+        self._check_open()
+        validate_key(src)
+        validate_key(dst)
+        if src == dst:
+            await self.info(src)
+            return
+        if self._driver.capabilities.server_side_copy:
+            await self._run("copy", src, lambda: self._driver.copy(src, dst), retryable=True)
+            return
+        source = await self.info(src)
+        body = UploadBody(None, self.stream(src), source.size)
+        await self._run(
+            "copy",
+            dst,
+            lambda: self._driver.put(
+                dst,
+                body,
+                content_type=source.content_type or guess_content_type(dst),
+                metadata=dict(source.metadata),
+                create_only=False,
+            ),
+            body=body,
+        )
+
+    async def move(self, src: str, dst: str) -> None:
+        """Move ``src`` to ``dst``: native rename where the backend has one, else copy
+        then delete (the source is deleted only once the copy succeeded)."""
+        self._check_open()
+        validate_key(src)
+        validate_key(dst)
+        if src == dst:
+            await self.info(src)
+            return
+        if self._driver.capabilities.native_move:
+            await self._run("move", src, lambda: self._driver.move(src, dst))
+            return
+        await self.copy(src, dst)
+        await self.delete(src)
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    async def get_url(self, path: str) -> str:
+        """The public URL: ``public_url``/``base_url`` from the config, else the backend's own."""
+        self._check_open()
+        validate_key(path)
+        base = self._driver.public_base_url
+        if base:
+            return base.rstrip("/") + "/" + quote(path, safe="/")
+        if not self._driver.capabilities.native_urls:
+            raise self._unsupported(
+                "get_url (no public_url/base_url configured and the backend has no URL of its own)",
+                path,
+            )
+        return self._driver.native_url(path)
+
+    async def get_presigned_url(
+        self,
+        path: str,
+        expires_in: timedelta = timedelta(hours=1),
+        method: str = "GET",
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
+        """A URL that grants ``method`` (GET or PUT) on ``path`` until it expires."""
+        self._check_open()
+        validate_key(path)
+        verb = method.upper() if isinstance(method, str) else method
+        caps = self._driver.capabilities
+        if verb not in ("GET", "PUT"):
+            raise InvalidArgumentError(
+                f"Presigned URLs are for GET or PUT, not {method!r}.", backend=self.name, key=path
+            )
+        if verb not in caps.presign_methods:
+            raise self._unsupported(f"get_presigned_url(method={verb!r})", path)
+        if not isinstance(expires_in, timedelta):
+            raise InvalidArgumentError(
+                f"expires_in must be a datetime.timedelta, not {type(expires_in).__name__}.",
+                backend=self.name,
+                key=path,
+            )
+        if expires_in <= timedelta(0) or expires_in > caps.max_presign_expiry:
+            raise InvalidArgumentError(
+                f"expires_in={expires_in} for {path!r} is out of range: give more than 0 and at "
+                f"most {caps.max_presign_expiry} for driver {self._driver.name!r}.",
+                backend=self.name,
+                key=path,
+            )
+        request = PresignRequest(
+            method=verb,
+            expires_in=expires_in,
+            content_type=content_type,
+            content_disposition=content_disposition,
+        )
+        return await self._run(
+            "get_presigned_url", path, lambda: self._driver.presign(path, request)
+        )
+
+    # -- health and lifecycle -----------------------------------------------------------
+
+    async def health_check(self, timeout: float = 5.0) -> HealthStatus:
+        """A real round trip to the backend. Never raises; bounded by ``timeout`` seconds."""
+        started = time.perf_counter()
+        if self._closed:
+            return HealthStatus(False, 0.0, f"backend {self.name!r} is closed")
+        try:
+            await asyncio.wait_for(self._driver.ping(), timeout)
+        except TimeoutError:
+            ms = (time.perf_counter() - started) * 1000
+            return HealthStatus(
+                False,
+                ms,
+                f"no answer from backend {self.name!r} ({self._driver.location}) "
+                f"within {timeout:g} s",
+            )
+        except Exception as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return HealthStatus(False, ms, str(self._error("health_check", exc, None)))
+        return HealthStatus(True, (time.perf_counter() - started) * 1000, "ok")
+
+    async def close(self) -> None:
+        """Release the driver's clients and pools. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._driver.close()
+
+    async def __aenter__(self) -> BlobStore:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- policy helpers -----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(
+                f"Backend {self.name!r} ({self._driver.name}) is closed: get a new store from "
+                "the provider, or do not close it while it is in use.",
+                backend=self.name,
+                driver=self._driver.name,
+            )
+
+    def _check_range(self, path: str, rng: tuple[int, int | None] | None) -> tuple[int, int | None]:
+        if rng is None:
+            return 0, None
+        try:
+            start, end = rng
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"range for {path!r} must be a (start, end) pair, not {rng!r}.",
+                backend=self.name,
+                key=path,
+            ) from None
+        if (
+            type(start) is not int
+            or start < 0
+            or (end is not None and (type(end) is not int or end < start))
+        ):
+            raise InvalidArgumentError(
+                f"Invalid range {rng!r} for {path!r}: give (start, end) with 0 <= start <= end, "
+                "or end=None to read to the end.",
+                backend=self.name,
+                key=path,
+            )
+        return start, end
+
+    def _check_metadata(self, path: str, metadata: Mapping[str, str] | None) -> dict[str, str]:
+        if not metadata:
+            return {}
+        if not self._driver.capabilities.metadata:
+            raise self._unsupported("user metadata", path)
+        total = 0
+        out: dict[str, str] = {}
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not _META_KEY.fullmatch(k):
+                raise InvalidArgumentError(
+                    f"Invalid metadata name {k!r} for {path!r}: use lowercase letters, digits and "
+                    "'_', starting with a letter or '_' (the portable subset of S3, GCS and "
+                    "Azure).",
+                    backend=self.name,
+                    key=path,
+                )
+            if not isinstance(v, str) or not _META_VALUE.fullmatch(v):
+                raise InvalidArgumentError(
+                    f"Invalid metadata value for {k!r} on {path!r}: values must be printable "
+                    "ASCII str (encode other text, e.g. with urllib.parse.quote).",
+                    backend=self.name,
+                    key=path,
+                )
+            total += len(k) + len(v)
+            out[k] = v
+        if total > _META_MAX_BYTES:
+            raise InvalidArgumentError(
+                f"Metadata of {path!r} is {total} bytes; the portable limit is {_META_MAX_BYTES}.",
+                backend=self.name,
+                key=path,
+            )
+        return out
+
+    def _unsupported(self, operation: str, key: str | None) -> NotSupportedError:
+        return NotSupportedError(
+            f"Driver {self._driver.name!r} (backend {self.name!r}) does not support {operation}.",
+            backend=self.name,
+            driver=self._driver.name,
+            key=key,
+            operation=operation,
+        )
+
+    async def _run(
+        self,
+        operation: str,
+        key: str | None,
+        call: Callable[[], Awaitable[T]],
+        *,
+        retryable: bool = False,
+        restart: Callable[[], Any] | None = None,
+        body: UploadBody | None = None,
+    ) -> T:
+        attempt = 0
+        hooks = self._hooks
+        started = time.perf_counter() if hooks else 0.0
+        while True:
+            attempt += 1
+            try:
+                result = await call()
+            except Exception as exc:
+                if body is not None and body.source_error is not None:
+                    raise body.source_error from None  # the caller's own data failed
+                code = self._driver.classify(exc)
+                if (
+                    retryable
+                    and attempt < self._retry.attempts
+                    and self._driver.is_retryable(exc, code)
+                ):
+                    logger.debug(
+                        "retrying %s of %r on backend %r after %s (attempt %d)",
+                        operation,
+                        key,
+                        self.name,
+                        type(exc).__name__,
+                        attempt,
+                    )
+                    if restart is not None:
+                        restart()
+                    await asyncio.sleep(self._retry.delay(attempt))
+                    continue
+                err = self._error(operation, exc, key, attempts=attempt)
+                if hooks:
+                    self._emit(operation, key, started, err)
+                raise err from exc
+            if hooks:
+                self._emit(operation, key, started, None)
+            return result
+
+    def _error(
+        self, operation: str, exc: BaseException, key: str | None, *, attempts: int = 1
+    ) -> StorageError:
+        if isinstance(exc, StorageError):
+            return exc
+        driver = self._driver
+        code = driver.classify(exc)
+        cls = ERROR_CLASSES[code]
+        where = f"backend {self.name!r} ({driver.name}, {driver.location})"
+        target = f" of {key!r}" if key is not None else ""
+        if code is ErrorCode.NOT_FOUND and key is not None:
+            what = f"No object {key!r} in {where}"
+        elif code is ErrorCode.ALREADY_EXISTS and key is not None:
+            what = f"Object {key!r} already exists in {where}"
+        elif code is ErrorCode.BUCKET_NOT_FOUND:
+            what = f"The {driver.location} of {where} does not exist ({operation}{target} failed)"
+        elif code is ErrorCode.UNAVAILABLE:
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            what = f"{where} is unavailable: {operation}{target} failed{tries}"
+        elif code is ErrorCode.NOT_SUPPORTED:
+            what = f"Driver {driver.name!r} (backend {self.name!r}) does not support {operation}"
+        else:
+            what = f"{operation}{target} failed in {where}"
+        detail = _detail(exc)
+        message = f"{what}: {detail}. {_HINTS[code]}" if detail else f"{what}. {_HINTS[code]}"
+        message = self._redactor.redact(message)
+        logger.debug("%s", message)
+        return cls(message, backend=self.name, driver=driver.name, key=key, operation=operation)
+
+    def _emit(
+        self, operation: str, key: str | None, started: float, error: StorageError | None
+    ) -> None:
+        if not self._hooks:
+            return
+        event = OperationEvent(
+            backend=self.name,
+            driver=self._driver.name,
+            operation=operation,
+            key=key,
+            duration_s=time.perf_counter() - started,
+            error=error,
+        )
+        for hook in self._hooks:
+            try:
+                hook(event)
+            except Exception:
+                logger.exception("instrumentation hook %r failed", hook)
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, DriverError):
+        return exc.detail
+    text = str(exc).strip()
+    name = type(exc).__name__
+    if not text:
+        return name
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"{name}: {text}"

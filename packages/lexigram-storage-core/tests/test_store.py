@@ -1,0 +1,331 @@
+"""BlobStore policy: error mapping, retries, hooks, capability checks, redaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from lexigram.storage import (
+    BlobInfo,
+    BlobNotFoundError,
+    BlobStore,
+    BucketNotFoundError,
+    Capabilities,
+    DeleteManyError,
+    DriverError,
+    ErrorCode,
+    NotSupportedError,
+    OperationEvent,
+    PermissionDeniedError,
+    RetryPolicy,
+    StorageError,
+    StorageUnavailableError,
+    UploadBody,
+)
+from lexigram.storage.memory import MemoryDriver
+from lexigram.storage.secrets import Redactor
+
+
+class SDKError(Exception):
+    """Stands for an SDK's own exception type, with a status like botocore's."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+
+
+class FlakyDriver(MemoryDriver):
+    """The memory driver with injected failures, and an SDK-style error mapping."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail: dict[str, list[BaseException]] = {}
+        self.calls: dict[str, int] = {}
+
+    def _maybe_fail(self, op: str) -> None:
+        self.calls[op] = self.calls.get(op, 0) + 1
+        queue = self.fail.get(op)
+        if queue:
+            raise queue.pop(0)
+
+    async def put(self, key: str, body: UploadBody, **kw: Any) -> BlobInfo:
+        self._maybe_fail("put")
+        return await super().put(key, body, **kw)
+
+    async def head(self, key: str) -> BlobInfo:
+        self._maybe_fail("head")
+        return await super().head(key)
+
+    async def stream(
+        self, key: str, *, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        self._maybe_fail("stream")
+        async for chunk in super().stream(key, start=start, end=end, chunk_size=chunk_size):
+            yield chunk
+
+    async def delete_many(self, keys: Any) -> Mapping[str, BaseException]:
+        return {k: SDKError(403, "AccessDenied") for k in keys if k.startswith("locked/")}
+
+    def classify(self, exc: BaseException) -> ErrorCode:
+        if isinstance(exc, SDKError):
+            return {
+                404: ErrorCode.NOT_FOUND,
+                403: ErrorCode.PERMISSION_DENIED,
+                503: ErrorCode.UNAVAILABLE,
+            }.get(exc.status, ErrorCode.UNKNOWN)
+        return super().classify(exc)
+
+
+def make(retry: int = 3, **kw: Any) -> tuple[BlobStore, FlakyDriver]:
+    driver = FlakyDriver()
+    return BlobStore(
+        driver, name="main", retry=RetryPolicy(attempts=retry, base_delay=0), **kw
+    ), driver
+
+
+async def test_sdk_errors_become_typed_errors_with_cause() -> None:
+    store, driver = make()
+    await store.upload("a", b"x")
+    driver.fail["head"] = [SDKError(403, "AccessDenied: no")]
+    with pytest.raises(PermissionDeniedError) as caught:
+        await store.info("a")
+    err = caught.value
+    assert isinstance(err.__cause__, SDKError)
+    assert (err.backend, err.driver, err.key, err.operation) == ("main", "flaky", "a", "info")
+    assert "backend 'main'" in str(err) and "'a'" in str(err) and "credentials" in str(err)
+
+
+async def test_transient_errors_are_retried() -> None:
+    store, driver = make(retry=3)
+    await store.upload("a", b"x")
+    driver.fail["head"] = [SDKError(503, "SlowDown"), SDKError(503, "SlowDown")]
+    assert (await store.info("a")).size == 1
+    assert driver.calls["head"] == 3
+
+
+async def test_retries_give_up_with_unavailable() -> None:
+    store, driver = make(retry=2)
+    await store.upload("a", b"x")
+    driver.fail["head"] = [SDKError(503, "SlowDown")] * 5
+    with pytest.raises(StorageUnavailableError, match="after 2 attempts"):
+        await store.info("a")
+    assert driver.calls["head"] == 2
+
+
+async def test_in_memory_uploads_are_retried_streams_are_not() -> None:
+    store, driver = make(retry=3)
+    driver.fail["put"] = [ConnectionResetError("reset")]
+    await store.upload("a", b"payload")
+    assert await store.download("a") == b"payload"
+    assert driver.calls["put"] == 2
+
+    async def gen() -> AsyncIterator[bytes]:
+        yield b"abc"
+
+    driver.fail["put"] = [ConnectionResetError("reset")]
+    with pytest.raises(StorageUnavailableError):
+        await store.upload("b", gen())
+    assert not await store.exists("b")
+
+
+async def test_create_mode_is_not_retried() -> None:
+    store, driver = make(retry=3)
+    driver.fail["put"] = [TimeoutError()]
+    with pytest.raises(StorageUnavailableError):
+        await store.upload("c", b"x", mode="create")
+    assert driver.calls["put"] == 1
+
+
+async def test_stream_retries_only_before_first_chunk() -> None:
+    store, driver = make(retry=3)
+    await store.upload("s", b"x" * 10)
+    driver.fail["stream"] = [SDKError(503, "busy")]
+    assert b"".join([c async for c in store.stream("s", chunk_size=3)]) == b"x" * 10
+    assert driver.calls["stream"] == 2
+
+
+async def test_driver_error_detail_and_bucket_missing() -> None:
+    store, driver = make()
+    driver.fail["head"] = [
+        DriverError(ErrorCode.BUCKET_NOT_FOUND, "bucket 'photos' does not exist")
+    ]
+    with pytest.raises(BucketNotFoundError) as caught:
+        await store.info("k")
+    assert "photos" in str(caught.value) and "Create it" in str(caught.value)
+    driver.fail["head"] = [
+        DriverError(ErrorCode.BUCKET_NOT_FOUND, "bucket 'photos' does not exist")
+    ]
+    status = await store.health_check()
+    assert status.healthy  # memory's ping does not call head
+
+
+async def test_health_check_never_raises_and_is_bounded() -> None:
+    store, driver = make()
+
+    async def slow() -> None:
+        await asyncio.sleep(30)
+
+    driver.ping = slow  # type: ignore[method-assign]
+    status = await store.health_check(timeout=0.05)
+    assert not status.healthy and "within" in status.detail
+
+    async def broken() -> None:
+        raise SDKError(403, "denied")
+
+    driver.ping = broken  # type: ignore[method-assign]
+    status = await store.health_check()
+    assert not status.healthy and "denied" in status.detail
+
+
+async def test_secrets_are_scrubbed_from_messages() -> None:
+    store, driver = make(redactor=Redactor(["SUPERSECRETKEY123"]))
+    driver.fail["head"] = [SDKError(500, "signature mismatch for key SUPERSECRETKEY123")]
+    with pytest.raises(StorageError) as caught:
+        await store.info("k")
+    assert "SUPERSECRETKEY123" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+async def test_hooks_see_every_operation() -> None:
+    events: list[OperationEvent] = []
+    store, _ = make(hooks=[events.append])
+    await store.upload("h", b"x")
+    with pytest.raises(BlobNotFoundError):
+        await store.info("missing")
+    _ = [c async for c in store.stream("h")]
+    assert [(e.operation, e.key, e.error is None) for e in events] == [
+        ("upload", "h", True),
+        ("info", "missing", False),
+        ("stream", "h", True),
+    ]
+    assert all(e.duration_s >= 0 and e.backend == "main" for e in events)
+
+
+async def test_a_failing_hook_does_not_break_the_operation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def bad(event: OperationEvent) -> None:
+        raise RuntimeError("hook bug")
+
+    store, _ = make(hooks=[bad])
+    await store.upload("x", b"1")
+    assert await store.download("x") == b"1"
+    assert "hook" in caplog.text
+
+
+async def test_delete_many_reports_per_key_failures() -> None:
+    store, _ = make()
+    for key in ["a", "locked/b", "c", "locked/d"]:
+        await store.upload(key, b"x")
+    with pytest.raises(DeleteManyError) as caught:
+        await store.delete_many(["a", "locked/b", "c", "locked/d"])
+    err = caught.value
+    assert set(err.failures) == {"locked/b", "locked/d"}
+    assert all(isinstance(e, PermissionDeniedError) for e in err.failures.values())
+    assert err.deleted == ["a", "c"]
+
+
+async def test_delete_many_batches_by_capability() -> None:
+    class Small(MemoryDriver):
+        capabilities = Capabilities(
+            native_delimiter=False,
+            delete_batch_size=3,
+            presign_methods=frozenset(),
+            native_urls=False,
+        )
+        batches: ClassVar[list[int]] = []
+
+        async def delete_many(self, keys: Any) -> Mapping[str, BaseException]:
+            self.batches.append(len(keys))
+            return await super().delete_many(keys)
+
+    driver = Small()
+    store = BlobStore(driver)
+    await store.delete_many([f"k{i}" for i in range(8)])
+    assert driver.batches == [3, 3, 2]
+
+
+async def test_unsupported_operations_name_driver_and_operation() -> None:
+    class Bare(MemoryDriver):
+        name = "bare"
+        capabilities = Capabilities(
+            create_only=False,
+            server_side_copy=False,
+            native_delimiter=False,
+            presign_methods=frozenset(),
+            native_urls=False,
+            metadata=False,
+        )
+
+    store = BlobStore(Bare(), name="b")
+    with pytest.raises(NotSupportedError, match=r"'bare'.*mode='create'"):
+        await store.upload("k", b"x", mode="create")
+    with pytest.raises(NotSupportedError, match="metadata"):
+        await store.upload("k", b"x", metadata={"a": "b"})
+    with pytest.raises(NotSupportedError, match="get_presigned_url"):
+        await store.get_presigned_url("k")
+    with pytest.raises(NotSupportedError, match="get_url"):
+        await store.get_url("k")
+    # copy falls back to streaming through the client
+    await store.upload("src", b"data" * 1000, content_type="text/plain")
+    await store.copy("src", "dst")
+    assert await store.download("dst") == b"data" * 1000
+    assert (await store.info("dst")).content_type == "text/plain"
+
+
+async def test_move_without_native_rename_is_copy_then_delete() -> None:
+    class NoRename(MemoryDriver):
+        capabilities = Capabilities(
+            native_move=False,
+            native_delimiter=False,
+            presign_methods=frozenset(),
+            native_urls=False,
+        )
+
+    store = BlobStore(NoRename())
+    await store.upload("a", b"1")
+    await store.move("a", "b")
+    assert not await store.exists("a")
+    assert await store.download("b") == b"1"
+
+
+async def test_exceptions_from_the_callers_stream_propagate_unchanged() -> None:
+    store, _ = make()
+
+    class Boom(Exception):
+        pass
+
+    async def gen() -> AsyncIterator[bytes]:
+        yield b"part"
+        raise Boom("caller's bug")
+
+    with pytest.raises(Boom):
+        await store.upload("k", gen())
+
+    async def bad_chunks() -> AsyncIterator[Any]:
+        yield "text"
+
+    with pytest.raises(TypeError, match="must yield bytes"):
+        await store.upload("k", bad_chunks())
+    assert not await store.exists("k")
+
+
+async def test_public_url_from_config() -> None:
+    class WithBase(MemoryDriver):
+        @property
+        def public_base_url(self) -> str | None:
+            return "https://cdn.example.test/assets/"
+
+    store = BlobStore(WithBase())
+    assert await store.get_url("a b/ü.txt") == "https://cdn.example.test/assets/a%20b/%C3%BC.txt"
+
+
+async def test_repr_has_no_secrets() -> None:
+    store, _ = make(redactor=Redactor(["TOPSECRET"]))
+    assert "TOPSECRET" not in repr(store)
+    assert "main" in repr(store)
