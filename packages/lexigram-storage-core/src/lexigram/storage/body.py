@@ -59,7 +59,16 @@ BlobData: TypeAlias = (
 class UploadBody:
     """One upload's payload; see the module docstring for how drivers consume it."""
 
-    __slots__ = ("_consumed", "_done", "_progress", "_source", "data", "size", "source_error")
+    __slots__ = (
+        "_bytes",
+        "_consumed",
+        "_done",
+        "_progress",
+        "_source",
+        "data",
+        "size",
+        "source_error",
+    )
 
     def __init__(
         self,
@@ -76,6 +85,7 @@ class UploadBody:
         self._progress = progress
         self._done = 0
         self._consumed = False
+        self._bytes: bytes | None = None  # the caller's immutable bytes, handed out uncopied
 
     # -- construction -------------------------------------------------------------
 
@@ -84,6 +94,10 @@ class UploadBody:
         cls, data: Any, *, size: int | None = None, progress: ProgressCallback | None = None
     ) -> UploadBody:
         """Normalise ``data``; raise ``TypeError`` for anything that is not binary data."""
+        if type(data) is bytes:
+            body = cls(memoryview(data), None, len(data), progress)
+            body._bytes = data
+            return body
         if isinstance(data, bytes | bytearray | memoryview):
             view = memoryview(data)
             if view.ndim != 1 or view.itemsize != 1:
@@ -138,7 +152,7 @@ class UploadBody:
         if self.data is not None:
             self._take()
             self._advance(self.data.nbytes)
-            return self.data.tobytes()
+            return self._bytes if self._bytes is not None else self.data.tobytes()
         parts = [bytes(chunk) async for chunk in self.chunks()]
         return b"".join(parts)
 

@@ -19,8 +19,8 @@ MAX_KEY_BYTES = 1024
 
 # Characters no key may hold: C0 controls, DEL, C1 controls, surrogates, U+FFFE/U+FFFF.
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-# Fast path: printable ASCII without "//", no leading "/", no trailing "/".
-_FAST_ASCII = re.compile(r"[ -.0-~](?:[ -.0-~]|/(?!/))*[ -.0-~]|[ -.0-~]")
+# Fast path: '/'-separated segments of printable ASCII, none empty, '.' or '..'.
+_FAST_ASCII = re.compile(r"(?:(?!\.\.?/)[ -.0-~]+/)*(?!\.\.?\Z)[ -.0-~]+")
 
 
 def _problem(key: str) -> str | None:
@@ -46,16 +46,19 @@ def _problem(key: str) -> str | None:
     return None
 
 
+_recent: dict[str, None] = {}  # keys validated lately: a hit costs one dict lookup
+_RECENT_MAX = 4096
+
+
 def validate_key(key: object) -> str:
     """Return ``key`` unchanged if it is a valid object key, else raise :class:`InvalidKeyError`."""
-    # Fast path: printable ASCII, <= 1024 bytes, no empty segment: only '.'/'..' remain.
-    if (
-        type(key) is str
-        and len(key) <= 256
-        and _FAST_ASCII.fullmatch(key)
-        and ("." not in key or not _has_dot_segment(key))
-    ):
+    if type(key) is str and key in _recent:
         return key
+    if type(key) is str and len(key) <= MAX_KEY_BYTES and _FAST_ASCII.fullmatch(key):
+        if len(_recent) >= _RECENT_MAX:
+            _recent.clear()
+        _recent[key] = None
+        return key  # printable ASCII: one byte a character, and the rules hold
     if not isinstance(key, str):
         raise InvalidKeyError(
             f"Invalid key {key!r}: keys must be str, not {type(key).__name__}.", key=None
@@ -80,10 +83,6 @@ def validate_prefix(prefix: object) -> str:
         )
     validate_key(prefix[:-1] if prefix.endswith("/") and len(prefix) > 1 else prefix)
     return prefix
-
-
-def _has_dot_segment(key: str) -> bool:
-    return any(segment in (".", "..") for segment in key.split("/"))
 
 
 def _shown(key: str) -> str:

@@ -139,7 +139,8 @@ class BlobStore:
     ) -> BlobInfo:
         """Store ``data`` under ``path``; see
         :class:`~lexigram.storage.protocol.BlobStoreProtocol`."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         if mode == "overwrite":
             create_only = False
@@ -181,25 +182,23 @@ class BlobStore:
         progress: ProgressCallback | None = None,
     ) -> bytes:
         """The whole object, or the bytes ``range=(start, end)`` as in slicing."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
-        start, end = self._check_range(path, range)
+        start, end = (0, None) if range is None else self._check_range(path, range)
         if progress is not None:
             parts = [c async for c in self.stream(path, range=range, progress=progress)]
             return b"".join(parts)
         if end is not None and end == start:
             await self.info(path)  # a missing key is still an error
             return b""
-
-        async def read() -> bytes:
-            try:
-                return await self._driver.read(path, start=start, end=end)
-            except Exception as exc:
-                if self._driver.classify(exc) is ErrorCode.INVALID_RANGE:
-                    return b""
-                raise
-
-        return await self._run("download", path, read, retryable=True)
+        return await self._run(
+            "download",
+            path,
+            lambda: self._driver.read(path, start=start, end=end),
+            retryable=True,
+            empty_on_invalid_range=True,
+        )
 
     async def stream(
         self,
@@ -210,7 +209,8 @@ class BlobStore:
         progress: ProgressCallback | None = None,
     ) -> AsyncIterator[bytes]:
         """The object in chunks of about ``chunk_size`` bytes, in bounded memory."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         if not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(
@@ -218,7 +218,7 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
-        start, end = self._check_range(path, range)
+        start, end = (0, None) if range is None else self._check_range(path, range)
         if end is not None and end == start:
             await self.info(path)
             return
@@ -258,13 +258,15 @@ class BlobStore:
 
     async def info(self, path: str) -> BlobInfo:
         """Size, content type, last modified (aware UTC), etag and metadata of ``path``."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         return await self._run("info", path, lambda: self._driver.head(path), retryable=True)
 
     async def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         return await self._run("exists", path, lambda: self._driver.exists(path), retryable=True)
 
@@ -273,7 +275,8 @@ class BlobStore:
     ) -> AsyncIterator[BlobInfo]:
         """Objects under ``prefix`` in lexicographic key order; with ``delimiter`` the
         common prefixes too (``is_prefix=True``)."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_prefix(prefix)
         if delimiter is not None and (not isinstance(delimiter, str) or delimiter == ""):
             raise InvalidArgumentError(
@@ -298,14 +301,16 @@ class BlobStore:
 
     async def delete(self, path: str) -> None:
         """Delete ``path``; a missing key is not an error."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         await self._run("delete", path, lambda: self._driver.delete(path), retryable=True)
 
     async def delete_many(self, paths: Iterable[str]) -> None:
         """Delete many keys, in batches of the backend's bulk call. Raises
         :class:`DeleteManyError` listing each key that could not be deleted."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         keys = list(dict.fromkeys(paths))
         for key in keys:
             validate_key(key)
@@ -341,7 +346,8 @@ class BlobStore:
 
     async def copy(self, src: str, dst: str) -> None:
         """Copy ``src`` to ``dst`` (server-side where the backend can)."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(src)
         validate_key(dst)
         if src == dst:
@@ -368,7 +374,8 @@ class BlobStore:
     async def move(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``: native rename where the backend has one, else copy
         then delete (the source is deleted only once the copy succeeded)."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(src)
         validate_key(dst)
         if src == dst:
@@ -384,7 +391,8 @@ class BlobStore:
 
     async def get_url(self, path: str) -> str:
         """The public URL: ``public_url``/``base_url`` from the config, else the backend's own."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         base = self._driver.public_base_url
         if base:
@@ -406,7 +414,8 @@ class BlobStore:
         content_disposition: str | None = None,
     ) -> str:
         """A URL that grants ``method`` (GET or PUT) on ``path`` until it expires."""
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         validate_key(path)
         verb = method.upper() if isinstance(method, str) else method
         caps = self._driver.capabilities
@@ -469,7 +478,8 @@ class BlobStore:
         await self._driver.close()
 
     async def __aenter__(self) -> BlobStore:
-        self._check_open()
+        if self._closed:
+            raise self._closed_error()
         return self
 
     async def __aexit__(
@@ -482,18 +492,15 @@ class BlobStore:
 
     # -- policy helpers -----------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError(
-                f"Backend {self.name!r} ({self._driver.name}) is closed: get a new store from "
-                "the provider, or do not close it while it is in use.",
-                backend=self.name,
-                driver=self._driver.name,
-            )
+    def _closed_error(self) -> StoreClosedError:
+        return StoreClosedError(
+            f"Backend {self.name!r} ({self._driver.name}) is closed: get a new store from "
+            "the provider, or do not close it while it is in use.",
+            backend=self.name,
+            driver=self._driver.name,
+        )
 
-    def _check_range(self, path: str, rng: tuple[int, int | None] | None) -> tuple[int, int | None]:
-        if rng is None:
-            return 0, None
+    def _check_range(self, path: str, rng: Any) -> tuple[int, int | None]:
         try:
             start, end = rng
         except (TypeError, ValueError):
@@ -566,6 +573,7 @@ class BlobStore:
         retryable: bool = False,
         restart: Callable[[], Any] | None = None,
         body: UploadBody | None = None,
+        empty_on_invalid_range: bool = False,
     ) -> T:
         attempt = 0
         hooks = self._hooks
@@ -578,6 +586,9 @@ class BlobStore:
                 if body is not None and body.source_error is not None:
                     raise body.source_error from None  # the caller's own data failed
                 code = self._driver.classify(exc)
+                if empty_on_invalid_range and code is ErrorCode.INVALID_RANGE:
+                    result = b""  # type: ignore[assignment]  # a range past the end reads nothing
+                    break
                 if (
                     retryable
                     and attempt < self._retry.attempts
@@ -599,9 +610,10 @@ class BlobStore:
                 if hooks:
                     self._emit(operation, key, started, err)
                 raise err from exc
-            if hooks:
-                self._emit(operation, key, started, None)
-            return result
+            break
+        if hooks:
+            self._emit(operation, key, started, None)
+        return result
 
     def _error(
         self, operation: str, exc: BaseException, key: str | None, *, attempts: int = 1
@@ -612,6 +624,8 @@ class BlobStore:
         code = driver.classify(exc)
         cls = ERROR_CLASSES[code]
         where = f"backend {self.name!r} ({driver.name}, {driver.location})"
+        if driver.location == driver.name:
+            where = f"backend {self.name!r} ({driver.name})"
         target = f" of {key!r}" if key is not None else ""
         if code is ErrorCode.NOT_FOUND and key is not None:
             what = f"No object {key!r} in {where}"

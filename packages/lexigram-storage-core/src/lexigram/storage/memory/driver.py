@@ -41,7 +41,7 @@ class MemoryDriver(BlobDriver):
 
     @property
     def location(self) -> str:
-        return "memory"
+        return "process memory"
 
     async def put(
         self,
