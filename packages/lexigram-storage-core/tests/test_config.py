@@ -18,6 +18,7 @@ from lexigram.storage import (
     InsecureConfigError,
     StorageConfig,
     register_driver,
+    registry,
     secret_field,
 )
 from lexigram.storage.config import interpolate
@@ -142,6 +143,8 @@ def test_a_single_backend_is_the_default() -> None:
         ),
         ({"drivers": {"memory": {}}, "retry": {"attempts": 0}}, "$.storage.retry"),
         ({"drivers": "memory"}, "@ $.storage.drivers"),
+        ({"drivers": {"memory": {}}, "kv": {"backend": "local"}}, "@ $.storage.kv.path"),
+        ({"drivers": {"memory": {}}, "kv": {"backend": "redis"}}, "$.storage.kv.backend"),
         ({"drivers": {"memory": {}}, "health_timeout": -1}, "@ $.storage.health_timeout"),
     ],
 )
@@ -152,7 +155,10 @@ def test_errors_name_the_path(data: dict[str, Any], expected: str) -> None:
     assert isinstance(caught.value, ValueError)
 
 
-def test_unknown_driver_names_the_distribution() -> None:
+def test_unknown_driver_names_the_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry.refresh()  # hide s3 even where lexigram-storage-s3 is installed
+    installed = {k: v for k, v in registry._discover().items() if k != "s3"}
+    monkeypatch.setattr(registry, "_discover", lambda: installed)
     with pytest.raises(DriverNotFoundError) as caught:
         StorageConfig.from_dict({"drivers": {"s3": {"bucket": "b"}}})
     message = str(caught.value)

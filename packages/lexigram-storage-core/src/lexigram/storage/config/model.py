@@ -29,7 +29,7 @@ from lexigram.storage import registry
 from lexigram.storage.config.converter import structure_at
 from lexigram.storage.config.interpolate import interpolate
 from lexigram.storage.errors import ConfigError, DriverNotFoundError
-from lexigram.storage.kv.config import KVConfig
+from lexigram.storage.kv.config import KVConfig, validate_kv_config
 from lexigram.storage.retry import RetryPolicy
 
 __all__ = ["BackendConfig", "StorageConfig"]
@@ -115,8 +115,10 @@ class StorageConfig:
                 else _backend_from_dict(entry, f"{root}.backends[{i}]")
             )
         self.backends = backends
-        if self.kv is not None and not isinstance(self.kv, KVConfig):
-            self.kv = structure_at(self.kv, KVConfig, f"{root}.kv")
+        if self.kv is not None:
+            if not isinstance(self.kv, KVConfig):
+                self.kv = structure_at(self.kv, KVConfig, f"{root}.kv")
+            validate_kv_config(self.kv, where=f"{root}.kv")
         if not isinstance(self.retry, RetryPolicy):
             self.retry = structure_at(self.retry, RetryPolicy, f"{root}.retry")
         if self.default_driver is not None and self.default_driver not in self.drivers:

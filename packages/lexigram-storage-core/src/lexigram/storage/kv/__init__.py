@@ -1,0 +1,32 @@
+"""A small string-keyed store of JSON values with optional TTL.
+
+For sessions, feature flags and ephemeral state::
+
+    from lexigram.storage.kv import InMemoryKVStorage, LocalStorage
+
+    store = InMemoryKVStorage()
+    await store.set("session:abc", {"user": "42"}, ttl=3600)
+    value = await store.get("session:abc")
+
+Backends: :class:`InMemoryKVStorage` (a dict, one process) and :class:`LocalStorage`
+(an append-only JSON-lines file: crash-safe, shared by several processes). Both follow
+:class:`KVStorageProtocol`; :func:`create_kv_store` builds one from a :class:`KVConfig`.
+"""
+
+from lexigram.storage.kv.config import KVConfig, validate_kv_config
+from lexigram.storage.kv.factory import create_kv_store
+from lexigram.storage.kv.local import KVLogRecoveryWarning, LocalStorage
+from lexigram.storage.kv.memory import InMemoryKVStorage
+from lexigram.storage.kv.protocol import TTL, JSONValue, KVStorageProtocol
+
+__all__ = [
+    "TTL",
+    "InMemoryKVStorage",
+    "JSONValue",
+    "KVConfig",
+    "KVLogRecoveryWarning",
+    "KVStorageProtocol",
+    "LocalStorage",
+    "create_kv_store",
+    "validate_kv_config",
+]
