@@ -1,0 +1,3 @@
+from lexigram.storage.cli.main import main
+
+main()

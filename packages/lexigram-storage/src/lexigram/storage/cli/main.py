@@ -1,0 +1,542 @@
+"""The ``lexigram-storage`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from pathlib import PurePosixPath
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from lexigram.storage import (
+    BlobInfo,
+    ConfigError,
+    InvalidArgumentError,
+    StorageError,
+    StorageProvider,
+)
+from lexigram.storage.cli.endpoints import FsEndpoint, StoreEndpoint
+from lexigram.storage.cli.settings import load_config
+from lexigram.storage.cli.targets import Target, parse_target
+from lexigram.storage.cli.transfer import Copy, Endpoint, plan_sync, run_copies
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNHEALTHY = 3
+EXIT_INTERRUPTED = 130
+
+
+class Context:
+    """What every command needs: the loaded config and how to report."""
+
+    def __init__(self, config_path: str | None, debug: bool) -> None:
+        self.config_path = config_path
+        self.debug = debug
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def provider(self) -> StorageProvider:
+        config, _ = load_config(self.config_path)
+        return StorageProvider(config=config)
+
+    def fail(self, message: str, code: int = EXIT_ERROR) -> NoReturn:
+        self.err.print(f"error: {message}", markup=False)
+        raise SystemExit(code)
+
+    def run(self, make: Callable[[StorageProvider], Coroutine[Any, Any, T]]) -> T:
+        """Run one command against a fresh provider; turn errors into one line and an exit code."""
+
+        async def body() -> T:
+            provider = self.provider()
+            try:
+                return await make(provider)
+            finally:
+                await provider.aclose()
+
+        try:
+            return asyncio.run(body())
+        except KeyboardInterrupt:
+            self.err.print("interrupted: stopped cleanly, no partial object was left", markup=False)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            leaf = _first_leaf(exc)
+            if self.debug:
+                traceback.print_exception(leaf)
+            if isinstance(leaf, ConfigError):
+                self.fail(str(leaf), EXIT_USAGE)
+            if isinstance(leaf, StorageError | TypeError | OSError | ValueError):
+                self.fail(str(leaf) or type(leaf).__name__)
+            if isinstance(leaf, KeyboardInterrupt):
+                self.err.print(
+                    "interrupted: stopped cleanly, no partial object was left", markup=False
+                )
+                raise SystemExit(EXIT_INTERRUPTED) from None
+            self.fail(f"{type(leaf).__name__}: {leaf} (run with --debug for the traceback)")
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _info_dict(info: BlobInfo) -> dict[str, Any]:
+    return {
+        "path": info.path,
+        "size": info.size,
+        "is_prefix": info.is_prefix,
+        "content_type": info.content_type,
+        "last_modified": info.last_modified.isoformat() if info.last_modified else None,
+        "etag": info.etag,
+        "metadata": dict(info.metadata),
+    }
+
+
+def _duration(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+        return timedelta(seconds=float(text))
+    except (ValueError, IndexError):
+        raise click.BadParameter(f"{text!r} is not a duration: use e.g. 90s, 15m, 1h, 7d") from None
+
+
+def _key_target(provider: StorageProvider, text: str) -> Target:
+    """A ``NAME:path`` argument for commands that work on backends only."""
+    target = parse_target(text, provider.backend_names, default=provider.config.primary_backend)
+    assert target.backend is not None
+    return target
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML file with a storage: section. Default: ./lexigram-storage.yaml, else "
+    "$LEXIGRAM_STORAGE_CONFIG, else a local store under ./storage/data.",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of errors.")
+@click.version_option(package_name="lexigram-storage")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """One command line for every configured storage backend.
+
+    Objects are addressed as NAME:path, where NAME is a backend of the config
+    (e.g. local:reports/q4.csv, s3:exports/); a bare path means the default backend,
+    except for cp and sync, where a bare path is a file or folder on this machine.
+    """
+    ctx.obj = Context(config_path, debug)
+
+
+@main.command("ls")
+@click.argument("target", required=False, default="")
+@click.option("-r", "--recursive", is_flag=True, help="List everything under the prefix.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> None:
+    """List objects under a prefix (folders first-level only, unless -r)."""
+
+    async def run(provider: StorageProvider) -> None:
+        where = _key_target(provider, target)
+        prefix = where.path
+        if (
+            prefix
+            and not prefix.endswith("/")
+            and not await provider.store(where.backend).exists(prefix)
+        ):
+            prefix += "/"
+        store = provider.store(where.backend)
+        async for info in store.list(prefix, delimiter=None if recursive else "/"):
+            if as_json:
+                ctx.out.print(json.dumps(_info_dict(info)), markup=False)
+            elif info.is_prefix:
+                ctx.out.print(f"{'DIR':>10}  {'':19}  {info.path}", markup=False)
+            else:
+                when = (
+                    info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
+                )
+                ctx.out.print(f"{_human(info.size):>10}  {when:19}  {info.path}", markup=False)
+
+    ctx.run(run)
+
+
+@main.command("stat")
+@click.argument("target")
+@pass_ctx
+def stat_command(ctx: Context, target: str) -> None:
+    """Show an object's size, content type, last modified time, etag and metadata."""
+
+    async def run(provider: StorageProvider) -> None:
+        where = _key_target(provider, target)
+        info = await provider.store(where.backend).info(where.path)
+        ctx.out.print(json.dumps(_info_dict(info), indent=2), markup=False)
+
+    ctx.run(run)
+
+
+@main.command("cat")
+@click.argument("target")
+@pass_ctx
+def cat_command(ctx: Context, target: str) -> None:
+    """Write an object's bytes to standard output."""
+
+    async def run(provider: StorageProvider) -> None:
+        where = _key_target(provider, target)
+        out = sys.stdout.buffer
+        async for chunk in provider.store(where.backend).stream(where.path):
+            out.write(chunk)
+        out.flush()
+
+    ctx.run(run)
+
+
+@main.command("rm")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-r", "--recursive", is_flag=True, help="Delete everything under the prefix.")
+@click.option("--yes", is_flag=True, help="Confirm a recursive delete.")
+@pass_ctx
+def rm_command(ctx: Context, targets: tuple[str, ...], recursive: bool, yes: bool) -> None:
+    """Delete objects (a missing object is not an error)."""
+    if recursive and not yes:
+        ctx.fail(
+            "rm --recursive deletes every object under the prefix: add --yes to confirm", EXIT_USAGE
+        )
+
+    async def run(provider: StorageProvider) -> None:
+        for text in targets:
+            where = _key_target(provider, text)
+            store = provider.store(where.backend)
+            if recursive:
+                prefix = (
+                    where.path if not where.path or where.path.endswith("/") else where.path + "/"
+                )
+                keys = [info.path async for info in store.list(prefix)]
+                await store.delete_many(keys)
+                ctx.err.print(f"deleted {len(keys)} object(s) under {where}", markup=False)
+            else:
+                await store.delete(where.path)
+
+    ctx.run(run)
+
+
+@main.command("url")
+@click.argument("target")
+@click.option("--presign", is_flag=True, help="A signed, expiring URL instead of the public one.")
+@click.option(
+    "--expires",
+    default="1h",
+    show_default=True,
+    help="Lifetime of a presigned URL (90s, 15m, 1h, 7d).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["GET", "PUT"], case_sensitive=False),
+    default="GET",
+    show_default=True,
+)
+@pass_ctx
+def url_command(ctx: Context, target: str, presign: bool, expires: str, method: str) -> None:
+    """Print the public URL of an object, or a presigned one."""
+    lifetime = _duration(expires)
+
+    async def run(provider: StorageProvider) -> None:
+        where = _key_target(provider, target)
+        store = provider.store(where.backend)
+        if presign:
+            url = await store.get_presigned_url(where.path, lifetime, method=method.upper())
+        else:
+            url = await store.get_url(where.path)
+        ctx.out.print(url, markup=False)
+
+    ctx.run(run)
+
+
+@main.command("health")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def health_command(ctx: Context, as_json: bool) -> None:
+    """Check every backend; the exit code is 3 if one is unhealthy."""
+
+    async def run(provider: StorageProvider) -> bool:
+        results = await provider.health_check()
+        for name, status in results.items():
+            if as_json:
+                ctx.out.print(
+                    json.dumps(
+                        {
+                            "backend": name,
+                            "healthy": status.healthy,
+                            "latency_ms": round(status.latency_ms, 2),
+                            "detail": status.detail,
+                        }
+                    ),
+                    markup=False,
+                )
+            else:
+                mark = "ok  " if status.healthy else "FAIL"
+                ctx.out.print(
+                    f"{mark} {name:20} {status.latency_ms:8.1f} ms  {status.detail}", markup=False
+                )
+        return all(s.healthy for s in results.values())
+
+    if not ctx.run(run):
+        raise SystemExit(EXIT_UNHEALTHY)
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@click.option(
+    "--environment", default=None, help="Environment to check for (default: $LEXIGRAM_ENV)."
+)
+@pass_ctx
+def config_check(ctx: Context, environment: str | None) -> None:
+    """Validate the config and run the production security check."""
+    try:
+        config, source = load_config(ctx.config_path)
+    except ConfigError as exc:
+        ctx.fail(str(exc), EXIT_USAGE)
+    env = environment if environment is not None else os.environ.get("LEXIGRAM_ENV", "")
+    ctx.out.print(f"config: {source}", markup=False)
+    for name, backend in config.resolved_backends().items():
+        mark = " (default)" if name == config.primary_backend else ""
+        ctx.out.print(f"  backend {name}: driver {backend.driver}{mark}", markup=False)
+    try:
+        findings = config.validate_production_security(env)
+    except ConfigError as exc:
+        ctx.fail(str(exc), EXIT_USAGE)
+    for finding in findings:
+        ctx.out.print(f"  warning: {finding}", markup=False)
+    ctx.out.print(
+        f"ok ({len(findings)} warning(s) for environment {env or 'unset'!r})", markup=False
+    )
+
+
+def _endpoint(provider: StorageProvider, text: str, *, recursive: bool) -> Endpoint:
+    target = parse_target(text, provider.backend_names)
+    if target.backend is None:
+        return FsEndpoint(target.path)
+    return StoreEndpoint(target.backend, provider.store(target.backend), target.path)
+
+
+async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[Copy]:
+    if not recursive:
+        entry = await source.single()
+        if entry is None:
+            raise InvalidArgumentError(
+                f"{source.describe()} is not a file or object (use -r to copy a folder or prefix)"
+            )
+        name = PurePosixPath(source.describe().split(":", 1)[-1]).name
+        into_folder = (isinstance(dest, FsEndpoint) and dest.root.is_dir()) or (
+            isinstance(dest, StoreEndpoint) and (not dest.prefix or dest.prefix.endswith("/"))
+        )
+        dst_rel = name if into_folder else ""
+        return [Copy("", dst_rel, entry.size)]
+    return [Copy(rel, rel, e.size) for rel, e in (await source.entries()).items()]
+
+
+@main.command("cp")
+@click.argument("src")
+@click.argument("dst")
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Copy every object under a prefix / every file under a folder.",
+)
+@click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@pass_ctx
+def cp_command(
+    ctx: Context, src: str, dst: str, recursive: bool, concurrency: int, quiet: bool
+) -> None:
+    """Copy between this machine and a backend, or between two backends (streamed)."""
+
+    async def run(provider: StorageProvider) -> None:
+        source = _endpoint(provider, src, recursive=recursive)
+        dest = _endpoint(provider, dst, recursive=recursive)
+        if isinstance(source, FsEndpoint) and isinstance(dest, FsEndpoint):
+            raise InvalidArgumentError(
+                "both SRC and DST are local paths: name a backend as NAME:path"
+            )
+        copies = await _plan_copy(source, dest, recursive)
+        await run_copies(
+            source,
+            dest,
+            copies,
+            concurrency=concurrency,
+            console=ctx.err,
+            show_progress=not quiet and ctx.err.is_terminal,
+        )
+        ctx.err.print(
+            f"copied {len(copies)} object(s), {_human(sum(c.size for c in copies))}, "
+            "sizes verified",
+            markup=False,
+        )
+
+    ctx.run(run)
+
+
+@main.command("sync")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--delete", is_flag=True, help="Delete what is in DST but not in SRC.")
+@click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
+@click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@pass_ctx
+def sync_command(
+    ctx: Context, src: str, dst: str, delete: bool, dry_run: bool, concurrency: int, quiet: bool
+) -> None:
+    """Make DST hold what SRC holds, copying only what differs (size, etag or mtime)."""
+
+    async def run(provider: StorageProvider) -> None:
+        source = _endpoint(provider, src, recursive=True)
+        dest = _endpoint(provider, dst, recursive=True)
+        same_kind = (
+            isinstance(source, StoreEndpoint)
+            and isinstance(dest, StoreEndpoint)
+            and source.store.driver_name == dest.store.driver_name
+        )
+        plan = plan_sync(
+            await source.entries(), await dest.entries(), delete=delete, same_backend_kind=same_kind
+        )
+        for item in plan.copies:
+            ctx.out.print(f"{'would copy' if dry_run else 'copy'} {item.src_rel}", markup=False)
+        for rel in plan.deletes:
+            ctx.out.print(f"{'would delete' if dry_run else 'delete'} {rel}", markup=False)
+        if not dry_run:
+            await run_copies(
+                source,
+                dest,
+                plan.copies,
+                concurrency=concurrency,
+                console=ctx.err,
+                show_progress=not quiet and ctx.err.is_terminal,
+            )
+            for rel in plan.deletes:
+                await dest.delete(rel)
+        verb = "would copy" if dry_run else "copied"
+        ctx.err.print(
+            f"{verb} {len(plan.copies)}, "
+            f"{'would delete' if dry_run else 'deleted'} {len(plan.deletes)}, "
+            f"unchanged {plan.unchanged}",
+            markup=False,
+        )
+
+    ctx.run(run)
+
+
+@main.group("kv")
+def kv_group() -> None:
+    """The configured key-value store."""
+
+
+def _kv(ctx: Context, action: Callable[[Any], Awaitable[None]]) -> None:
+    async def run(provider: StorageProvider) -> None:
+        if provider.config.kv is None:
+            raise ConfigError(
+                "the config has no kv: section, so the KV store would vanish with this "
+                "process: add kv: {backend: local, path: ./var/kv.jsonl} under storage:"
+            )
+        await action(provider.kv())
+
+    ctx.run(run)
+
+
+@kv_group.command("get")
+@click.argument("key")
+@pass_ctx
+def kv_get(ctx: Context, key: str) -> None:
+    """Print a key's JSON value (exit code 1 if absent)."""
+
+    async def action(kv: Any) -> None:
+        marker = object()
+        value = await kv.get(key, marker)
+        if value is marker:
+            raise StorageError(f"no key {key!r} in the KV store")
+        ctx.out.print(json.dumps(value), markup=False)
+
+    _kv(ctx, action)
+
+
+@kv_group.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.option("--ttl", type=float, default=None, help="Seconds until the key expires.")
+@click.option("--string", "as_string", is_flag=True, help="Store VALUE as a string, not as JSON.")
+@pass_ctx
+def kv_set(ctx: Context, key: str, value: str, ttl: float | None, as_string: bool) -> None:
+    """Set a key to a JSON value (or a string with --string)."""
+    if as_string:
+        parsed: Any = value
+    else:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            ctx.fail(
+                f"VALUE {value!r} is not JSON: quote strings ('\"text\"') or pass --string",
+                EXIT_USAGE,
+            )
+
+    async def action(kv: Any) -> None:
+        await kv.set(key, parsed, ttl=ttl)
+
+    _kv(ctx, action)
+
+
+@kv_group.command("del")
+@click.argument("keys", nargs=-1, required=True)
+@pass_ctx
+def kv_del(ctx: Context, keys: tuple[str, ...]) -> None:
+    """Delete keys."""
+
+    async def action(kv: Any) -> None:
+        for key in keys:
+            await kv.delete(key)
+
+    _kv(ctx, action)
+
+
+@kv_group.command("keys")
+@click.argument("prefix", required=False, default="")
+@pass_ctx
+def kv_keys(ctx: Context, prefix: str) -> None:
+    """List keys, optionally under a prefix."""
+
+    async def action(kv: Any) -> None:
+        for key in await kv.keys(prefix):
+            ctx.out.print(key, markup=False)
+
+    _kv(ctx, action)

@@ -1,0 +1,245 @@
+"""The command line, driven as a user would: a subprocess per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "lexigram.storage.cli"]
+
+
+def run(
+    cwd: Path, *args: str, ok: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*CLI, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": "", **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    if ok:
+        assert done.returncode == 0, f"{args} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture
+def two_backends(tmp_path: Path) -> Path:
+    (tmp_path / "lexigram-storage.yaml").write_text(
+        "storage:\n"
+        "  backends:\n"
+        "    - name: disk\n"
+        "      primary: true\n"
+        "      driver: local\n"
+        "      local:\n"
+        "        root_dir: ./disk\n"
+        "        base_url: https://files.example.test/static\n"
+        "        signing_key: ${CLI_SIGNING_KEY:-a-test-signing-key-of-32-chars-min}\n"
+        "    - name: archive\n"
+        "      driver: local\n"
+        "      local: {root_dir: ./archive}\n"
+        "  kv: {backend: local, path: ./kv.jsonl}\n"
+    )
+    return tmp_path
+
+
+def test_zero_config_session(tmp_path: Path) -> None:
+    (tmp_path / "report.csv").write_text("month,revenue\noct,10\n")
+    run(tmp_path, "cp", "report.csv", "local:reports/2026/q4.csv")
+    assert (tmp_path / "storage" / "data" / "reports" / "2026" / "q4.csv").is_file()
+    assert "reports/" in run(tmp_path, "ls").stdout
+    listing = run(tmp_path, "ls", "-r", "--json").stdout.splitlines()
+    entries = [json.loads(line) for line in listing]
+    assert [(e["path"], e["size"]) for e in entries] == [("reports/2026/q4.csv", 21)]
+    assert run(tmp_path, "cat", "local:reports/2026/q4.csv").stdout == "month,revenue\noct,10\n"
+    info = json.loads(run(tmp_path, "stat", "reports/2026/q4.csv").stdout)
+    assert info["content_type"] == "text/csv" and info["size"] == 21
+    run(tmp_path, "rm", "local:reports/2026/q4.csv")
+    assert run(tmp_path, "ls", "-r").stdout == ""
+
+
+def test_ls_sizes_are_human_readable(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"x" * 3 * 1024 * 1024)
+    run(tmp_path, "cp", "big.bin", "local:big.bin")
+    assert "3.0 MiB" in run(tmp_path, "ls").stdout
+
+
+def test_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
+    done = run(tmp_path, "cat", "local:missing/file.txt", ok=False)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "missing/file.txt" in lines[0] and "'local'" in lines[0]
+    debug = run(tmp_path, "--debug", "cat", "local:missing/file.txt", ok=False)
+    assert "Traceback" in debug.stderr
+    bad_key = run(tmp_path, "cat", "local:a//b", ok=False)
+    assert bad_key.returncode == 1 and "Invalid key" in bad_key.stderr
+
+
+def test_recursive_copies_both_ways_and_between_backends(two_backends: Path) -> None:
+    src = two_backends / "exports"
+    (src / "2026" / "11").mkdir(parents=True)
+    files = {"a.txt": b"alpha", "2026/11/b.json": b'{"b": 1}', "2026/c.bin": os.urandom(300_000)}
+    for rel, data in files.items():
+        (src / rel).write_bytes(data)
+    copied = run(two_backends, "cp", "-r", "exports", "disk:exports")
+    assert "copied 3 object(s)" in copied.stderr and "sizes verified" in copied.stderr
+    run(two_backends, "cp", "-r", "disk:exports", "archive:backup")
+    run(two_backends, "cp", "-r", "archive:backup", "restored")
+    for rel, data in files.items():
+        assert (two_backends / "restored" / rel).read_bytes() == data
+        assert (two_backends / "archive" / "backup" / rel).read_bytes() == data
+    assert not list((two_backends / "restored").rglob(".lxs-partial-*"))
+
+
+def test_copy_into_a_prefix_or_folder_keeps_the_name(two_backends: Path) -> None:
+    (two_backends / "one.txt").write_text("1")
+    run(two_backends, "cp", "one.txt", "disk:inbox/")
+    assert (two_backends / "disk" / "inbox" / "one.txt").read_text() == "1"
+    (two_backends / "out").mkdir()
+    run(two_backends, "cp", "disk:inbox/one.txt", "out")
+    assert (two_backends / "out" / "one.txt").read_text() == "1"
+    missing = run(two_backends, "cp", "disk:inbox/none.txt", "out", ok=False)
+    assert missing.returncode == 1 and "-r" in missing.stderr
+
+
+def test_sync_copies_only_what_differs(two_backends: Path) -> None:
+    for i in range(5):
+        run(two_backends, "kv", "keys")  # the KV store works alongside
+        (two_backends / "site").mkdir(exist_ok=True)
+        (two_backends / "site" / f"page{i}.html").write_text(f"page {i}")
+    first = run(two_backends, "sync", "site", "disk:site")
+    assert "copied 5, deleted 0, unchanged 0" in first.stderr
+    second = run(two_backends, "sync", "disk:site", "archive:site")
+    assert "copied 5" in second.stderr
+    again = run(two_backends, "sync", "disk:site", "archive:site")
+    assert "copied 0, deleted 0, unchanged 5" in again.stderr
+    (two_backends / "disk" / "site" / "page1.html").write_text("page 1, edited and longer")
+    run(two_backends, "cp", "site/page0.html", "archive:site/stale.html")
+    dry = run(two_backends, "sync", "--delete", "--dry-run", "disk:site", "archive:site")
+    assert "would copy page1.html" in dry.stdout and "would delete stale.html" in dry.stdout
+    assert (two_backends / "archive" / "site" / "stale.html").exists()
+    real = run(two_backends, "sync", "--delete", "disk:site", "archive:site")
+    assert "copied 1, deleted 1, unchanged 4" in real.stderr
+    assert (
+        two_backends / "archive" / "site" / "page1.html"
+    ).read_text() == "page 1, edited and longer"
+    assert not (two_backends / "archive" / "site" / "stale.html").exists()
+
+
+def test_recursive_rm_needs_yes(two_backends: Path) -> None:
+    (two_backends / "f.txt").write_text("x")
+    run(two_backends, "cp", "f.txt", "disk:tmp/f.txt")
+    refused = run(two_backends, "rm", "-r", "disk:tmp", ok=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert (two_backends / "disk" / "tmp" / "f.txt").exists()
+    done = run(two_backends, "rm", "-r", "--yes", "disk:tmp")
+    assert "deleted 1 object(s)" in done.stderr
+    assert run(two_backends, "ls", "-r", "disk:").stdout == ""
+
+
+def test_urls(two_backends: Path) -> None:
+    (two_backends / "a b.txt").write_text("x")
+    run(two_backends, "cp", "a b.txt", "disk:docs/a b.txt")
+    assert run(two_backends, "url", "disk:docs/a b.txt").stdout.strip() == (
+        "https://files.example.test/static/docs/a%20b.txt"
+    )
+    signed = run(
+        two_backends, "url", "--presign", "--expires", "15m", "--method", "PUT", "disk:docs/a b.txt"
+    )
+    assert signed.stdout.startswith("https://files.example.test/static/docs/a%20b.txt?")
+    bad = run(two_backends, "url", "--presign", "--expires", "soon", "disk:x", ok=False)
+    assert bad.returncode == 2 and "duration" in bad.stderr
+
+
+def test_health_and_config_check(two_backends: Path) -> None:
+    health = run(two_backends, "health")
+    assert "ok   disk" in health.stdout and "ok   archive" in health.stdout
+    check = run(two_backends, "config", "check")
+    assert "backend disk: driver local (default)" in check.stdout
+    prod = run(
+        two_backends,
+        "config",
+        "check",
+        "--environment",
+        "production",
+        ok=False,
+        env={"CLI_SIGNING_KEY": "changeme"},
+    )
+    assert prod.returncode == 2 and "signing_key" in prod.stderr
+    assert "changeme" not in prod.stderr + prod.stdout
+
+
+def test_unhealthy_backend_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "down.yaml").write_text(
+        "storage:\n"
+        "  health_timeout: 5\n"
+        "  drivers:\n"
+        "    local: {root_dir: ./ok}\n"
+        "    s3: {bucket: b, endpoint_url: 'http://127.0.0.1:9',\n"
+        "         access_key: AKIAQ3EGRXXY5ZBQ7H2K,\n"
+        "         secret_key: canary-secret-do-not-print, addressing_style: path}\n"
+        "  default_driver: local\n"
+    )
+    done = run(tmp_path, "--config", "down.yaml", "health", ok=False)
+    assert done.returncode == 3
+    assert "ok   local" in done.stdout and "FAIL s3" in done.stdout
+    assert "canary-secret-do-not-print" not in done.stdout + done.stderr
+
+
+def test_kv_commands(tmp_path: Path) -> None:
+    run(tmp_path, "kv", "set", "flags:dark_mode", "true")
+    run(tmp_path, "kv", "set", "greeting", "hello", "--string", "--ttl", "3600")
+    assert run(tmp_path, "kv", "get", "flags:dark_mode").stdout.strip() == "true"
+    assert run(tmp_path, "kv", "get", "greeting").stdout.strip() == '"hello"'
+    assert run(tmp_path, "kv", "keys", "flags:").stdout.split() == ["flags:dark_mode"]
+    run(tmp_path, "kv", "del", "flags:dark_mode")
+    assert run(tmp_path, "kv", "get", "flags:dark_mode", ok=False).returncode == 1
+    bad = run(tmp_path, "kv", "set", "k", "not json", ok=False)
+    assert bad.returncode == 2 and "--string" in bad.stderr
+
+
+def test_config_errors_name_the_path(tmp_path: Path) -> None:
+    (tmp_path / "lexigram-storage.yaml").write_text(
+        "storage:\n  drivers:\n    local: {root_dir: ./d, colour: red}\n"
+    )
+    done = run(tmp_path, "ls", ok=False)
+    assert done.returncode == 2 and "$.storage.drivers.local" in done.stderr
+
+
+def test_ctrl_c_leaves_nothing_partial(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as handle:
+        for _ in range(64):
+            handle.write(os.urandom(4 * 1024 * 1024))  # 256 MiB
+    proc = subprocess.Popen(
+        [*CLI, "cp", "big.bin", "local:big.bin"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
+    )
+    data = tmp_path / "storage" / "data"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        data.exists() and any(p.is_file() for p in data.rglob("*"))
+    ):
+        time.sleep(0.005)
+    assert proc.poll() is None, "the copy finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert not (data / "big.bin").exists()
+    leftovers = [p for p in data.rglob("*") if p.is_file()] if data.exists() else []
+    assert leftovers == []
