@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from _measure import time_async
-from lexigram.storage import BlobInfo, BlobStore
+from lexigram.storage import BlobInfo, BlobStore, UploadBody
+from lexigram.storage.keys import validate_key
 from lexigram.storage.memory import MemoryDriver
 
 _etag = itertools.count(1)
@@ -90,5 +91,34 @@ async def run(quick: bool) -> list[dict[str, Any]]:
                 "target": "<= 1.5x",
             }
         )
+    # The structural floor of any layered design (DESIGN.md section 3): one key check and
+    # one await of a driver coroutine, nothing else. It shows how much of the ratio above
+    # is the layering itself rather than BlobStore's policy.
+    driver = MemoryDriver()
+    await driver.put(
+        keys[0], UploadBody.from_data(data), content_type="x", metadata={}, create_only=False
+    )
+
+    async def floor(key: str = keys[0]) -> bytes:
+        validate_key(key)
+        return await driver.read(key, start=0, end=None)
+
+    best_floor = best_bare = float("inf")
+    for _ in range(rounds):
+        best_bare = min(
+            best_bare, (await time_async(lambda: bare.download(keys[0]), n, rounds=1)).per_op_us
+        )
+        best_floor = min(best_floor, (await time_async(floor, n, rounds=1)).per_op_us)
+    rows.append(
+        {
+            "case": "download floor: key check + driver await",
+            "ours": round(best_floor, 3),
+            "baseline": round(best_bare, 3),
+            "unit": "us/op",
+            "ratio": round(best_floor / best_bare, 3),
+            "target": "info",
+            "extra": {"why": "the least any BlobStore-over-BlobDriver layering can cost"},
+        }
+    )
     await ours.close()
     return rows

@@ -185,6 +185,14 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         validate_key(path)
+        if range is None and progress is None and not self._hooks:
+            # Hot path: one driver call; errors go through the same policy as below.
+            try:
+                return await self._driver.read(path, start=0, end=None)
+            except Exception as exc:
+                failed: Exception | None = exc
+        else:
+            failed = None
         start, end = (0, None) if range is None else self._check_range(path, range)
         if progress is not None:
             parts = [c async for c in self.stream(path, range=range, progress=progress)]
@@ -198,6 +206,7 @@ class BlobStore:
             lambda: self._driver.read(path, start=start, end=end),
             retryable=True,
             empty_on_invalid_range=True,
+            failed=failed,
         )
 
     async def stream(
@@ -261,7 +270,16 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         validate_key(path)
-        return await self._run("info", path, lambda: self._driver.head(path), retryable=True)
+        if not self._hooks:
+            try:
+                return await self._driver.head(path)
+            except Exception as exc:
+                failed: Exception | None = exc
+        else:
+            failed = None
+        return await self._run(
+            "info", path, lambda: self._driver.head(path), retryable=True, failed=failed
+        )
 
     async def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
@@ -574,13 +592,21 @@ class BlobStore:
         restart: Callable[[], Any] | None = None,
         body: UploadBody | None = None,
         empty_on_invalid_range: bool = False,
+        failed: Exception | None = None,
     ) -> T:
+        """Call, retrying transient failures, mapping errors, emitting hooks.
+
+        ``failed``: the exception of a first attempt the caller already made itself.
+        """
         attempt = 0
         hooks = self._hooks
         started = time.perf_counter() if hooks else 0.0
         while True:
             attempt += 1
             try:
+                if failed is not None:
+                    first, failed = failed, None
+                    raise first
                 result = await call()
             except Exception as exc:
                 if body is not None and body.source_error is not None:
