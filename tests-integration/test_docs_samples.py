@@ -113,7 +113,10 @@ def test_yaml_sample_loads(
     page: str, index: int, code: str, yaml_before: str | None, tmp_path: Path
 ) -> None:
     (tmp_path / "app.yaml").write_text(code, encoding="utf-8")
-    script = "import sys; from lexigram.storage import StorageConfig; StorageConfig.from_yaml(sys.argv[1])"
+    script = (
+        "import sys; from lexigram.storage import StorageConfig; "
+        "StorageConfig.from_yaml(sys.argv[1])"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "app.yaml")],
         cwd=tmp_path,
