@@ -1,0 +1,68 @@
+"""Settings of the local filesystem driver and their checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import attrs
+
+from lexigram.storage.config.fields import secret_field
+
+__all__ = ["MIN_SIGNING_KEY_LENGTH", "StorageLocalConfig", "security_problems", "validate_config"]
+
+#: shortest ``signing_key`` accepted in production.
+MIN_SIGNING_KEY_LENGTH = 32
+
+
+@attrs.frozen(kw_only=True)
+class StorageLocalConfig:
+    """``drivers: {local: {root_dir: ./storage/data, base_url: ..., signing_key: ...}}``.
+
+    ``root_dir`` is created (with its parents) on first use when it does not exist.
+    """
+
+    #: directory holding the objects; created when missing; a file here is a ConfigError.
+    root_dir: str = "./storage/data"
+    #: public base URL of the files (``get_url`` = base_url + "/" + quoted key); also the
+    #: base of presigned URLs (where :func:`lexigram.storage.local.asgi.create_app` is served).
+    base_url: str | None = None
+    #: HMAC-SHA256 key of presigned URLs; ``get_presigned_url`` needs it.
+    signing_key: str | None = secret_field()
+    #: fsync each file and its directory before an upload returns (durable across a crash).
+    fsync: bool = True
+    #: permission bits of new files and directories (the process umask still applies).
+    file_mode: int = 0o644
+    directory_mode: int = 0o755
+
+
+def validate_config(config: StorageLocalConfig) -> Sequence[tuple[str, str]]:
+    """Problems found at config time (each becomes a ``ConfigError``)."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(config.root_dir, str) or not config.root_dir:
+        problems.append(("root_dir", "root_dir must be a non-empty path"))
+    elif "\x00" in config.root_dir:
+        problems.append(("root_dir", "root_dir must not contain a NUL character"))
+    elif os.path.exists(config.root_dir) and not os.path.isdir(config.root_dir):
+        problems.append(("root_dir", f"root_dir {config.root_dir!r} is a file, not a directory"))
+    if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
+        problems.append(("base_url", "base_url must start with http:// or https://"))
+    for name in ("file_mode", "directory_mode"):
+        mode = getattr(config, name)
+        if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
+            problems.append((name, f"{name} must be permission bits such as 0o644"))
+    return problems
+
+
+def security_problems(config: StorageLocalConfig) -> Sequence[tuple[str, str]]:
+    """Production checks: a signing key that is too short to resist guessing."""
+    key = config.signing_key
+    if key is not None and len(key) < MIN_SIGNING_KEY_LENGTH:
+        return [
+            (
+                "signing_key",
+                f"is shorter than {MIN_SIGNING_KEY_LENGTH} characters; use e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            )
+        ]
+    return []

@@ -1,0 +1,245 @@
+"""The local filesystem driver: objects are regular files under ``root_dir``."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from lexigram.storage.body import UploadBody
+from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.info import BlobInfo
+from lexigram.storage.listing import collapse_prefixes
+from lexigram.storage.local.config import StorageLocalConfig
+from lexigram.storage.local.errors import classify_os_error
+from lexigram.storage.local.files import INLINE_READ_MAX, LocalFiles, WriteCancelled
+from lexigram.storage.local.paths import split_key
+from lexigram.storage.local.signing import signed_url
+
+__all__ = ["LocalDriver"]
+
+_LIST_BATCH = 256
+
+
+class LocalDriver(BlobDriver):
+    """Blobs as files under ``config.root_dir``; see the package docs for the layout.
+
+    Small operations are one worker-thread hop each (walk, open, read, close in a single
+    call); streams move ``chunk_size`` pieces, one worker-thread hop each (``pread`` /
+    ``write``), so memory stays bounded.
+    """
+
+    name = "local"
+    capabilities = Capabilities(
+        create_only=True,
+        server_side_copy=True,
+        native_move=True,
+        native_delimiter=True,
+        presign_methods=frozenset({"GET", "PUT"}),
+        native_urls=True,
+        delete_batch_size=1000,
+        metadata=True,
+    )
+
+    def __init__(self, config: StorageLocalConfig | None = None) -> None:
+        self.config = config if config is not None else StorageLocalConfig()
+        self.files = LocalFiles(self.config)
+
+    @property
+    def location(self) -> str:
+        return f"root_dir {self.files.root!r}"
+
+    @property
+    def public_base_url(self) -> str | None:
+        return self.config.base_url
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def put(
+        self,
+        key: str,
+        body: UploadBody,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+    ) -> BlobInfo:
+        files = self.files
+        cancelled = threading.Event()
+        if body.data is not None:
+            data = body.data
+            try:
+                info = await asyncio.to_thread(
+                    files.put_bytes,
+                    key,
+                    data,
+                    content_type=content_type,
+                    metadata=metadata,
+                    create_only=create_only,
+                    cancelled=cancelled,
+                )
+            except BaseException:
+                cancelled.set()  # the thread, if still running, aborts before its commit
+                raise
+            return info  # progress: the core's body.finish() reports the whole size
+        pending = await asyncio.to_thread(files.begin_write, key)
+        try:
+            async for chunk in body.chunks():
+                await asyncio.to_thread(files.write_all, pending, chunk)
+        except BaseException:
+            # A few quick syscalls, run here so they happen even while being cancelled;
+            # it waits for a chunk write still running in a worker thread.
+            files.abort(pending)
+            raise
+        try:
+            return await asyncio.to_thread(
+                files.commit,
+                pending,
+                content_type=content_type,
+                metadata=metadata,
+                create_only=create_only,
+                cancelled=cancelled,
+            )
+        except BaseException:
+            cancelled.set()
+            raise
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        # A small object already in the dentry and page caches is read right here, with
+        # calls that cannot block on the disk (no thread hop at all); anything else in
+        # one worker-thread call (run_in_executor: no context copy, the cheapest hop).
+        if end is None or end - start <= INLINE_READ_MAX:
+            data = self.files.read_nowait(key, start, end)
+            if data is not None:
+                return data
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.files.read, key, start, end)
+
+    async def stream(
+        self, key: str, *, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        fd, size = await asyncio.to_thread(self.files.open_stream, key)
+        try:
+            stop = size if end is None else min(end, size)
+            offset = start
+            while offset < stop:
+                # pread: position-independent, so even a read a cancelled task left
+                # running in a worker thread cannot move any file offset.
+                chunk = await asyncio.to_thread(
+                    os.pread, fd, min(chunk_size, stop - offset), offset
+                )
+                if not chunk:
+                    raise DriverError(
+                        ErrorCode.DATA_CORRUPTED,
+                        f"{key!r} ended {stop - offset} bytes early: it was truncated while read",
+                    )
+                offset += len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    async def head(self, key: str) -> BlobInfo:
+        return await asyncio.get_running_loop().run_in_executor(None, self.files.head, key)
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(None, self.files.exists, key)
+
+    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+        if delimiter is not None and delimiter != "/":
+            source = self._list(prefix, rollup=False)
+            async for info in collapse_prefixes(source, prefix, delimiter):
+                yield info
+            return
+        async for info in self._list(prefix, rollup=delimiter == "/"):
+            yield info
+
+    async def _list(self, prefix: str, *, rollup: bool) -> AsyncIterator[BlobInfo]:
+        walker = self.files.iter_list(prefix, rollup=rollup)
+        try:
+            while True:
+                batch = await asyncio.to_thread(_take, walker, _LIST_BATCH)
+                for info in batch:
+                    yield info
+                if len(batch) < _LIST_BATCH:
+                    return
+        finally:
+            walker.close()  # closes the directory fds still open (quick, no I/O wait)
+
+    # -- deleting -----------------------------------------------------------------------
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.files.delete, key)
+
+    async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
+        return await asyncio.to_thread(self.files.delete_many, keys)
+
+    # -- copying ------------------------------------------------------------------------
+
+    async def copy(self, src: str, dst: str) -> None:
+        await asyncio.to_thread(self.files.copy, src, dst)
+
+    async def move(self, src: str, dst: str) -> None:
+        await asyncio.to_thread(self.files.move, src, dst)
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    def native_url(self, key: str) -> str:
+        """A ``file://`` URL of the object (used by ``get_url`` without ``base_url``)."""
+        return Path(self.files.root, *split_key(key)).as_uri()
+
+    async def presign(self, key: str, request: PresignRequest) -> str:
+        if not self.config.signing_key:
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                "presigned URLs need a signing key: set signing_key in the local driver's "
+                "config (e.g. secrets.token_urlsafe(32))",
+            )
+        if not self.config.base_url:
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                "presigned URLs need the URL the files are served at: set base_url (and serve "
+                "lexigram.storage.local.asgi.create_app there)",
+            )
+        expires = math.ceil(time.time() + request.expires_in.total_seconds())
+        return signed_url(
+            self.config.base_url,
+            self.config.signing_key,
+            key=key,
+            method=request.method,
+            expires=expires,
+            content_type=request.content_type if request.method == "PUT" else None,
+            content_disposition=request.content_disposition if request.method == "GET" else None,
+        )
+
+    # -- health -------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await asyncio.to_thread(self.files.ping)
+
+    async def close(self) -> None:
+        self.files.close()
+
+    # -- errors -------------------------------------------------------------------------
+
+    def classify(self, exc: BaseException) -> ErrorCode:
+        if isinstance(exc, WriteCancelled):
+            return ErrorCode.UNKNOWN
+        if isinstance(exc, OSError) and not isinstance(exc, TimeoutError) and exc.errno:
+            return classify_os_error(exc)
+        return super().classify(exc)
+
+
+def _take(walker: Iterator[BlobInfo], n: int) -> list[BlobInfo]:
+    out: list[BlobInfo] = []
+    for info in walker:
+        out.append(info)
+        if len(out) >= n:
+            break
+    return out

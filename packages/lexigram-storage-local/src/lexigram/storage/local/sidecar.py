@@ -1,0 +1,180 @@
+"""Content type and user metadata, kept in sidecar files outside the keyspace.
+
+Layout: ``<root>/.lexigram/meta/<h[:2]>/<h>/<inode>.json`` where ``h`` is the SHA-256
+of the key. A sidecar describes one *file* (inode) of one key: it records the key, the
+inode number, size and mtime of the data file, and a reader uses it only when all of
+them match the file it found. So:
+
+* Ordering: a writer writes the sidecar of its new file *before* the file is renamed
+  into place, and removes the sidecar of the file it replaced *after*; a reader always
+  finds the sidecar of the file it sees, never a stale one of an older version.
+* Nothing to store: when the content type is the one guessed from the key's extension
+  and there is no metadata, no sidecar is written (the common case costs nothing).
+* A sidecar orphaned by a crash or by two concurrent overwrites of one key is never
+  used for another file (inode, size and mtime must all match) and goes when the key
+  is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from lexigram.storage.local.paths import (
+    RESERVED_PREFIX,
+    close_quietly,
+    walk_parent,
+)
+
+__all__ = ["META_DIR", "Sidecar", "read_sidecar", "remove_all", "remove_one", "write_sidecar"]
+
+#: the driver's own directory under the root (reserved: no key segment may start so).
+META_DIR = RESERVED_PREFIX
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_ATTEMPTS = 5
+
+
+@attrs.frozen
+class Sidecar:
+    content_type: str
+    metadata: Mapping[str, str]
+
+
+def _segments(key: str) -> list[str]:
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+    return [META_DIR, "meta", digest[:2], digest]
+
+
+def write_sidecar(
+    root_fd: int,
+    key: str,
+    st: os.stat_result,
+    content_type: str,
+    metadata: Mapping[str, str],
+    *,
+    fsync: bool,
+    directory_mode: int,
+) -> None:
+    """Write the sidecar of the data file ``st`` of ``key`` (atomically: temp + rename)."""
+    payload = json.dumps(
+        {
+            "v": 1,
+            "key": key,
+            "ino": st.st_ino,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "content_type": content_type,
+            "metadata": dict(metadata),
+        },
+        separators=(",", ":"),
+    ).encode()
+    for attempt in range(_ATTEMPTS):
+        try:
+            _write_once(root_fd, key, st.st_ino, payload, fsync, directory_mode)
+            return
+        except FileNotFoundError:
+            # a concurrent delete pruned the directory between our mkdir and our write
+            if attempt == _ATTEMPTS - 1:
+                raise
+
+
+def _write_once(
+    root_fd: int, key: str, ino: int, payload: bytes, fsync: bool, directory_mode: int
+) -> None:
+    walk = walk_parent(root_fd, [*_segments(key), "x"], create=True, directory_mode=directory_mode)
+    try:
+        final = f"{ino}.json"
+        temp = f"{final}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(
+            temp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
+            0o644,
+            dir_fd=walk.parent,
+        )
+        try:
+            os.write(fd, payload)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.rename(temp, final, src_dir_fd=walk.parent, dst_dir_fd=walk.parent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=walk.parent)
+            raise
+    finally:
+        walk.close()
+
+
+def read_sidecar(root_fd: int, key: str, st: os.stat_result) -> Sidecar | None:
+    """The sidecar of data file ``st`` of ``key``, or None (then: guessed type, no metadata)."""
+    try:
+        walk = walk_parent(root_fd, [*_segments(key), f"{st.st_ino}.json"], create=False)
+    except Exception:
+        return None
+    try:
+        fd = os.open(walk.name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC, dir_fd=walk.parent)
+    except OSError:
+        walk.close()
+        return None
+    try:
+        raw = os.read(fd, 1 << 16)
+    finally:
+        close_quietly(fd)
+        walk.close()
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("key") != key
+        or data.get("ino") != st.st_ino
+        or data.get("size") != st.st_size
+        or data.get("mtime_ns") != st.st_mtime_ns
+        or not isinstance(data.get("content_type"), str)
+        or not isinstance(data.get("metadata"), dict)
+    ):
+        return None
+    return Sidecar(data["content_type"], {str(k): str(v) for k, v in data["metadata"].items()})
+
+
+def remove_one(root_fd: int, key: str, ino: int) -> None:
+    """Remove the sidecar of file ``ino`` of ``key`` if there is one (best effort)."""
+    try:
+        walk = walk_parent(root_fd, [*_segments(key), "x"], create=False)
+    except Exception:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.unlink(f"{ino}.json", dir_fd=walk.parent)
+        with contextlib.suppress(OSError):
+            os.rmdir(walk.segments[-2], dir_fd=walk.fds[-2])  # only if now empty
+    finally:
+        walk.close()
+
+
+def remove_all(root_fd: int, key: str) -> None:
+    """Remove every sidecar of ``key`` and its directory (best effort)."""
+    try:
+        walk = walk_parent(root_fd, [*_segments(key), "x"], create=False)
+    except Exception:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            for name in os.listdir(walk.parent):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=walk.parent)
+        with contextlib.suppress(OSError):
+            os.rmdir(walk.segments[-2], dir_fd=walk.fds[-2])
+    finally:
+        walk.close()

@@ -1,0 +1,109 @@
+"""Config: structuring, checks at config time, production checks, secrets never shown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from lexigram.storage import (
+    ConfigError,
+    InsecureConfigError,
+    NotSupportedError,
+    StorageConfig,
+    StorageError,
+    StorageProvider,
+)
+from lexigram.storage.local import DRIVER, StorageLocalConfig
+
+CANARY = "canary-secret-7f3a9c1e5b2d4f6a8c0e2b4d6f8a0c2e"
+
+
+def _config(**local: object) -> StorageConfig:
+    return StorageConfig.from_dict({"default_driver": "local", "drivers": {"local": local}})
+
+
+def test_defaults() -> None:
+    config = StorageLocalConfig()
+    assert config.root_dir == "./storage/data"
+    assert (config.base_url, config.signing_key, config.fsync) == (None, None, True)
+    assert DRIVER.name == "local" and DRIVER.distribution == "lexigram-storage-local"
+
+
+def test_root_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError) as caught:
+        _config(root_dir=str(tmp_path / "file"))
+    assert "is a file" in str(caught.value) and "root_dir" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"base_url": "ftp://x"}, "base_url"),
+        ({"file_mode": -1}, "file_mode"),
+        ({"root_dir": ""}, "root_dir"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_settings(settings: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config(**settings)
+    assert field in str(caught.value)
+
+
+async def test_missing_root_is_created(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "b"
+    async with StorageProvider(config=_config(root_dir=str(root))) as provider:
+        await provider.store().upload("k", b"v")
+    assert (root / "k").read_bytes() == b"v"
+
+
+def test_signing_key_never_in_repr() -> None:
+    config = StorageLocalConfig(signing_key=CANARY)
+    assert CANARY not in repr(config)
+    assert CANARY not in repr(_config(signing_key=CANARY))
+
+
+def test_production_security(monkeypatch: pytest.MonkeyPatch) -> None:
+    weak = _config(signing_key="short-key")
+    findings = weak.validate_production_security(environment="development")
+    assert any("signing_key" in f and "shorter than 32" in f for f in findings)
+    assert all("short-key" not in f for f in findings)
+    with pytest.raises(InsecureConfigError):
+        weak.validate_production_security(environment="production")
+    assert _config(signing_key=CANARY).validate_production_security("production") == []
+
+
+async def test_secret_never_in_errors_or_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config = _config(root_dir=str(tmp_path / "r"), signing_key=CANARY)  # no base_url
+    async with StorageProvider(config=config) as provider:
+        store = provider.store()
+        await store.upload("k", b"v")
+        failures: list[StorageError] = []
+        for call in (
+            store.get_presigned_url("k"),
+            store.download("missing"),
+            store.upload(".lexigram", b"x"),
+        ):
+            with pytest.raises(StorageError) as caught:
+                await call
+            failures.append(caught.value)
+        assert isinstance(failures[0], NotSupportedError)
+        assert "base_url" in str(failures[0])
+        for err in failures:
+            assert CANARY not in str(err) and CANARY not in repr(err)
+        assert CANARY not in repr(store) and CANARY not in repr(store.driver.location)
+    assert CANARY not in caplog.text
+
+
+async def test_presign_needs_signing_key(tmp_path: Path) -> None:
+    config = _config(root_dir=str(tmp_path / "r"), base_url="http://127.0.0.1:9/files")
+    async with StorageProvider(config=config) as provider:
+        with pytest.raises(NotSupportedError) as caught:
+            await provider.store().get_presigned_url("k")
+        assert "set signing_key" in str(caught.value)

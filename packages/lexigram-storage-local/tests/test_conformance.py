@@ -1,0 +1,32 @@
+"""The local driver passes the whole public conformance kit, built from config."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from lexigram.storage import BlobStore, StorageConfig, StorageProvider
+from lexigram.storage.testing import BlobStoreConformance
+
+from .conftest import BASE_URL, SIGNING_KEY
+
+
+class TestLocalConformance(BlobStoreConformance):
+    @pytest_asyncio.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[BlobStore]:
+        config = StorageConfig.from_dict(
+            {
+                "default_driver": "local",
+                "drivers": {
+                    "local": {
+                        "root_dir": str(tmp_path / "data"),
+                        "base_url": BASE_URL,
+                        "signing_key": SIGNING_KEY,
+                    }
+                },
+            }
+        )
+        async with StorageProvider(config=config) as provider:
+            yield provider.store()
