@@ -17,6 +17,7 @@ from lexigram.storage import (
     DeleteManyError,
     DriverError,
     ErrorCode,
+    InvalidKeyError,
     NotSupportedError,
     OperationEvent,
     PermissionDeniedError,
@@ -329,3 +330,27 @@ async def test_repr_has_no_secrets() -> None:
     store, _ = make(redactor=Redactor(["TOPSECRET"]))
     assert "TOPSECRET" not in repr(store)
     assert "main" in repr(store)
+
+
+async def test_keys_a_backend_would_alias_are_refused() -> None:
+    class Backslashless(MemoryDriver):
+        name = "nobackslash"
+        capabilities = Capabilities(
+            native_delimiter=False,
+            presign_methods=frozenset(),
+            native_urls=False,
+            forbidden_key_chars="\\",
+        )
+
+    store = BlobStore(Backslashless(), name="b")
+    await store.upload("a/b", b"the other object")
+    with pytest.raises(InvalidKeyError, match="'nobackslash' cannot store") as caught:
+        await store.upload("a\\b", b"x")
+    assert caught.value.key == "a\\b"
+    for call in (store.download("a\\b"), store.info("a\\b"), store.delete("a\\b")):
+        with pytest.raises(InvalidKeyError):
+            await call
+    with pytest.raises(InvalidKeyError):
+        await store.copy("a/b", "c\\d")
+    assert await store.download("a/b") == b"the other object"
+    await store.upload("plain/key", b"fine")  # other keys are unaffected

@@ -188,19 +188,28 @@ class UploadBody:
                 self._advance(piece.nbytes)
             return
         assert self._source is not None
-        buf = bytearray()
+        # Each block is copied once, into its own buffer, as the chunks arrive: memory is
+        # the block being filled plus the blocks the driver still holds.
+        buf = bytearray(block_size)
+        filled = 0
         sent_any = False
         async for chunk in self._source:
-            buf += chunk
-            while len(buf) >= block_size:
-                block = buf[:block_size]
-                del buf[:block_size]
-                yield block
-                sent_any = True
-                self._advance(len(block))
-        if buf or not sent_any:
+            view = memoryview(chunk).cast("B")
+            while view.nbytes:
+                take = min(block_size - filled, view.nbytes)
+                buf[filled : filled + take] = view[:take]
+                filled += take
+                view = view[take:]
+                if filled == block_size:
+                    yield buf
+                    sent_any = True
+                    self._advance(block_size)
+                    buf = bytearray(block_size)
+                    filled = 0
+        if filled or not sent_any:
+            del buf[filled:]
             yield buf
-            self._advance(len(buf))
+            self._advance(filled)
 
     def rewind(self) -> None:
         """Make an in-memory body consumable again (for a retry); streams cannot rewind."""

@@ -68,6 +68,9 @@ class Capabilities:
     delete_batch_size: int = 1000
     #: user metadata is stored and returned.
     metadata: bool = True
+    #: characters the backend would change in a key (Azure turns ``\\`` into ``/``); the
+    #: core refuses keys holding them with ``InvalidKeyError``, so no key is ever aliased.
+    forbidden_key_chars: str = ""
 
 
 @attrs.frozen(kw_only=True)

@@ -22,6 +22,7 @@ from lexigram.storage.errors import (
     DriverError,
     ErrorCode,
     InvalidArgumentError,
+    InvalidKeyError,
     NotSupportedError,
     StorageError,
     StoreClosedError,
@@ -81,7 +82,7 @@ class BlobStore:
     ``BlobStore(driver, name="avatars")``.
     """
 
-    __slots__ = ("_closed", "_driver", "_hooks", "_redactor", "_retry", "name")
+    __slots__ = ("_closed", "_driver", "_hooks", "_redactor", "_retry", "_valid", "name")
 
     def __init__(
         self,
@@ -98,6 +99,10 @@ class BlobStore:
         self._hooks: list[Hook] = list(hooks)
         self._redactor = redactor if redactor is not None else Redactor(())
         self._closed = False
+        forbidden = driver.capabilities.forbidden_key_chars
+        self._valid: Callable[[str], object] = (
+            validate_key if not forbidden else self._validate_for_backend
+        )
 
     def __repr__(self) -> str:
         driver = self._driver
@@ -141,7 +146,7 @@ class BlobStore:
         :class:`~lexigram.storage.protocol.BlobStoreProtocol`."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         if mode == "overwrite":
             create_only = False
         elif mode == "create":
@@ -184,7 +189,7 @@ class BlobStore:
         """The whole object, or the bytes ``range=(start, end)`` as in slicing."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         if range is None and progress is None and not self._hooks:
             # Hot path: one driver call; errors go through the same policy as below.
             try:
@@ -220,7 +225,7 @@ class BlobStore:
         """The object in chunks of about ``chunk_size`` bytes, in bounded memory."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         if not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(
                 f"chunk_size must be a positive int, not {chunk_size!r}.",
@@ -269,7 +274,7 @@ class BlobStore:
         """Size, content type, last modified (aware UTC), etag and metadata of ``path``."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         if not self._hooks:
             try:
                 return await self._driver.head(path)
@@ -285,7 +290,7 @@ class BlobStore:
         """Whether ``path`` exists."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         return await self._run("exists", path, lambda: self._driver.exists(path), retryable=True)
 
     async def list(
@@ -321,7 +326,7 @@ class BlobStore:
         """Delete ``path``; a missing key is not an error."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         await self._run("delete", path, lambda: self._driver.delete(path), retryable=True)
 
     async def delete_many(self, paths: Iterable[str]) -> None:
@@ -331,7 +336,7 @@ class BlobStore:
             raise self._closed_error()
         keys = list(dict.fromkeys(paths))
         for key in keys:
-            validate_key(key)
+            self._valid(key)
         size = max(1, self._driver.capabilities.delete_batch_size)
         failures: dict[str, StorageError] = {}
         started = time.perf_counter()
@@ -366,8 +371,8 @@ class BlobStore:
         """Copy ``src`` to ``dst`` (server-side where the backend can)."""
         if self._closed:
             raise self._closed_error()
-        validate_key(src)
-        validate_key(dst)
+        self._valid(src)
+        self._valid(dst)
         if src == dst:
             await self.info(src)
             return
@@ -394,8 +399,8 @@ class BlobStore:
         then delete (the source is deleted only once the copy succeeded)."""
         if self._closed:
             raise self._closed_error()
-        validate_key(src)
-        validate_key(dst)
+        self._valid(src)
+        self._valid(dst)
         if src == dst:
             await self.info(src)
             return
@@ -411,7 +416,7 @@ class BlobStore:
         """The public URL: ``public_url``/``base_url`` from the config, else the backend's own."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         base = self._driver.public_base_url
         if base:
             return base.rstrip("/") + "/" + quote(path, safe="/")
@@ -434,7 +439,7 @@ class BlobStore:
         """A URL that grants ``method`` (GET or PUT) on ``path`` until it expires."""
         if self._closed:
             raise self._closed_error()
-        validate_key(path)
+        self._valid(path)
         verb = method.upper() if isinstance(method, str) else method
         caps = self._driver.capabilities
         if verb not in ("GET", "PUT"):
@@ -509,6 +514,20 @@ class BlobStore:
         await self.close()
 
     # -- policy helpers -----------------------------------------------------------------
+
+    def _validate_for_backend(self, key: str) -> None:
+        validate_key(key)
+        for char in self._driver.capabilities.forbidden_key_chars:
+            if char in key:
+                raise InvalidKeyError(
+                    f"Invalid key {key!r} for backend {self.name!r}: driver "
+                    f"{self._driver.name!r} cannot store {char!r} in a key (the backend would "
+                    "change it, so another object would be read or overwritten); use another "
+                    "character.",
+                    backend=self.name,
+                    driver=self._driver.name,
+                    key=key,
+                )
 
     def _closed_error(self) -> StoreClosedError:
         return StoreClosedError(
