@@ -1,0 +1,453 @@
+"""The Azure Blob Storage driver, on azure-storage-blob's asyncio client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from urllib.parse import quote
+
+from azure.core import MatchConditions
+from azure.storage.blob import BlobProperties, ContentSettings
+from azure.storage.blob.aio import BlobClient, BlobPrefix, BlobServiceClient, ContainerClient
+from lexigram.storage.azure.clients import build_service_client, resolve
+from lexigram.storage.azure.config import StorageAzureConfig
+from lexigram.storage.azure.errors import classify_azure, translate
+from lexigram.storage.azure.sas import DelegationKeys, blob_sas
+from lexigram.storage.azure.transfer import as_bytes, upload_blocks
+from lexigram.storage.body import UploadBody
+from lexigram.storage.config.fields import secret_values
+from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.info import BlobInfo
+
+__all__ = ["AzureBlobDriver"]
+
+#: keys per Blob Batch request (the service's limit).
+BATCH_LIMIT = 256
+_GONE = frozenset({200, 202, 404})
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an empty async generator
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class AzureBlobDriver(BlobDriver):
+    """Blob Storage through ``azure.storage.blob.aio``; one container per driver.
+
+    Clients are created on first use and closed by :meth:`close`. Small in-memory bodies
+    go in one Put Blob; larger or streamed ones are staged as blocks (bounded in flight)
+    and committed once with Put Block List.
+    """
+
+    name = "azure"
+    # Azure stores a backslash in a blob name as '/': the core refuses such keys.
+    capabilities = Capabilities(delete_batch_size=BATCH_LIMIT, forbidden_key_chars="\\")
+
+    def __init__(self, config: StorageAzureConfig) -> None:
+        self.config = config
+        self._conn = resolve(config)
+        self._service: BlobServiceClient | None = None
+        self._container_client: ContainerClient | None = None
+        self._token: Any = None
+        self._secrets = secret_values(config)
+        if self._conn.account_key:
+            self._secrets.append(self._conn.account_key)
+        self._delegation = DelegationKeys()
+        #: None: not tried yet; False: the endpoint refused batch requests (Azurite).
+        self.batch_delete_supported: bool | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"AzureBlobDriver(account={self._conn.account_name!r}, "
+            f"container={self.config.container!r}, endpoint={self._conn.endpoint!r})"
+        )
+
+    # -- description ----------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return f"container {self.config.container!r} (account {self._conn.account_name!r})"
+
+    @property
+    def public_base_url(self) -> str | None:
+        return self.config.public_url or None
+
+    # -- clients --------------------------------------------------------------------------
+
+    def _service_client(self) -> BlobServiceClient:
+        if self._service is None:
+            self._service, self._token = build_service_client(self.config, self._conn)
+        return self._service
+
+    def _container(self) -> ContainerClient:
+        if self._container_client is None:
+            self._container_client = self._service_client().get_container_client(
+                self.config.container
+            )
+        return self._container_client
+
+    def _blob(self, key: str) -> BlobClient:
+        return self._container().get_blob_client(key)
+
+    @contextlib.contextmanager
+    def _sdk(self, *, create: bool = False) -> Iterator[None]:
+        """Turn SDK errors into :class:`DriverError` with a safe detail."""
+        try:
+            yield
+        except DriverError:
+            raise
+        except Exception as exc:
+            err = translate(
+                exc, secrets=self._secrets, container=self.config.container, create=create
+            )
+            if err is None:
+                raise
+            raise err from exc
+
+    # -- records --------------------------------------------------------------------------
+
+    def _info(self, key: str, props: BlobProperties) -> BlobInfo:
+        settings = props.content_settings
+        return BlobInfo(
+            path=key,
+            size=int(props.size or 0),
+            content_type=settings.content_type if settings is not None else None,
+            last_modified=_utc(props.last_modified),
+            etag=props.etag,
+            metadata=dict(props.metadata or {}),
+        )
+
+    @staticmethod
+    def _written(
+        key: str,
+        size: int,
+        content_type: str,
+        metadata: Mapping[str, str],
+        reply: Mapping[str, Any],
+    ) -> BlobInfo:
+        return BlobInfo(
+            path=key,
+            size=size,
+            content_type=content_type,
+            last_modified=_utc(reply.get("last_modified")),
+            etag=reply.get("etag"),
+            metadata=dict(metadata),
+        )
+
+    # -- writing --------------------------------------------------------------------------
+
+    async def put(
+        self,
+        key: str,
+        body: UploadBody,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+    ) -> BlobInfo:
+        cfg = self.config
+        blob = self._blob(key)
+        settings = ContentSettings(content_type=content_type)
+        # IfMissing alone (never with etag=): the SDK turns it into If-None-Match: *.
+        condition: dict[str, Any] = (
+            {"match_condition": MatchConditions.IfMissing} if create_only else {}
+        )
+        if body.data is not None and body.data.nbytes <= cfg.single_put_threshold:
+            return await self._put_single(
+                blob, key, as_bytes(body.data), settings, metadata, create_only, condition
+            )
+        # In-memory data: zero-copy slices. Streams: each block copied once into its own buffer.
+        blocks = cast(
+            AsyncGenerator[bytes | bytearray | memoryview, None], body.blocks(cfg.block_size)
+        )
+        async with contextlib.aclosing(blocks):
+            first = await anext(blocks, b"")
+            second = await anext(blocks, None)
+            if second is None and len(first) <= cfg.single_put_threshold:
+                return await self._put_single(
+                    blob, key, as_bytes(first), settings, metadata, create_only, condition
+                )
+            if create_only and await self.exists(key):
+                # Cheap early answer; the commit below is what makes create atomic.
+                raise DriverError(ErrorCode.ALREADY_EXISTS)
+            head = [first] if second is None else [first, second]
+            with self._sdk(create=create_only):
+                size, reply = await upload_blocks(
+                    blob,
+                    head,
+                    blocks,
+                    concurrency=cfg.max_concurrency,
+                    commit={"content_settings": settings, "metadata": dict(metadata), **condition},
+                )
+        return self._written(key, size, content_type, metadata, reply)
+
+    async def _put_single(
+        self,
+        blob: BlobClient,
+        key: str,
+        data: bytes,
+        settings: ContentSettings,
+        metadata: Mapping[str, str],
+        create_only: bool,
+        condition: dict[str, Any],
+    ) -> BlobInfo:
+        try:
+            with self._sdk(create=create_only):
+                reply = await blob.upload_blob(
+                    data,
+                    length=len(data),
+                    overwrite=not create_only,
+                    content_settings=settings,
+                    metadata=dict(metadata),
+                    max_concurrency=1,
+                    **condition,
+                )
+        except DriverError as exc:
+            if not (create_only and exc.code is ErrorCode.ALREADY_EXISTS):
+                raise
+            if await self.exists(key):
+                raise
+            # Refused although nothing is visible: the key has uncommitted blocks (of a
+            # failed or running block upload), which Azurite counts for If-None-Match on
+            # Put Blob but not on Put Block List. Commit one block, still conditionally.
+            with self._sdk(create=True):
+                _, reply = await upload_blocks(
+                    blob,
+                    [data],
+                    _nothing(),
+                    concurrency=1,
+                    commit={
+                        "content_settings": settings,
+                        "metadata": dict(metadata),
+                        **condition,
+                    },
+                )
+        return self._written(key, len(data), settings.content_type or "", metadata, reply)
+
+    # -- reading --------------------------------------------------------------------------
+
+    @staticmethod
+    def _window(start: int, end: int | None) -> dict[str, Any]:
+        if start == 0 and end is None:
+            return {}
+        return {"offset": start, "length": None if end is None else end - start}
+
+    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        with self._sdk():
+            downloader = await self._blob(key).download_blob(
+                max_concurrency=1, **self._window(start, end)
+            )
+            data: bytes = await downloader.readall()
+        return data
+
+    async def stream(
+        self, key: str, *, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        with self._sdk():
+            downloader = await self._blob(key).download_blob(
+                max_concurrency=1, **self._window(start, end)
+            )
+            async for chunk in downloader.chunks():
+                if len(chunk) <= chunk_size:
+                    yield chunk
+                    continue
+                view = memoryview(chunk)
+                for offset in range(0, len(chunk), chunk_size):
+                    yield bytes(view[offset : offset + chunk_size])
+
+    async def head(self, key: str) -> BlobInfo:
+        with self._sdk():
+            props = await self._blob(key).get_blob_properties()
+        return self._info(key, props)
+
+    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+        container = self._container()
+        with self._sdk():
+            pages: AsyncIterator[AsyncIterator[BlobProperties | BlobPrefix]]
+            if delimiter is None:
+                pages = container.list_blobs(
+                    name_starts_with=prefix or None,
+                    include=["metadata"],
+                    results_per_page=self.config.list_page_size,
+                ).by_page()
+            else:
+                pages = container.walk_blobs(
+                    name_starts_with=prefix or None,
+                    include=["metadata"],
+                    delimiter=delimiter,
+                    results_per_page=self.config.list_page_size,
+                ).by_page()
+            async for page in pages:
+                items: list[BlobInfo] = []
+                async for item in page:
+                    if isinstance(item, BlobPrefix):
+                        items.append(BlobInfo(path=item.name, size=0, is_prefix=True))
+                    else:
+                        items.append(self._info(item.name, item))
+                # The SDK puts a page's prefixes before its blobs; the service sends each
+                # page as one contiguous, ordered range of names: restore the order.
+                items.sort(key=lambda info: info.path)
+                for info in items:
+                    yield info
+
+    # -- deleting -------------------------------------------------------------------------
+
+    async def delete(self, key: str) -> None:
+        try:
+            with self._sdk():
+                await self._blob(key).delete_blob(delete_snapshots="include")
+        except DriverError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+
+    async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
+        """One Blob Batch request for real Azure; per-key deletes where batches fail
+        (Azurite 3.35), detected on the first batch and remembered."""
+        if len(keys) > 1 and self.batch_delete_supported is not False:
+            try:
+                failures = await self._delete_batch(keys)
+            except DriverError as exc:
+                if exc.code in (ErrorCode.BUCKET_NOT_FOUND, ErrorCode.PERMISSION_DENIED):
+                    raise
+                if exc.code is not ErrorCode.UNAVAILABLE:
+                    self.batch_delete_supported = False
+            else:
+                self.batch_delete_supported = True
+                return failures
+        return await super().delete_many(keys)
+
+    async def _delete_batch(self, keys: Sequence[str]) -> dict[str, BaseException]:
+        with self._sdk():
+            replies = await self._container().delete_blobs(
+                *keys, delete_snapshots="include", raise_on_any_failure=False
+            )
+            results = [reply async for reply in replies]
+        if len(results) != len(keys):
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                f"batch delete answered {len(results)} parts for {len(keys)} keys",
+            )
+        failures: dict[str, BaseException] = {}
+        for key, reply in zip(keys, results, strict=True):
+            status = int(reply.status_code)
+            code = reply.headers.get("x-ms-error-code", "") if reply.headers else ""
+            if status in _GONE and code != "ContainerNotFound":
+                continue
+            if code == "ContainerNotFound":
+                failures[key] = DriverError(
+                    ErrorCode.BUCKET_NOT_FOUND,
+                    f"container {self.config.container!r} does not exist",
+                )
+            elif status in (401, 403):
+                failures[key] = DriverError(
+                    ErrorCode.PERMISSION_DENIED, f"Azure {code} (HTTP {status})"
+                )
+            elif status in (408, 429) or status >= 500:
+                failures[key] = DriverError(ErrorCode.UNAVAILABLE, f"Azure {code} (HTTP {status})")
+            else:
+                failures[key] = DriverError(ErrorCode.UNKNOWN, f"Azure {code} (HTTP {status})")
+        return failures
+
+    # -- copying --------------------------------------------------------------------------
+
+    async def copy(self, src: str, dst: str) -> None:
+        source_url = self._blob(src).url
+        if self._conn.sas_token and not self._conn.account_key:
+            source_url += "?" + self._conn.sas_token  # the source must be readable too
+        target = self._blob(dst)
+        deadline = time.monotonic() + self.config.copy_timeout
+        delay = 0.05
+        with self._sdk():
+            reply = await target.start_copy_from_url(source_url)
+            status = reply.get("copy_status")
+            description = ""
+            while status == "pending":
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(Exception):
+                        await target.abort_copy(str(reply.get("copy_id") or ""))
+                    raise DriverError(
+                        ErrorCode.UNAVAILABLE,
+                        f"server-side copy still pending after {self.config.copy_timeout:g} s",
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                props = await target.get_blob_properties()
+                status = props.copy.status
+                description = props.copy.status_description or ""
+        if status not in (None, "success"):
+            raise DriverError(
+                ErrorCode.UNKNOWN, f"server-side copy ended as {status}: {description}"
+            )
+
+    # -- URLs -----------------------------------------------------------------------------
+
+    def native_url(self, key: str) -> str:
+        return f"{self._conn.endpoint}/{quote(self.config.container)}/{quote(key, safe='/~')}"
+
+    async def presign(self, key: str, request: PresignRequest) -> str:
+        conn = self._conn
+        if conn.account_key:
+            token = blob_sas(
+                account_name=conn.account_name,
+                container=self.config.container,
+                key=key,
+                request=request,
+                account_key=conn.account_key,
+            )
+        elif conn.use_ad:
+            now = datetime.now(UTC)
+            with self._sdk():
+                delegation = await self._delegation.get(
+                    self._service_client(), now + request.expires_in
+                )
+            token = blob_sas(
+                account_name=conn.account_name,
+                container=self.config.container,
+                key=key,
+                request=request,
+                delegation_key=delegation,
+                now=now,
+            )
+        else:
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                "presigned URLs are signed with account_key (or a connection string holding "
+                "AccountKey) or an Azure AD user delegation key; a sas_token cannot sign",
+            )
+        return f"{self.native_url(key)}?{token}"
+
+    # -- health and lifecycle -------------------------------------------------------------
+
+    async def ping(self) -> None:
+        with self._sdk():
+            await self._container().get_container_properties()
+
+    async def close(self) -> None:
+        service, self._service = self._service, None
+        token, self._token = self._token, None
+        self._container_client = None
+        try:
+            if service is not None:
+                await service.close()
+        finally:
+            if token is not None:
+                await token.close()
+
+    # -- error mapping --------------------------------------------------------------------
+
+    def classify(self, exc: BaseException) -> ErrorCode:
+        code = classify_azure(exc)
+        return code if code is not None else super().classify(exc)

@@ -1,0 +1,149 @@
+"""The mapping of Azure SDK errors to :class:`ErrorCode`, and safe error details.
+
+Azure answers with an HTTP status and an ``x-ms-error-code`` (``BlobNotFound``,
+``ContainerNotFound``...); the SDK raises ``azure.core.exceptions.HttpResponseError``
+subclasses carrying both. Their messages can hold response headers and signature
+details, so the detail this module builds keeps only the error code, the status and the
+first line of the service's message, with secrets and URL query strings removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import aiohttp
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from lexigram.storage.errors import DriverError, ErrorCode
+
+__all__ = ["classify_azure", "is_sdk_error", "safe_detail", "translate"]
+
+_NOT_FOUND = frozenset({"BlobNotFound", "CannotVerifyCopySource", "ResourceNotFound"})
+_EXISTS = frozenset({"BlobAlreadyExists"})
+_CONTAINER_MISSING = frozenset({"ContainerNotFound", "ContainerBeingDeleted"})
+_DENIED = frozenset(
+    {
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+        "AuthorizationPermissionMismatch",
+        "AuthorizationProtocolMismatch",
+        "AuthorizationResourceTypeMismatch",
+        "AuthorizationServiceMismatch",
+        "AuthorizationSourceIPMismatch",
+        "InsufficientAccountPermissions",
+        "AccountIsDisabled",
+        "NoAuthenticationInformation",
+        "InvalidAuthenticationInfo",
+    }
+)
+_RANGE = frozenset({"InvalidRange"})
+_UNAVAILABLE = frozenset({"ServerBusy", "OperationTimedOut", "InternalError"})
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
+
+
+def is_sdk_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the Azure SDK or its HTTP transport."""
+    return isinstance(exc, AzureError | aiohttp.ClientError)
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    code = getattr(exc, "error_code", None)
+    if code:
+        return str(getattr(code, "value", code))  # StorageErrorCode is a str enum
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        value = headers.get("x-ms-error-code")
+        if value:
+            return str(value)
+    return ""
+
+
+def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | None:
+    """The code of an SDK error, or None when ``exc`` is not one.
+
+    ``create``: the request was a create-only write, where 409 and 412 mean the
+    key already exists.
+    """
+    if isinstance(exc, HttpResponseError):
+        code = _error_code(exc)
+        status = exc.status_code or 0
+        if code in _CONTAINER_MISSING:
+            return ErrorCode.BUCKET_NOT_FOUND
+        if code in _EXISTS or (create and status in (409, 412)):
+            return ErrorCode.ALREADY_EXISTS
+        if code in _NOT_FOUND or status == 404 or isinstance(exc, ResourceNotFoundError):
+            return ErrorCode.NOT_FOUND
+        if code in _RANGE or status == 416:
+            return ErrorCode.INVALID_RANGE
+        if code in _DENIED or status in (401, 403) or isinstance(exc, ClientAuthenticationError):
+            return ErrorCode.PERMISSION_DENIED
+        if status == 412 or code == "ConditionNotMet" or isinstance(exc, ResourceModifiedError):
+            return ErrorCode.FAILED_PRECONDITION
+        if code in _UNAVAILABLE or status in (408, 429) or status >= 500:
+            return ErrorCode.UNAVAILABLE
+        if status == 409 or isinstance(exc, ResourceExistsError):
+            return ErrorCode.FAILED_PRECONDITION
+        if 400 <= status < 500:
+            return ErrorCode.INVALID_ARGUMENT
+        if status == 0 and isinstance(exc, ServiceResponseError):
+            return ErrorCode.UNAVAILABLE
+        return ErrorCode.UNKNOWN
+    if isinstance(exc, ClientAuthenticationError):
+        return ErrorCode.PERMISSION_DENIED
+    if isinstance(exc, ServiceRequestError | ServiceResponseError | aiohttp.ClientError):
+        return ErrorCode.UNAVAILABLE
+    if isinstance(exc, AzureError):
+        return ErrorCode.UNKNOWN
+    return None
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` without URL query strings (SAS signatures) and without any secret."""
+    text = _URL_QUERY.sub(r"\1?<query removed>", text)
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def safe_detail(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """A short description of an SDK error that holds no secret and no header dump."""
+    if isinstance(exc, HttpResponseError):
+        code = _error_code(exc) or "error"
+        status = exc.status_code
+        reason = getattr(exc, "reason", None) or ""
+        message = str(getattr(exc, "message", "") or "")
+        first = message.strip().splitlines()[0].strip().rstrip(".") if message.strip() else ""
+        if first.startswith(("Operation returned an invalid status", "(")):
+            first = ""  # the SDK's own wrapper text: the code and status say it all
+        head = f"Azure {code} (HTTP {status}{' ' + reason if reason else ''})"
+        text = f"{head}: {first[:200]}" if first else head
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    return scrub(text, secrets)
+
+
+def translate(
+    exc: BaseException, *, secrets: Iterable[str] = (), container: str = "", create: bool = False
+) -> DriverError | None:
+    """A :class:`DriverError` for an SDK error (``None`` for anything else)."""
+    code = classify_azure(exc, create=create)
+    if code is None:
+        return None
+    detail = safe_detail(exc, secrets)
+    if code is ErrorCode.BUCKET_NOT_FOUND:
+        detail = f"container {container!r} does not exist ({detail}); create it first"
+    elif code is ErrorCode.PERMISSION_DENIED:
+        detail += "; check account_key / sas_token / connection_string and the permissions"
+    return DriverError(code, detail)
