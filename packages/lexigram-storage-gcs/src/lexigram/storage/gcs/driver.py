@@ -1,0 +1,431 @@
+"""The Google Cloud Storage driver over gcloud-aio-storage.
+
+Objects are addressed through the JSON API (``{api_root}/storage/v1/b/...``). The aiohttp
+session, the SDK client and the credentials are created on first use and released by
+:meth:`GCSDriver.close`. Requests of the SDK's calls are used as they are (upload,
+download, metadata, list, delete, rewrite, bucket metadata); resumable uploads in chunks
+and V4 URL signing are done here, because the SDK reads resumable bodies whole and
+signs only for ``storage.googleapis.com``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from gcloud.aio.auth import IamClient, Token, decode
+from gcloud.aio.storage import Storage
+
+from lexigram.storage.body import UploadBody
+from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
+from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, status_of
+from lexigram.storage.gcs.objects import blob_info
+from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
+from lexigram.storage.gcs.transfer import fill_chunks, resumable_upload
+from lexigram.storage.info import BlobInfo
+
+__all__ = ["GCSDriver"]
+
+_SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
+_PAGE = "1000"
+
+
+class GCSDriver(BlobDriver):
+    """Google Cloud Storage, one bucket per driver.
+
+    ``trace_configs`` are attached to the driver's aiohttp session (request tracing,
+    metrics; the tests use them to see every request the driver sends).
+    """
+
+    name = "gcs"
+    capabilities = Capabilities(max_presign_expiry=timedelta(days=7))
+
+    def __init__(
+        self,
+        config: StorageGCSConfig,
+        *,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
+        self.config = config
+        self._trace_configs = list(trace_configs)
+        self._bucket = config.bucket
+        self._root = config.api_root
+        self._upload_url = f"{self._root}/upload/storage/v1/b/{quote(self._bucket, safe='')}/o"
+        self._http: aiohttp.ClientSession | None = None
+        self._sdk: Storage | None = None
+        self._token: Token | None = None
+        self._iam: IamClient | None = None
+        self._signer: Signer | None = None
+        # Per-request bounds: connecting, and the wait for the next bytes of a reply. No
+        # total, so a long transfer is not cut off while it makes progress.
+        self._timeout: Any = aiohttp.ClientTimeout(
+            total=None, connect=config.connect_timeout, sock_read=config.timeout
+        )
+        self._writes: dict[str, str] = {}
+        if config.kms_key_name:
+            self._writes["kmsKeyName"] = config.kms_key_name
+
+    # -- description ------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return f"bucket {self._bucket!r}"
+
+    @property
+    def public_base_url(self) -> str | None:
+        return self.config.public_url
+
+    # -- clients ----------------------------------------------------------------------
+
+    def _client(self) -> Storage:
+        # Synchronous on purpose: no await between the check and the assignment.
+        if self._sdk is None:
+            path = self.config.credentials_path
+            if path is not None:
+                # Checked again for drivers built without StorageConfig: gcloud-aio-auth
+                # silently falls back to the metadata server on a malformed key file.
+                problem = check_key_file(path)
+                if problem:
+                    raise DriverError(ErrorCode.PERMISSION_DENIED, problem)
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.config.max_connections),
+                timeout=self._timeout,
+                trace_configs=self._trace_configs or None,
+            )
+            # gcloud-aio types `session` as its own alias of aiohttp.ClientSession.
+            http: Any = self._http
+            token = self._make_token(http)
+            self._token = token
+            self._sdk = Storage(
+                token=token,
+                session=http,
+                api_root=self._root,
+                api_is_dev=self.config.is_anonymous,
+            )
+        return self._sdk
+
+    def _make_token(self, http: Any) -> Token | None:
+        path = self.config.credentials_path
+        if path is not None:
+            return Token(service_file=path, scopes=_SCOPES, session=http)
+        if self.config.is_anonymous:
+            return None  # never asked for a token: no request to any token endpoint
+        return Token(scopes=_SCOPES, session=http)  # default credentials / workload identity
+
+    async def _auth(self) -> dict[str, str]:
+        return await self._client()._headers()
+
+    # -- writing ----------------------------------------------------------------------
+
+    async def put(
+        self,
+        key: str,
+        body: UploadBody,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+    ) -> BlobInfo:
+        sdk = self._client()
+        params = dict(self._writes)
+        if create_only:
+            params["ifGenerationMatch"] = "0"
+        threshold = self.config.resumable_threshold
+        try:
+            if body.data is not None and body.data.nbytes <= threshold:
+                data = await body.read_all()
+                return await self._put_small(sdk, key, data, content_type, metadata, params)
+            chunk = self.config.chunk_size
+            # In-memory bodies: zero-copy slices. Streams: one reused buffer, one copy.
+            blocks: AsyncIterator[bytes | bytearray | memoryview] = (
+                aiter(body.blocks(chunk))
+                if body.data is not None
+                else fill_chunks(body.chunks(), chunk)
+            )
+            first = await anext(blocks)
+            if len(first) < chunk and len(first) <= threshold:
+                return await self._put_small(sdk, key, bytes(first), content_type, metadata, params)
+            resource: dict[str, Any] = {"contentType": content_type}
+            if metadata:
+                resource["metadata"] = dict(metadata)
+            result = await resumable_upload(
+                sdk.session,
+                url=self._upload_url,
+                auth=self._auth,
+                name=key,
+                resource=resource,
+                params=params,
+                content_type=content_type,
+                size=body.size,
+                chunk_size=chunk,
+                first=first,
+                rest=blocks,
+                timeout=self._timeout,
+            )
+            return blob_info(result)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status == 412 and create_only:
+                raise DriverError(ErrorCode.ALREADY_EXISTS) from exc
+            if exc.status == 404:
+                raise self._no_bucket(exc) from exc
+            raise
+
+    async def _put_small(
+        self,
+        sdk: Storage,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        params: dict[str, str],
+    ) -> BlobInfo:
+        # A multipart upload carries the metadata, and it is the request on which
+        # fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
+        resource: dict[str, Any] | None = None
+        if metadata or "ifGenerationMatch" in params:
+            resource = {"content-type": content_type}
+            if metadata:
+                resource["metadata"] = dict(metadata)
+        result = await sdk.upload(
+            self._bucket,
+            key,
+            data,
+            content_type=content_type,
+            parameters=params,
+            metadata=resource,
+            force_resumable_upload=False,
+            timeout=self._timeout,
+        )
+        return blob_info(result)
+
+    # -- reading ----------------------------------------------------------------------
+
+    @staticmethod
+    def _range(start: int, end: int | None) -> dict[str, str]:
+        if start == 0 and end is None:
+            return {}
+        return {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
+
+    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        try:
+            return await self._client().download(
+                self._bucket, key, headers=self._range(start, end), timeout=self._timeout
+            )
+        except aiohttp.ClientResponseError as exc:
+            raise self._object_error(exc) from exc
+
+    async def stream(
+        self, key: str, *, start: int, end: int | None, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        try:
+            reply = await self._client().download_stream(
+                self._bucket, key, headers=self._range(start, end), timeout=self._timeout
+            )
+        except aiohttp.ClientResponseError as exc:
+            raise self._object_error(exc) from exc
+        response: aiohttp.ClientResponse = reply._response
+        try:
+            content = response.content
+            while True:
+                chunk = await content.read(chunk_size)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            response.release()
+
+    async def head(self, key: str) -> BlobInfo:
+        try:
+            resource = await self._client().download_metadata(
+                self._bucket, key, timeout=self._timeout
+            )
+        except aiohttp.ClientResponseError as exc:
+            raise self._object_error(exc) from exc
+        return blob_info(resource)
+
+    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+        sdk = self._client()
+        params = {"prefix": prefix, "maxResults": _PAGE}
+        if delimiter is not None:
+            params["delimiter"] = delimiter
+        seen_prefix: str | None = None
+        while True:
+            try:
+                page = await sdk.list_objects(
+                    self._bucket, params=dict(params), timeout=self._timeout
+                )
+            except aiohttp.ClientResponseError as exc:
+                if exc.status == 404:
+                    raise self._no_bucket(exc) from exc
+                raise
+            items = sorted((blob_info(i) for i in page.get("items", ())), key=_path)
+            prefixes = [
+                BlobInfo(path=p, size=0, is_prefix=True) for p in sorted(page.get("prefixes", ()))
+            ]
+            for entry in heapq.merge(items, prefixes, key=_path):
+                if entry.is_prefix:
+                    if entry.path == seen_prefix:
+                        continue  # a prefix may straddle two pages
+                    seen_prefix = entry.path
+                yield entry
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            params["pageToken"] = token
+
+    # -- deleting ---------------------------------------------------------------------
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._client().delete(self._bucket, key, timeout=self._timeout)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status == 404 and not bucket_missing(exc):
+                return
+            raise self._object_error(exc) from exc
+
+    async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
+        failures: dict[str, BaseException] = {}
+        gate = asyncio.Semaphore(self.config.max_concurrency)
+
+        async def one(key: str) -> None:
+            async with gate:
+                try:
+                    await self.delete(key)
+                except Exception as exc:
+                    failures[key] = exc
+
+        await asyncio.gather(*(one(k) for k in keys))
+        return failures
+
+    # -- copying ----------------------------------------------------------------------
+
+    async def copy(self, src: str, dst: str) -> None:
+        params: dict[str, str] = {}
+        if self.config.kms_key_name:
+            params["destinationKmsKeyName"] = self.config.kms_key_name
+        try:
+            # objects.rewrite, repeated with the rewrite token until done
+            await self._client().copy(
+                self._bucket, src, self._bucket, new_name=dst, params=params, timeout=self._timeout
+            )
+        except aiohttp.ClientResponseError as exc:
+            raise self._object_error(exc) from exc
+
+    # -- URLs -------------------------------------------------------------------------
+
+    def native_url(self, key: str) -> str:
+        if self.config.endpoint_url is None:
+            return f"https://storage.googleapis.com/{quote(self._bucket)}/{quote(key, safe='/~')}"
+        return (
+            f"{self._root}/download/storage/v1/b/{quote(self._bucket, safe='')}"
+            f"/o/{quote(key, safe='')}?alt=media"
+        )
+
+    async def presign(self, key: str, request: PresignRequest) -> str:
+        signer, email = await self._signing()
+        parts = urlsplit(self._root)
+        return await sign_url(
+            signer=signer,
+            client_email=email,
+            scheme=parts.scheme,
+            host=parts.netloc,
+            bucket=self._bucket,
+            key=key,
+            method=request.method,
+            expires_in=request.expires_in,
+            content_type=request.content_type if request.method == "PUT" else None,
+            content_disposition=request.content_disposition,
+        )
+
+    async def _signing(self) -> tuple[Signer, str]:
+        self._client()
+        token = self._token
+        data: Mapping[str, Any] = token.service_data if token is not None else {}
+        email = data.get("client_email")
+        pem = data.get("private_key")
+        if isinstance(email, str) and isinstance(pem, str) and email and pem:
+            if self._signer is None:
+                self._signer = rsa_signer(pem)
+            return self._signer, email
+        if token is None:
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                "signed URLs need credentials: set credentials_path to a service-account key, "
+                "or run with credentials that may call IAM signBlob",
+            )
+        account = self.config.signing_service_account or (email if isinstance(email, str) else "")
+        if not account:
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                "signed URLs without a key file are signed through IAM signBlob, which needs "
+                "the service account's email: set signing_service_account",
+            )
+        if self._iam is None:
+            http: Any = self._http
+            self._iam = IamClient(token=token, session=http)
+        iam = self._iam
+
+        async def sign(blob: bytes) -> bytes:
+            reply = await iam.sign_blob(blob, service_account_email=account)
+            return decode(reply["signedBlob"])
+
+        return sign, account
+
+    # -- health and lifecycle ---------------------------------------------------------
+
+    async def ping(self) -> None:
+        try:
+            await self._client().get_bucket_metadata(self._bucket, timeout=self._timeout)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status == 404:
+                raise self._no_bucket(exc) from exc
+            raise
+
+    async def close(self) -> None:
+        http, self._http = self._http, None
+        token, self._token = self._token, None
+        self._sdk = None
+        self._iam = None
+        if token is not None:
+            pending = token.acquiring
+            if pending is not None and not pending.done():
+                pending.cancel()  # a token fetch still in flight (e.g. after a timeout)
+                with contextlib.suppress(BaseException):
+                    await pending
+            await token.close()
+        if http is not None:
+            await http.close()
+
+    # -- errors -----------------------------------------------------------------------
+
+    def _no_bucket(self, exc: BaseException) -> DriverError:
+        return DriverError(
+            ErrorCode.BUCKET_NOT_FOUND, f"bucket {self._bucket!r} not found (HTTP {status_of(exc)})"
+        )
+
+    def _object_error(self, exc: aiohttp.ClientResponseError) -> BaseException:
+        if bucket_missing(exc):
+            return self._no_bucket(exc)
+        code = classify_gcs(exc) or ErrorCode.UNKNOWN
+        return DriverError(code, f"HTTP {exc.status} {_reason(exc)}".strip())
+
+    def classify(self, exc: BaseException) -> ErrorCode:
+        code = classify_gcs(exc)
+        return code if code is not None else super().classify(exc)
+
+
+def _path(info: BlobInfo) -> str:
+    return info.path
+
+
+def _reason(exc: aiohttp.ClientResponseError) -> str:
+    # aiohttp's message holds "Reason: <body>"; keep the reason only (the body may be long).
+    return str(exc.message).split(":", 1)[0]

@@ -1,0 +1,52 @@
+"""How Google Cloud Storage's errors (as aiohttp raises them) map to :class:`ErrorCode`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from lexigram.storage.errors import ErrorCode
+
+__all__ = ["bucket_missing", "classify_gcs", "status_of"]
+
+_BY_STATUS: dict[int, ErrorCode] = {
+    400: ErrorCode.INVALID_ARGUMENT,
+    401: ErrorCode.PERMISSION_DENIED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    408: ErrorCode.UNAVAILABLE,
+    409: ErrorCode.ALREADY_EXISTS,
+    412: ErrorCode.FAILED_PRECONDITION,
+    416: ErrorCode.INVALID_RANGE,
+    429: ErrorCode.UNAVAILABLE,
+}
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a failed request, or None if it is not an HTTP reply."""
+    return exc.status if isinstance(exc, aiohttp.ClientResponseError) else None
+
+
+def bucket_missing(exc: BaseException) -> bool:
+    """Whether a 404 says that the bucket (not the object) is missing.
+
+    GCS answers ``The specified bucket does not exist.``; fake-gcs-server says only
+    ``Not Found`` for both, so on the emulator only bucket-level calls can tell.
+    """
+    return status_of(exc) == 404 and "bucket" in str(getattr(exc, "message", "")).lower()
+
+
+def classify_gcs(exc: BaseException) -> ErrorCode | None:
+    """The code of an SDK / aiohttp exception; None for anything else."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        code = _BY_STATUS.get(exc.status)
+        if code is not None:
+            return code
+        if exc.status >= 500:
+            return ErrorCode.UNAVAILABLE
+        return ErrorCode.UNKNOWN
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError):
+        # connection refused / reset, payload cut short, server disconnected, timeouts
+        return ErrorCode.UNAVAILABLE
+    return None

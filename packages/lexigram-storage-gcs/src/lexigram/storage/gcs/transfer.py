@@ -1,0 +1,200 @@
+"""Resumable uploads in chunks of ``chunk_size``: bounded memory for any body size.
+
+Protocol (https://cloud.google.com/storage/docs/performing-resumable-uploads): a POST
+opens an upload session (its URI comes back in ``Location``), each chunk is a PUT with
+``Content-Range: bytes a-b/*`` answered by ``308``, the last one names the total size and
+is answered with the object resource (a body that ends on a chunk boundary is
+completed by an empty request naming the total). The object appears only when the last
+chunk arrives, so a body that fails midway leaves the old object as it was; the session
+is then cancelled with a DELETE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+from gcloud.aio.auth import AioSession
+
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.gcs.errors import classify_gcs
+
+__all__ = ["fill_chunks", "resumable_upload"]
+
+Chunk = bytes | bytearray | memoryview
+#: tries per chunk of a resumable upload (transient failures resume where the server
+#: stopped; the core does not retry streamed uploads itself).
+CHUNK_ATTEMPTS = 4
+
+
+def _next_byte(persisted: str) -> int:
+    """The first byte the server still needs, from a 308's ``Range: bytes=0-N``."""
+    if not persisted:
+        return 0
+    return int(persisted.rsplit("-", 1)[1]) + 1
+
+
+async def fill_chunks(source: AsyncIterator[Chunk], chunk_size: int) -> AsyncIterator[memoryview]:
+    """Regroup a stream's pieces into chunks of exactly ``chunk_size`` (the last may be
+    shorter, or empty for an empty stream).
+
+    One buffer is reused for every chunk: each piece is copied once, and the consumer
+    must be done with a chunk before it asks for the next (a resumable upload is).
+    """
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    filled = 0
+    async for piece in source:
+        data = piece if isinstance(piece, memoryview) else memoryview(piece)
+        while data.nbytes:
+            take = min(chunk_size - filled, data.nbytes)
+            view[filled : filled + take] = data[:take]
+            filled += take
+            data = data[take:]
+            if filled == chunk_size:
+                yield view
+                filled = 0
+    yield view[:filled]
+
+
+async def resumable_upload(
+    session: AioSession,
+    *,
+    url: str,
+    auth: Callable[[], Awaitable[dict[str, str]]],
+    name: str,
+    resource: Mapping[str, Any],
+    params: Mapping[str, str],
+    content_type: str,
+    size: int | None,
+    chunk_size: int,
+    first: Chunk,
+    rest: AsyncIterator[Chunk],
+    timeout: Any,
+) -> dict[str, Any]:
+    """Upload ``first`` then every chunk of ``rest``; return the object resource.
+
+    Every chunk but the last is exactly ``chunk_size`` bytes (a multiple of 256 KiB); a
+    shorter chunk is the last one. If the body ends on a chunk boundary, an empty request
+    (``Content-Range: bytes */total``) completes the upload. One chunk is held at a time.
+    """
+    payload = json.dumps({**resource, "name": name})
+    headers = {
+        **await auth(),
+        "Content-Type": "application/json; charset=UTF-8",
+        "X-Upload-Content-Type": content_type,
+    }
+    if size is not None:
+        headers["X-Upload-Content-Length"] = str(size)
+    reply = await session.post(
+        url,
+        headers=headers,
+        data=payload,
+        params={**params, "uploadType": "resumable", "name": name},
+        timeout=timeout,
+    )
+    session_uri = reply.headers.get("Location")
+    reply.release()
+    if not session_uri:
+        raise DriverError(ErrorCode.UNKNOWN, "the resumable upload session has no Location")
+
+    async def send(data: Chunk, span: str) -> aiohttp.ClientResponse:
+        # Content-Type on each request: GCS takes it from the session, fake-gcs-server
+        # from the last request.
+        put_headers = {**await auth(), "Content-Range": span, "Content-Type": content_type}
+        return await session.request(
+            "PUT",
+            session_uri,
+            headers=put_headers,
+            data=data,
+            timeout=timeout,
+            allow_redirects=False,  # 308 means "resume incomplete" here
+        )
+
+    async def send_chunk(block: Chunk, offset: int, last: bool) -> aiohttp.ClientResponse:
+        """Send ``block`` (bytes ``offset..``); on a transient failure ask the server
+        how much it kept and send the rest again, up to ``CHUNK_ATTEMPTS`` times."""
+        view = block if isinstance(block, memoryview) else memoryview(block)
+        n = view.nbytes
+        skip = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if attempt > 1:
+                    # Ask how much the server kept, then send the rest.
+                    status = await send(b"", "bytes */*")
+                    if status.status in (200, 201):
+                        return status  # the upload completed after all
+                    kept = _next_byte(status.headers.get("Range", ""))
+                    if not last and kept == offset + n:
+                        return status  # the whole chunk had arrived: a 308 like any other
+                    status.release()
+                    if not offset <= kept <= offset + n:
+                        raise DriverError(
+                            ErrorCode.UNAVAILABLE,
+                            f"cannot resume the upload: the server kept {kept} bytes, this "
+                            f"chunk starts at {offset}",
+                        )
+                    skip = kept - offset
+                start = offset + skip
+                if not last:
+                    span = f"bytes {start}-{offset + n - 1}/*"
+                elif start < offset + n:
+                    span = f"bytes {start}-{offset + n - 1}/{offset + n}"
+                else:
+                    span = f"bytes */{offset + n}"
+                return await send(view[skip:], span)
+            except DriverError:
+                raise
+            except Exception as exc:
+                if attempt >= CHUNK_ATTEMPTS or classify_gcs(exc) is not ErrorCode.UNAVAILABLE:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
+
+    try:
+        offset = 0
+        block: Chunk | None = first
+        while block is not None:
+            n = len(block)
+            if n < chunk_size:  # the last chunk
+                reply = await send_chunk(block, offset, last=True)
+                result: dict[str, Any] = await reply.json(content_type=None)
+                return result
+            reply = await send_chunk(block, offset, last=False)
+            if reply.status != 308:
+                reply.release()
+                raise DriverError(
+                    ErrorCode.UNAVAILABLE,
+                    f"resumable upload of the chunk at {offset} got HTTP {reply.status}, not 308",
+                )
+            persisted = reply.headers.get("Range", "")
+            reply.release()
+            if persisted and not persisted.endswith(f"-{offset + n - 1}"):
+                raise DriverError(
+                    ErrorCode.UNAVAILABLE,
+                    f"the server kept {persisted!r} of the upload, not up to {offset + n - 1}",
+                )
+            offset += n
+            block = await anext(rest, None)
+        # The body ended on a chunk boundary: complete the upload with its total size.
+        reply = await send_chunk(b"", offset, last=True)
+        done: dict[str, Any] = await reply.json(content_type=None)
+        return done
+    except BaseException:
+        # Cancel the session (best effort): nothing half-written is left behind.
+        with contextlib.suppress(Exception):
+            gone = await session.request(
+                "DELETE",
+                session_uri,
+                headers=await auth(),
+                auto_raise_for_status=False,
+                timeout=timeout,
+            )
+            gone.release()
+        raise

