@@ -44,13 +44,19 @@ result = eval(code, {"__name__": "__main__"})
 if asyncio.iscoroutine(result):
     asyncio.run(result)
 """
-# Values for the ${VAR} references of the examples (never real credentials).
-_ENV = {
-    "AVATAR_BUCKET": "docs-avatars",
-    "AWS_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "AKIAQ3EGRXXY5ZBQ7H2K",
-    "AWS_SECRET_ACCESS_KEY": "docs-secret-value-not-real",
-}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _env_for(*texts: str | None) -> dict[str, str]:
+    """A made-up value (never a real credential) for every ${VAR} without a default."""
+    names = {name for text in texts if text for name in _VAR.findall(text)}
+    values = {name: f"docs-example-{name.lower()}" for name in names}
+    for name in names:
+        if "CONNECTION_STRING" in name:  # must parse as one
+            values[name] = (
+                "AccountName=docsexample;AccountKey=ZG9jcw==;EndpointSuffix=core.windows.net"
+            )
+    return {**os.environ, **values}
 
 
 def _blocks(page: str) -> list[tuple[str, str, str | None]]:
@@ -100,7 +106,7 @@ def test_python_sample_runs(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **_ENV},
+        env=_env_for(code, yaml_before),
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, f"{page} block {index} failed:\n{code}\n{done.stderr[-3000:]}"
@@ -123,7 +129,7 @@ def test_yaml_sample_loads(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **_ENV},
+        env=_env_for(code),
     )
     assert done.returncode == 0, (
         f"{page} block {index} does not load:\n{code}\n{done.stderr[-2000:]}"

@@ -27,6 +27,10 @@ _positive = attrs.validators.gt(0)
 _positive_seconds = attrs.validators.gt(0.0)
 
 
+def _none_if_empty(value: str | None) -> str | None:
+    return value or None
+
+
 @attrs.define(frozen=True, kw_only=True)
 class StorageGCSConfig:
     """``drivers: {gcs: {...}}``. Only ``bucket`` is required.
@@ -40,8 +44,9 @@ class StorageGCSConfig:
     bucket: str
     #: the project (informational; objects are addressed through the bucket).
     project_id: str | None = None
-    #: path of a service-account JSON key file; None: default credentials.
-    credentials_path: str | None = None
+    #: path of a service-account JSON key file; None (or empty, as ``${VAR:-}`` gives):
+    #: default credentials.
+    credentials_path: str | None = attrs.field(default=None, converter=_none_if_empty)
     #: JSON API root, e.g. ``http://127.0.0.1:4443`` for fake-gcs-server; None: GCS itself.
     endpoint_url: str | None = None
     #: send no credentials at all (emulators). None: anonymous iff ``endpoint_url`` is set.
