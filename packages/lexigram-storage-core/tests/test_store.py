@@ -354,3 +354,21 @@ async def test_keys_a_backend_would_alias_are_refused() -> None:
         await store.copy("a/b", "c\\d")
     assert await store.download("a/b") == b"the other object"
     await store.upload("plain/key", b"fine")  # other keys are unaffected
+
+
+async def test_a_store_built_directly_scrubs_its_driver_config_secrets() -> None:
+    import attrs
+
+    from lexigram.storage import secret_field
+
+    @attrs.define(frozen=True)
+    class Settings:
+        token: str | None = secret_field()
+
+    driver = FlakyDriver()
+    driver.config = Settings(token="DIRECT-CANARY-TOKEN")  # type: ignore[assignment]
+    store = BlobStore(driver, name="direct")
+    driver.fail["head"] = [SDKError(401, "bad token DIRECT-CANARY-TOKEN")]
+    with pytest.raises(StorageError) as caught:
+        await store.info("k")
+    assert "DIRECT-CANARY-TOKEN" not in str(caught.value)

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
+from lexigram.storage.config.fields import secret_values
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.driver import BlobDriver, PresignRequest
 from lexigram.storage.errors import (
@@ -97,7 +98,13 @@ class BlobStore:
         self.name = name if name is not None else driver.name
         self._retry = retry if retry is not None else RetryPolicy()
         self._hooks: list[Hook] = list(hooks)
-        self._redactor = redactor if redactor is not None else Redactor(())
+        # Every message is scrubbed of the driver config's secrets, also when the store is
+        # built directly rather than by the provider.
+        self._redactor = (
+            redactor
+            if redactor is not None
+            else Redactor(secret_values(getattr(driver, "config", None)))
+        )
         self._closed = False
         forbidden = driver.capabilities.forbidden_key_chars
         self._valid: Callable[[str], object] = (

@@ -1,0 +1,167 @@
+"""Multipart transfers: part planning, zero-copy part bodies, bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from lexigram.storage.errors import DriverError, ErrorCode
+
+__all__ = [
+    "MAX_COPY_SIZE",
+    "MAX_PARTS",
+    "SMALL_BODY",
+    "ViewReader",
+    "part_body",
+    "part_size_for",
+    "plan_ranges",
+    "run_bounded",
+]
+
+T = TypeVar("T")
+
+#: S3's most parts per multipart upload.
+MAX_PARTS = 10_000
+#: the largest object CopyObject copies in one request (5 GiB); larger ones use UploadPartCopy.
+MAX_COPY_SIZE = 5 * 1024**3
+
+
+class ViewReader(io.BytesIO):
+    """A read-only, seekable file object over a memoryview, so botocore accepts it as a
+    body (it refuses a bare memoryview) and aiohttp sends it with its in-memory payload
+    writer. ``read`` returns memoryview slices: the part's bytes are never copied."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._pos = 0
+
+    def read(self, size: int | None = -1, /) -> memoryview:  # type: ignore[override]
+        start = self._pos
+        total = self._view.nbytes
+        stop = total if size is None or size < 0 else min(total, start + size)
+        self._pos = max(start, stop)
+        return self._view[start : self._pos]
+
+    def readinto(self, buffer: Any, /) -> int:
+        chunk = self.read(len(buffer))
+        n = chunk.nbytes
+        buffer[:n] = chunk
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        if whence == io.SEEK_SET:
+            base = 0
+        elif whence == io.SEEK_CUR:
+            base = self._pos
+        else:
+            base = self._view.nbytes
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def getbuffer(self) -> memoryview:
+        return self._view[:]
+
+    def getvalue(self) -> bytes:
+        return self._view.tobytes()
+
+    def __len__(self) -> int:
+        return max(0, self._view.nbytes - self._pos)
+
+
+#: bodies up to this size are sent as plain bytes: botocore then sends one CRC32 header
+#: instead of an aws-chunked stream with a trailing checksum, and aiohttp accepts raw
+#: bytes this small without warning. Larger ones are wrapped, never copied.
+SMALL_BODY = 1024 * 1024
+
+
+def part_body(block: memoryview | bytearray | bytes) -> bytes | bytearray | ViewReader:
+    """What to pass as ``Body`` for a block: larger blocks as a zero-copy
+    :class:`ViewReader`; small ones as bytes (the caller's own object when it can)."""
+    if isinstance(block, bytes | bytearray):
+        return block if len(block) <= SMALL_BODY else ViewReader(memoryview(block))
+    if block.nbytes > SMALL_BODY:
+        return ViewReader(block)
+    owner = block.obj
+    if isinstance(owner, bytes | bytearray) and len(owner) == block.nbytes and block.contiguous:
+        return owner
+    return block.tobytes()
+
+
+def part_size_for(size: int | None, part_size: int) -> int:
+    """The part size to use: the configured one, grown (to a whole MiB) when the known
+    size would need more than S3's 10,000 parts."""
+    if size is None or size <= part_size * MAX_PARTS:
+        return part_size
+    mib = 1024 * 1024
+    needed = -(-size // MAX_PARTS)
+    return -(-needed // mib) * mib
+
+
+def plan_ranges(size: int, part_size: int, start: int = 0) -> list[tuple[int, int]]:
+    """Half-open byte ranges ``[a, b)`` covering ``[start, size)`` in parts of ``part_size``
+    (the last may be shorter). Used for UploadPartCopy and for parallel ranged GETs."""
+    if part_size <= 0:
+        raise ValueError("part_size must be positive")
+    return [(a, min(a + part_size, size)) for a in range(start, size, part_size)]
+
+
+async def run_bounded(
+    items: AsyncIterator[T],
+    work: Callable[[int, T], Awaitable[Any]],
+    *,
+    concurrency: int,
+) -> list[Any]:
+    """Run ``work(number, item)`` for each item (numbered from 1) with at most
+    ``concurrency`` in flight; the next item is pulled only once a slot is free, so at
+    most ``concurrency`` items are held at once.
+
+    Returns the results in item order. On the first failure (or cancellation) every
+    running task is cancelled and awaited, then the error is re-raised.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def one(n: int, item: T) -> Any:
+        try:
+            return await work(n, item)
+        finally:
+            gate.release()
+
+    def raise_failure() -> None:
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    try:
+        n = 0
+        source = aiter(items)
+        while True:
+            # Take a slot first, then the next item: at most `concurrency` items held.
+            await gate.acquire()
+            raise_failure()
+            try:
+                item = await anext(source)
+            except StopAsyncIteration:
+                gate.release()
+                break
+            n += 1
+            if n > MAX_PARTS:
+                raise DriverError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"the body needs more than {MAX_PARTS} parts: raise part_size, or pass "
+                    "size= to upload() so the part size can be chosen up front",
+                )
+            tasks.append(asyncio.create_task(one(n, item)))
+            del item
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

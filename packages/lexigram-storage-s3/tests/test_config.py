@@ -1,0 +1,120 @@
+"""Config structuring and validation of the s3 and r2 drivers (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lexigram.storage import ConfigError, StorageConfig
+from lexigram.storage.registry import get_driver
+from lexigram.storage.s3 import EncryptionConfig, StorageR2Config, StorageS3Config
+
+CANARY = "canary-SECRET-value-9d8e7f"
+
+
+def test_entry_points_name_both_drivers() -> None:
+    assert get_driver("s3").config_class is StorageS3Config
+    assert get_driver("r2").config_class is StorageR2Config
+    assert get_driver("s3").distribution == "lexigram-storage-s3"
+
+
+def test_s3_defaults_and_nested_encryption() -> None:
+    config = StorageConfig.from_dict(
+        {
+            "default_driver": "s3",
+            "drivers": {
+                "s3": {
+                    "bucket": "photos",
+                    "encryption": {"enabled": True, "type": "aws:kms", "kms_key_id": "alias/k"},
+                }
+            },
+        }
+    )
+    s3 = config.drivers["s3"]
+    assert isinstance(s3, StorageS3Config)
+    assert s3.region == "us-east-1"
+    assert s3.encryption == EncryptionConfig(enabled=True, type="aws:kms", kms_key_id="alias/k")
+    assert s3.access_key is None  # the default AWS chain
+    assert s3.part_size == 8 * 1024 * 1024
+
+
+def test_secrets_are_redacted_in_repr() -> None:
+    config = StorageS3Config(
+        bucket="b", access_key="AKIA" + CANARY, secret_key=CANARY, session_token=CANARY + "t"
+    )
+    text = repr(config)
+    assert CANARY not in text
+    assert "'***'" in text
+
+
+@pytest.mark.parametrize(
+    ("settings", "path"),
+    [
+        ({"bucket": "b", "encryption": {"type": "DES"}}, "$.storage.drivers.s3.encryption.type"),
+        ({"bucket": "b", "part_size": 1024}, "$.storage.drivers.s3"),
+        ({"bucket": "b", "surprise": 1}, "$.storage.drivers.s3"),
+        ({}, "$.storage.drivers.s3.bucket"),
+        ({"bucket": "b", "access_key": "AKIAONLY"}, "$.storage.drivers.s3.secret_key"),
+        ({"bucket": "b", "endpoint_url": "localhost:9000"}, "$.storage.drivers.s3.endpoint_url"),
+        (
+            {"bucket": "b", "encryption": {"enabled": True, "kms_key_id": "k"}},
+            "$.storage.drivers.s3.encryption.kms_key_id",
+        ),
+        ({"bucket": "b", "multipart_threshold": 1024}, "$.storage.drivers.s3.multipart_threshold"),
+    ],
+)
+def test_bad_s3_settings_name_the_path(settings: dict[str, object], path: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        StorageConfig.from_dict({"default_driver": "s3", "drivers": {"s3": settings}})
+    assert path in str(caught.value)
+
+
+@pytest.mark.parametrize("missing", ["access_key", "secret_key", "endpoint_url"])
+def test_r2_requires_keys_and_endpoint(missing: str) -> None:
+    settings = {
+        "bucket": "b",
+        "access_key": "a" * 32,
+        "secret_key": CANARY,
+        "endpoint_url": "https://acct.r2.cloudflarestorage.com",
+    }
+    del settings[missing]
+    with pytest.raises(ConfigError) as caught:
+        StorageConfig.from_dict({"default_driver": "r2", "drivers": {"r2": settings}})
+    assert f"$.storage.drivers.r2.{missing}" in str(caught.value)
+    assert CANARY not in str(caught.value)
+
+
+def test_r2_has_no_region_or_encryption_settings() -> None:
+    with pytest.raises(ConfigError):
+        StorageConfig.from_dict(
+            {"default_driver": "r2", "drivers": {"r2": {"bucket": "b", "region": "eu"}}}
+        )
+
+
+def test_production_check_flags_aws_example_keys() -> None:
+    config = StorageConfig.from_dict(
+        {
+            "default_driver": "s3",
+            "drivers": {
+                "s3": {
+                    "bucket": "b",
+                    "access_key": "AKIAIOSFODNN7EXAMPLE",
+                    "secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                }
+            },
+        }
+    )
+    findings = config.validate_production_security(environment="development")
+    assert any("access_key" in f for f in findings)
+    assert any("secret_key" in f for f in findings)
+    assert not any("wJalrXUtnFEMI" in f for f in findings)
+
+
+def test_entry_point_module_does_not_import_the_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lexigram.storage.s3\n"
+        "assert 'aiobotocore' not in sys.modules and 'botocore' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
