@@ -90,6 +90,8 @@ class BlobDriver(abc.ABC):
     name: ClassVar[str] = ""
     #: what the driver can do natively.
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: deletes in flight at once in the default :meth:`delete_many`.
+    delete_concurrency: int = 16
 
     # -- description ------------------------------------------------------------------
 
@@ -186,11 +188,11 @@ class BlobDriver(abc.ABC):
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
         """Delete up to ``capabilities.delete_batch_size`` keys; return the failures by key.
 
-        Default: concurrent :meth:`delete` calls (at most 16 at a time). Override with
-        the backend's batch call. Missing keys are not failures.
+        Default: concurrent :meth:`delete` calls (at most ``delete_concurrency`` at a time).
+        Override with the backend's batch call. Missing keys are not failures.
         """
         failures: dict[str, BaseException] = {}
-        gate = asyncio.Semaphore(16)
+        gate = asyncio.Semaphore(max(1, self.delete_concurrency))
 
         async def one(key: str) -> None:
             async with gate:

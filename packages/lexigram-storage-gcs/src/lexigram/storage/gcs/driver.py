@@ -10,7 +10,6 @@ signs only for ``storage.googleapis.com``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -55,6 +54,7 @@ class GCSDriver(BlobDriver):
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         self.config = config
+        self.delete_concurrency = config.max_concurrency  # the core's delete_many fans out
         self._trace_configs = list(trace_configs)
         self._bucket = config.bucket
         self._root = config.api_root
@@ -290,20 +290,6 @@ class GCSDriver(BlobDriver):
             if exc.status == 404 and not bucket_missing(exc):
                 return
             raise self._object_error(exc) from exc
-
-    async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
-        failures: dict[str, BaseException] = {}
-        gate = asyncio.Semaphore(self.config.max_concurrency)
-
-        async def one(key: str) -> None:
-            async with gate:
-                try:
-                    await self.delete(key)
-                except Exception as exc:
-                    failures[key] = exc
-
-        await asyncio.gather(*(one(k) for k in keys))
-        return failures
 
     # -- copying ----------------------------------------------------------------------
 
