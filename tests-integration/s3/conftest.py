@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,24 +12,13 @@ import pytest_asyncio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from lexigram.storage.testing.servers import ServerProcess, http_ready
+from lexigram.storage.testing.servers import ServerProcess
 
 #: credentials for moto (it accepts any unless auth is enforced). Distinct strings, so a
 #: test can look for them in messages.
 ACCESS_KEY = "AKIACANARYACCESSKEY1"
 SECRET_KEY = "canary-secret-key-never-in-messages-0123"
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        "moto",
-        ["moto_server", "-H", "127.0.0.1", "-p", "{port}"],
-        ready=http_ready("/moto-api/"),
-    )
-    with server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
 from lexigram.storage import BlobStore
@@ -15,30 +14,8 @@ from lexigram.storage.testing import BlobStoreConformance
 
 from .conftest import r2_settings, s3_settings
 
-MOTO_DROPS_UNDERSCORES = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "moto's server runs on werkzeug, whose WSGI environ cannot carry '_' in header "
-        "names: x-amz-meta-source_app is dropped before moto sees it (real S3 keeps it)"
-    ),
-)
 
-
-class _MotoConformance(BlobStoreConformance):
-    @MOTO_DROPS_UNDERSCORES
-    async def test_metadata_round_trip(self, store: BlobStore, prefix: str) -> None:
-        await super().test_metadata_round_trip(store, prefix)
-
-    async def test_metadata_round_trip_without_underscores(
-        self, store: BlobStore, prefix: str
-    ) -> None:
-        key = prefix + "meta-plain.txt"
-        meta = {"owner": "42", "source": "conformance kit"}
-        await store.upload(key, b"x", metadata=meta)
-        assert dict((await store.info(key)).metadata) == meta
-
-
-class TestS3Conformance(_MotoConformance):
+class TestS3Conformance(BlobStoreConformance):
     @pytest_asyncio.fixture
     async def store(self, moto_endpoint: str, bucket: str) -> AsyncIterator[BlobStore]:
         config = structure_at(s3_settings(moto_endpoint, bucket), StorageS3Config, "$.s3")
@@ -47,7 +24,7 @@ class TestS3Conformance(_MotoConformance):
         await store.close()
 
 
-class TestR2Conformance(_MotoConformance):
+class TestR2Conformance(BlobStoreConformance):
     @pytest_asyncio.fixture
     async def store(self, moto_endpoint: str, bucket: str) -> AsyncIterator[BlobStore]:
         config = structure_at(r2_settings(moto_endpoint, bucket), StorageR2Config, "$.r2")
