@@ -12,10 +12,39 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lexigram.storage.testing.servers import ServerProcess, http_ready
+
+AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
+AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[ServerProcess]:
+    """Azurite's blob service (npm, pinned by tests-integration/azurite/package-lock.json)."""
+    server = ServerProcess(
+        "azurite",
+        [
+            str(AZURITE_BIN),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            "{port}",
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+        ],
+        ready=http_ready("/", any_status=True),
+        cwd=AZURITE_DIR,
+    )
+    with server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +126,31 @@ def new_gcs_bucket(fake_gcs: ServerProcess) -> Callable[[], str]:
         return name
 
     return make
+
+
+@pytest.fixture(scope="session")
+def service_account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A throw-away service-account key: a fresh RSA key, token_uri on 127.0.0.1 (unused)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    data = {
+        "type": "service_account",
+        "project_id": "test",
+        "private_key_id": "0" * 40,
+        "private_key": pem,
+        "client_email": "signer@test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "http://127.0.0.1:9/token",
+    }
+    path = tmp_path_factory.mktemp("gcs-sa") / "sa.json"
+    path.write_text(json.dumps(data))
+    return {
+        "path": str(path),
+        "data": data,
+        "public_key": key.public_key(),
+        "email": data["client_email"],
+    }

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from lexigram.storage.testing.servers import ServerProcess, http_ready
+from lexigram.storage.testing.servers import ServerProcess
 
-AZURITE_DIR = Path(__file__).resolve().parent.parent / "azurite"
-AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
-
-#: Azurite's well-known development account (public, documented by Microsoft).
+#: Azurite's well-known development account (public, documented by Microsoft); the
+#: server itself is the session fixture ``azurite`` of tests-integration/conftest.py.
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -34,29 +32,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.path)).resolve().parents:
             for spec in SDK_WARNINGS:
                 item.add_marker(pytest.mark.filterwarnings(spec))
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[ServerProcess]:
-    """Azurite's blob service; fails (never skips) when it cannot start."""
-    server = ServerProcess(
-        "azurite",
-        [
-            str(AZURITE_BIN),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            "{port}",
-            "--inMemoryPersistence",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--silent",
-        ],
-        ready=http_ready("/", any_status=True),
-        cwd=AZURITE_DIR,
-    )
-    with server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,12 @@ fails the tests (``ServerStartError``), it never skips them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lexigram.storage import BlobStore
 from lexigram.storage.gcs.config import StorageGCSConfig
@@ -26,34 +23,6 @@ from lexigram.storage.testing.servers import ServerProcess
 @pytest.fixture
 def bucket(new_gcs_bucket: Callable[[], str]) -> str:
     return new_gcs_bucket()
-
-
-@pytest.fixture(scope="session")
-def service_account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A throw-away service-account key: a fresh RSA key, token_uri on 127.0.0.1 (unused)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    data = {
-        "type": "service_account",
-        "project_id": "test",
-        "private_key_id": "0" * 40,
-        "private_key": pem,
-        "client_email": "signer@test.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": "http://127.0.0.1:9/token",
-    }
-    path = tmp_path_factory.mktemp("gcs-sa") / "sa.json"
-    path.write_text(json.dumps(data))
-    return {
-        "path": str(path),
-        "data": data,
-        "public_key": key.public_key(),
-        "email": data["client_email"],
-    }
 
 
 class Requests:
