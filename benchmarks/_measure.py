@@ -30,6 +30,7 @@ __all__ = [
     "current_rss_kib",
     "peak_rss_kib",
     "reset_peak_rss",
+    "row",
     "time_async",
     "time_sync",
 ]
@@ -197,3 +198,18 @@ class Usage:
             "peak_rss_growth_kib": self.peak_growth_kib,
             "peak_reset": self.peak_reset,
         }
+
+
+def row(
+    case: str, ours: float, baseline: float, unit: str, target: str, **extra: object
+) -> dict[str, object]:
+    """One result row in the runner's format (see benchmarks/README.md)."""
+    return {
+        "case": case,
+        "ours": ours,
+        "baseline": baseline,
+        "unit": unit,
+        "ratio": ours / baseline,
+        "target": target,
+        "extra": extra,
+    }

@@ -29,24 +29,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from _measure import row as _row
 from _measure import time_async
 from lexigram.storage.kv import InMemoryKVStorage, LocalStorage
 
 VALUE = {"user": "42", "roles": ["reader"], "n": 0}
-
-
-def _row(
-    case: str, ours: float, baseline: float, unit: str, target: str, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "case": case,
-        "ours": ours,
-        "baseline": baseline,
-        "unit": unit,
-        "ratio": ours / baseline,
-        "target": target,
-        "extra": extra,
-    }
 
 
 async def _populate(store: LocalStorage, n: int) -> None:

@@ -34,6 +34,7 @@ import obstore
 from obstore.store import LocalStore
 
 from _measure import Usage
+from _measure import row as _row
 from lexigram.storage import BlobStore
 from lexigram.storage.local import files as local_files
 from lexigram.storage.local.config import StorageLocalConfig
@@ -41,20 +42,6 @@ from lexigram.storage.local.driver import LocalDriver
 
 MIB = 1024 * 1024
 BUDGET_KIB = 64 * 1024
-
-
-def _row(
-    case: str, ours: float, baseline: float, unit: str, target: str, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "case": case,
-        "ours": ours,
-        "baseline": baseline,
-        "unit": unit,
-        "ratio": ours / baseline,
-        "target": target,
-        "extra": extra,
-    }
 
 
 async def _ops_per_s(read: Callable[[str], Awaitable[Any]], keys: list[str], conc: int) -> float:
