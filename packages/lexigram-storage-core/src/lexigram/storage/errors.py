@@ -43,6 +43,7 @@ class ErrorCode(enum.Enum):
     FAILED_PRECONDITION = "failed_precondition"
     PERMISSION_DENIED = "permission_denied"
     INVALID_ARGUMENT = "invalid_argument"
+    INVALID_KEY = "invalid_key"
     INVALID_RANGE = "invalid_range"
     NOT_SUPPORTED = "not_supported"
     UNAVAILABLE = "unavailable"
@@ -119,7 +120,10 @@ class InvalidArgumentError(StorageError, ValueError):
 
 
 class InvalidKeyError(InvalidArgumentError):
-    """The object key breaks the key rules (see ``lexigram.storage.keys``)."""
+    """The object key breaks the key rules (see ``lexigram.storage.keys``), or a limit of
+    the backend (a driver reports those with ``ErrorCode.INVALID_KEY``)."""
+
+    code = ErrorCode.INVALID_KEY
 
 
 class NotSupportedError(StorageError, NotImplementedError):
@@ -210,6 +214,7 @@ ERROR_CLASSES: dict[ErrorCode, type[StorageError]] = {
     ErrorCode.FAILED_PRECONDITION: PreconditionFailedError,
     ErrorCode.PERMISSION_DENIED: PermissionDeniedError,
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
+    ErrorCode.INVALID_KEY: InvalidKeyError,
     ErrorCode.INVALID_RANGE: InvalidArgumentError,
     ErrorCode.NOT_SUPPORTED: NotSupportedError,
     ErrorCode.UNAVAILABLE: StorageUnavailableError,

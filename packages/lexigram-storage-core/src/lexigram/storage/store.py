@@ -60,6 +60,7 @@ _HINTS: dict[ErrorCode, str] = {
     ),
     ErrorCode.INVALID_ARGUMENT: "The backend refused the request as invalid; check the arguments.",
     ErrorCode.INVALID_RANGE: "The range lies outside the object.",
+    ErrorCode.INVALID_KEY: "This backend cannot store that key as it is: choose another key.",
     ErrorCode.NOT_SUPPORTED: "Use another operation or a driver that supports it.",
     ErrorCode.UNAVAILABLE: (
         "This is usually transient (network, throttling, server error): retry later, "
@@ -688,6 +689,8 @@ class BlobStore:
         elif code is ErrorCode.UNAVAILABLE:
             tries = f" after {attempts} attempts" if attempts > 1 else ""
             what = f"{where} is unavailable: {operation}{target} failed{tries}"
+        elif code is ErrorCode.INVALID_KEY and key is not None:
+            what = f"Invalid key {key!r} for {where}"
         elif code is ErrorCode.NOT_SUPPORTED:
             what = f"Driver {driver.name!r} (backend {self.name!r}) does not support {operation}"
         else:

@@ -46,26 +46,26 @@ FILE_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK",
 
 
 def split_key(key: str, *, internal: bool = False) -> list[str]:
-    """The key's segments (file names), or ``DriverError(INVALID_ARGUMENT)``."""
+    """The key's segments (file names), or ``DriverError(INVALID_KEY)``."""
     segments = key.split("/")
     for segment in segments:
         if segment in ("", ".", ".."):
             raise DriverError(
-                ErrorCode.INVALID_ARGUMENT,
+                ErrorCode.INVALID_KEY,
                 f"key {key!r} has an empty, '.' or '..' segment, which cannot be a file name",
             )
         if "\x00" in segment:
-            raise DriverError(ErrorCode.INVALID_ARGUMENT, "a key cannot hold a NUL character")
+            raise DriverError(ErrorCode.INVALID_KEY, "a key cannot hold a NUL character")
         if not internal and segment.startswith(RESERVED_PREFIX):
             raise DriverError(
-                ErrorCode.INVALID_ARGUMENT,
+                ErrorCode.INVALID_KEY,
                 f"segment {segment[:40]!r} starts with {RESERVED_PREFIX!r}, a name the local "
                 "driver reserves for its own files; rename the key",
             )
         size = len(segment.encode("utf-8", "surrogateescape"))
         if size > NAME_MAX:
             raise DriverError(
-                ErrorCode.INVALID_ARGUMENT,
+                ErrorCode.INVALID_KEY,
                 f"segment {segment[:24]!r}... is {size} bytes, longer than the filesystem "
                 f"allows ({NAME_MAX} bytes per file or directory name); shorten it",
             )
