@@ -10,63 +10,21 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
-import venv
 from pathlib import Path
+
+from lexigram.storage.testing.wheels import build_wheel, venv_with_wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "third-party-driver"
 CORE = ROOT / "packages" / "lexigram-storage-core"
 
 
-def _build(src: Path, out: Path) -> Path:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(out),
-            str(src),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    (wheel,) = list(out.glob("*.whl"))
-    return wheel
-
-
 def test_example_driver_builds_installs_and_passes_the_kit(tmp_path: Path) -> None:
-    core_wheel = _build(CORE, tmp_path / "core")
-    example_wheel = _build(EXAMPLE, tmp_path / "example")
-
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = Path(
-        subprocess.check_output(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            text=True,
-        ).strip()
-    )
+    core_wheel = build_wheel(CORE, tmp_path / "core")
+    example_wheel = build_wheel(EXAMPLE, tmp_path / "example")
     # attrs, cattrs, PyYAML, pytest and pytest-asyncio come from the running environment;
-    # its .pth files (the editable installs) are not processed, so lexigram comes only from
-    # the two wheels.
-    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (purelib / "_outer_site_packages.pth").write_text("\n".join(sorted(outer)) + "\n")
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-         "--no-index", "--disable-pip-version-check", "-q", str(core_wheel), str(example_wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stdout + install.stderr
+    # lexigram comes only from the two wheels.
+    python, purelib = venv_with_wheels([core_wheel, example_wheel], tmp_path / "venv")
 
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE / "tests", project / "tests")

@@ -21,15 +21,15 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 import tomllib
-import venv
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from lexigram.storage.testing.wheels import venv_with_wheels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGES_DIR = REPO_ROOT / "packages"
@@ -204,32 +204,11 @@ print(json.dumps({
 def test_wheels_install_together_and_import(wheels: dict[str, Wheel], tmp_path: Path) -> None:
     """Install every wheel (no deps) into a fresh venv and import the namespace from it.
 
-    The runtime dependencies (attrs, cattrs, PyYAML, the SDKs) come from the environment
-    running the tests: its site-packages is appended to the new venv's path through a
-    ``.pth`` file. (``venv --system-site-packages`` would expose the *base* interpreter's
-    site-packages instead, which on a fresh machine has none of them.) ``.pth`` files of
-    that directory, such as the editable installs' ones, are not processed, so the
-    ``lexigram`` found in the new venv is the installed wheels' one only.
+    The runtime dependencies come from the environment running the tests (see
+    ``lexigram.storage.testing.wheels``); the ``lexigram`` found in the new venv is the
+    installed wheels' one only.
     """
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = Path(
-        subprocess.check_output(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            text=True,
-        ).strip()
-    )
-    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (purelib / "_outer_site_packages.pth").write_text("\n".join(sorted(outer)) + "\n")
-
-    install = [
-        sys.executable, "-m", "pip", "--python", str(python), "install",
-        "--no-deps", "--no-index", "--no-cache-dir", "--disable-pip-version-check", "-q",
-        *(str(w.path) for w in wheels.values()),
-    ]  # fmt: skip
-    result = subprocess.run(install, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
-    assert result.returncode == 0, result.stdout + result.stderr
+    python, purelib = venv_with_wheels((w.path for w in wheels.values()), tmp_path / "venv")
 
     subpackages = sorted(set().union(*(_subdirs(w.payload) for w in wheels.values())))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
