@@ -1,0 +1,161 @@
+"""Shared machinery of the reliability suite: one ``backend`` fixture, parametrized over
+every cloud driver (s3, r2, gcs, azure), each against its real server on 127.0.0.1.
+
+A test asks for ``backend`` and gets a fresh bucket/container on that driver's server and
+two ways in: ``backend.store()`` talks to the server directly (the truth, to check what is
+really stored), ``backend.store(via=proxy)`` goes through a :class:`FaultProxy` put in front
+of that same server (``backend.proxy()`` makes one). Tests are written once and run
+against every driver.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import attrs
+import pytest
+
+from lexigram.storage import BlobStore, StorageConfig, StorageProvider
+from lexigram.storage.testing.faults import FaultProxy
+from lexigram.storage.testing.servers import ServerProcess
+
+CLOUD_DRIVERS = ["s3", "r2", "gcs", "azure"]
+
+#: Azurite's well-known development account (public, documented by Microsoft).
+AZURE_ACCOUNT = "devstoreaccount1"
+AZURE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+#: moto accepts any credentials; distinct strings, so tests can look for them in output.
+S3_ACCESS_KEY = "AKIARELIABILITYCANARY"
+S3_SECRET_KEY = "reliability-canary-secret-0123456789abcd"
+
+#: aiohttp (under the Azure SDK) warns on request bodies over 1 MiB given as bytes; see
+#: tests-integration/azure/conftest.py.
+AZURE_SDK_WARNING = "ignore:Sending a large body directly with raw bytes:ResourceWarning"
+
+
+@attrs.define
+class Backend:
+    """One driver on its real server, with a fresh bucket/container for one test."""
+
+    driver: str
+    server: ServerProcess
+    bucket: str
+    _settings: Callable[[str], dict[str, Any]]
+    _stores: list[StorageProvider] = attrs.field(factory=list)
+    _proxies: list[FaultProxy] = attrs.field(factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def settings(self, via: FaultProxy | None = None, **extra: Any) -> dict[str, Any]:
+        """The driver's settings, pointing at the server or at ``via`` in front of it."""
+        base = via.url if via is not None else self.server.url
+        return {**self._settings(base), **extra}
+
+    def store(
+        self,
+        via: FaultProxy | None = None,
+        *,
+        retry: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> BlobStore:
+        """A store on this backend (closed at the end of the test)."""
+        data: dict[str, Any] = {"drivers": {self.driver: self.settings(via, **extra)}}
+        if retry is not None:
+            data["retry"] = retry
+        provider = StorageProvider(config=StorageConfig.from_dict(data))
+        self._stores.append(provider)
+        return provider.store()
+
+    def proxy(self, seed: int = 1234) -> FaultProxy:
+        """A started fault proxy in front of this backend's server (stopped after the test)."""
+        proxy = FaultProxy(upstream_port=self.port, seed=seed).start()
+        self._proxies.append(proxy)
+        return proxy
+
+    async def aclose(self) -> None:
+        for provider in self._stores:
+            await provider.close()
+        self._stores.clear()
+
+    def stop_proxies(self) -> None:
+        for proxy in self._proxies:
+            proxy.stop()
+        self._proxies.clear()
+
+
+def _s3_bucket(server: ServerProcess) -> str:
+    name = f"rel-{uuid.uuid4().hex[:16]}"
+    create = urllib.request.Request(f"{server.url}/{name}", method="PUT")
+    with urllib.request.urlopen(create, timeout=10) as reply:  # 127.0.0.1 only
+        assert reply.status == 200
+    return name
+
+
+def _azure_container(server: ServerProcess) -> str:
+    from azure.storage.blob import BlobServiceClient
+
+    name = f"rel-{uuid.uuid4().hex[:16]}"
+    BlobServiceClient.from_connection_string(_azure_connection(server.url)).create_container(name)
+    return name
+
+
+def _azure_connection(base: str) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURE_ACCOUNT};AccountKey={AZURE_KEY};"
+        f"BlobEndpoint={base}/{AZURE_ACCOUNT};"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "azure":
+            item.add_marker(pytest.mark.filterwarnings(AZURE_SDK_WARNING))
+
+
+@pytest.fixture(params=CLOUD_DRIVERS)
+async def backend(
+    request: pytest.FixtureRequest,
+    new_gcs_bucket: Callable[[], str],
+) -> AsyncIterator[Backend]:
+    driver: str = request.param
+    if driver in ("s3", "r2"):
+        server: ServerProcess = request.getfixturevalue("moto_server")
+        bucket = _s3_bucket(server)
+
+        def settings(base: str) -> dict[str, Any]:
+            common = {
+                "bucket": bucket,
+                "endpoint_url": base,
+                "access_key": S3_ACCESS_KEY,
+                "secret_key": S3_SECRET_KEY,
+            }
+            if driver == "s3":
+                return {**common, "region": "us-east-1", "addressing_style": "path"}
+            return common
+
+    elif driver == "gcs":
+        server = request.getfixturevalue("fake_gcs")
+        bucket = new_gcs_bucket()
+
+        def settings(base: str) -> dict[str, Any]:
+            return {"bucket": bucket, "endpoint_url": base}
+
+    else:
+        server = request.getfixturevalue("azurite")
+        bucket = _azure_container(server)
+
+        def settings(base: str) -> dict[str, Any]:
+            return {"connection_string": _azure_connection(base), "container": bucket}
+
+    backend = Backend(driver=driver, server=server, bucket=bucket, settings=settings)
+    yield backend
+    await backend.aclose()
+    backend.stop_proxies()
