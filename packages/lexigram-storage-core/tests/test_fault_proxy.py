@@ -104,3 +104,84 @@ def test_fraction_is_seeded_and_limit_caps(upstream: int) -> None:
 def test_only_loopback_upstreams() -> None:
     with pytest.raises(ValueError, match="this machine"):
         FaultProxy(80, upstream_host="10.0.0.1")
+
+
+class _KeepAliveHandler(socketserver.BaseRequestHandler):
+    """Answers each b"GET\\n" on the same connection with EXCHANGE_REPLY (keep-alive)."""
+
+    def handle(self) -> None:
+        while True:
+            try:
+                request = self.request.recv(1024)
+                if not request:
+                    return
+                self.request.sendall(EXCHANGE_REPLY)
+            except OSError:  # the proxy reset the connection
+                return
+
+
+EXCHANGE_REPLY = os.urandom(5000)
+
+
+@pytest.fixture
+def keepalive() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _KeepAliveHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def exchanges(port: int, n: int) -> list[bytes | str]:
+    """``n`` request/response exchanges on one connection: each reply, or how it ended."""
+    out: list[bytes | str] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for _ in range(n):
+            sock.sendall(b"GET\n")
+            got = b""
+            try:
+                while len(got) < len(EXCHANGE_REPLY):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        out.append(got if got else "closed")
+                        return out
+                    got += chunk
+            except ConnectionResetError:
+                out.append("reset")
+                return out
+            out.append(got)
+    return out
+
+
+def test_per_exchange_rules_strike_within_one_connection(keepalive: int) -> None:
+    with FaultProxy(keepalive) as proxy:
+        proxy.add(Fault.RESET, nth=3, per="exchange")
+        got = exchanges(proxy.port, 5)
+        assert got == [EXCHANGE_REPLY, EXCHANGE_REPLY, "reset"]
+        assert proxy.stats.connections == 1
+        assert proxy.stats.exchanges["response"] == 3
+        assert proxy.stats.faults == {"reset": 1}
+
+
+def test_per_exchange_at_byte_counts_from_the_exchange(keepalive: int) -> None:
+    with FaultProxy(keepalive) as proxy:
+        proxy.add(Fault.CUT, nth=2, at_byte=1000, per="exchange")
+        got = exchanges(proxy.port, 3)
+        assert got == [EXCHANGE_REPLY, EXCHANGE_REPLY[:1000]]
+
+
+def test_per_exchange_fraction_draws_each_exchange(keepalive: int) -> None:
+    with FaultProxy(keepalive, seed=3) as proxy:
+        proxy.add(Fault.RESET, fraction=0.5, per="exchange")
+        ended = [exchanges(proxy.port, 50)[-1] for _ in range(20)]
+        # Many connections get past their first exchange, and every one ends in a reset.
+        assert proxy.stats.exchanges["response"] > 20
+        assert proxy.stats.faults_injected == 20
+        assert ended == ["reset"] * 20
+
+
+def test_per_must_be_known() -> None:
+    with pytest.raises(ValueError, match="per must be"):
+        FaultProxy(1).add(Fault.RESET, per="request")

@@ -13,8 +13,18 @@ Rules match connections: ``every=N`` (the Nth, 2Nth, ... connection), ``fraction
 (each connection with probability p, from a seeded generator), ``nth=N`` (that one
 connection only). ``at_byte`` is where in the chosen direction's byte stream the fault
 strikes (default 0). ``direction`` is ``"response"`` (server to client, the default) or
-``"request"``. ``stats`` counts connections and faults injected. The proxy runs its own
-event loop in a thread, so it works with sync fixtures and with any test's loop.
+``"request"``. ``stats`` counts connections and the faults injected (a fault counts
+when its byte comes, so a rule whose ``at_byte`` lies past the end is not counted). The
+proxy runs its own event loop in a thread, so it works with sync fixtures and with any
+test's loop.
+
+With ``per="exchange"`` a rule is drawn for each exchange instead of each connection:
+an exchange starts whenever the traffic on a connection turns around (the first bytes of
+each response after a request, or of each request after a response), so on a keep-alive
+HTTP/1.1 connection every request/response is its own draw, and ``at_byte`` counts from
+the start of that exchange::
+
+    proxy.add(Fault.RESET, fraction=0.1, per="exchange")  # 10% of responses reset
 """
 
 from __future__ import annotations
@@ -55,7 +65,13 @@ class FaultRule:
     seconds: float = 3600.0
     rate: int = 1024
     limit: int | None = None  # inject at most this many times
+    per: str = attrs.field(default="connection")  # or "exchange" (see the module docstring)
     injected: int = 0
+
+    @per.validator
+    def _check_per(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in ("connection", "exchange"):
+            raise ValueError(f"per must be 'connection' or 'exchange', not {value!r}")
 
     def matches(self, number: int, rng: random.Random) -> bool:
         if self.limit is not None and self.injected >= self.limit:
@@ -72,6 +88,8 @@ class FaultRule:
 @attrs.define
 class ProxyStats:
     connections: int = 0
+    #: exchanges seen in each direction (``"request"``, ``"response"``).
+    exchanges: dict[str, int] = attrs.field(factory=dict)
     faults: dict[str, int] = attrs.field(factory=dict)
     bytes_up: int = 0
     bytes_down: int = 0
@@ -116,14 +134,30 @@ class FaultProxy:
         with self._lock:
             self.rules.clear()
 
-    def _choose(self, number: int) -> list[FaultRule]:
+    def _choose(
+        self, number: int, per: str = "connection", direction: str | None = None
+    ) -> list[FaultRule]:
         with self._lock:
-            chosen = [r for r in self.rules if r.matches(number, self._rng)]
-            for rule in chosen:
-                rule.injected += 1
-                key = rule.fault.value
-                self.stats.faults[key] = self.stats.faults.get(key, 0) + 1
+            chosen = [
+                r
+                for r in self.rules
+                if r.per == per
+                and (direction is None or (r.direction == "request") == (direction == "request"))
+                and r.matches(number, self._rng)
+            ]
             return chosen
+
+    def _strike(self, rule: FaultRule) -> bool:
+        """Count a chosen rule as injected when its byte comes, unless its limit was
+        reached meanwhile (by another connection). Rules that never reach their byte
+        are not counted."""
+        with self._lock:
+            if rule.limit is not None and rule.injected >= rule.limit:
+                return False
+            rule.injected += 1
+            key = rule.fault.value
+            self.stats.faults[key] = self.stats.faults.get(key, 0) + 1
+            return True
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -195,18 +229,48 @@ class FaultProxy:
             return
         up = [r for r in rules if r.direction == "request"]
         down = [r for r in rules if r.direction != "request"]
+        turn: list[str] = [""]  # the direction that last carried bytes on this connection
         try:
             await asyncio.gather(
-                self._pump(client_r, server_w, up, client_w, server_w, count=self._count_up),
-                self._pump(server_r, client_w, down, client_w, server_w, count=self._count_down),
+                self._pump(
+                    client_r,
+                    server_w,
+                    up,
+                    client_w,
+                    server_w,
+                    count=self._count_up,
+                    direction="request",
+                    turn=turn,
+                ),
+                self._pump(
+                    server_r,
+                    client_w,
+                    down,
+                    client_w,
+                    server_w,
+                    count=self._count_down,
+                    direction="response",
+                    turn=turn,
+                ),
             )
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: end quietly (asyncio logs cancelled handlers)
         finally:
             for writer in (client_w, server_w):
                 with contextlib.suppress(Exception):
                     writer.close()
             self._tasks.discard(task)
+
+    def _exchange(self, direction: str) -> list[FaultRule]:
+        """A new exchange starts in ``direction``: count it, draw its per-exchange rules."""
+        with self._lock:
+            number = self.stats.exchanges.get(direction, 0) + 1
+            self.stats.exchanges[direction] = number
+            if not any(r.per == "exchange" for r in self.rules):
+                return []
+        return self._choose(number, "exchange", direction)
 
     def _count_up(self, n: int) -> None:
         self.stats.bytes_up += n
@@ -223,9 +287,12 @@ class FaultProxy:
         server_w: asyncio.StreamWriter,
         *,
         count: Callable[[int], None],
+        direction: str,
+        turn: list[str],
     ) -> None:
         offset = 0
-        pending = sorted(rules, key=lambda r: r.at_byte)
+        # (absolute byte of this direction's stream where it strikes, rule)
+        pending = sorted(((r.at_byte, r) for r in rules), key=lambda p: p[0])
         trickle: FaultRule | None = None
         while True:
             data = await reader.read(65536)
@@ -233,9 +300,22 @@ class FaultProxy:
                 with contextlib.suppress(Exception):
                     writer.write_eof()
                 return
-            while pending and pending[0].at_byte < offset + len(data):
-                rule = pending.pop(0)
-                cut = max(0, rule.at_byte - offset)
+            if turn[0] != direction:
+                # The traffic turned around: a new exchange. Per-exchange rules of the
+                # last one that never struck lapse; this one's are drawn.
+                turn[0] = direction
+                pending = [p for p in pending if p[1].per == "connection"]
+                if trickle is not None and trickle.per == "exchange":
+                    trickle = None
+                fresh = self._exchange(direction)
+                if fresh:
+                    pending += [(offset + r.at_byte, r) for r in fresh]
+                    pending.sort(key=lambda p: p[0])
+            while pending and pending[0][0] < offset + len(data):
+                at, rule = pending.pop(0)
+                if not self._strike(rule):
+                    continue
+                cut = max(0, at - offset)
                 if rule.fault is Fault.FLIP:
                     data = data[:cut] + bytes([data[cut] ^ 0xFF]) + data[cut + 1 :]
                     continue
