@@ -97,7 +97,8 @@ async def test_kms_key_on_every_write(traced: BlobStore, requests_seen: Requests
     assert {_query(u)["upload_id"] for u in chunks} and all(
         _query(u).get("uploadType") == "resumable" for u in chunks
     )
-    assert {_query(u)["uploadType"] for u in starts} == {"media", "multipart", "resumable"}
+    # Single-request uploads are multipart: the object resource carries the body's md5Hash.
+    assert {_query(u)["uploadType"] for u in starts} == {"multipart", "resumable"}
 
 
 async def test_resumable_upload_sends_chunks_of_chunk_size(

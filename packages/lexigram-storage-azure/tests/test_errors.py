@@ -6,6 +6,7 @@ import pytest
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
+    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -69,6 +70,13 @@ def test_transport_errors_are_unavailable() -> None:
     assert classify_azure(ServiceResponseError("reset")) is ErrorCode.UNAVAILABLE
     assert classify_azure(ClientAuthenticationError("no token")) is ErrorCode.PERMISSION_DENIED
     assert classify_azure(ValueError("x")) is None
+
+
+def test_a_body_cut_short_is_unavailable() -> None:
+    # What the SDK raises when a download's connection closes before Content-Length
+    # bytes: transient (retried by the core), never a generic error.
+    cut = IncompleteReadError("Response payload is not completed")
+    assert classify_azure(cut) is ErrorCode.UNAVAILABLE
 
 
 def test_driver_classify_falls_back_to_the_core() -> None:

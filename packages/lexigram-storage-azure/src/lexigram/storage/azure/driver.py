@@ -17,7 +17,7 @@ from lexigram.storage.azure.clients import build_service_client, resolve
 from lexigram.storage.azure.config import StorageAzureConfig
 from lexigram.storage.azure.errors import classify_azure, translate
 from lexigram.storage.azure.sas import DelegationKeys, blob_sas
-from lexigram.storage.azure.transfer import as_bytes, upload_blocks
+from lexigram.storage.azure.transfer import as_bytes, content_md5, md5_header, upload_blocks
 from lexigram.storage.body import UploadBody
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
@@ -191,6 +191,7 @@ class AzureBlobDriver(BlobDriver):
                     blocks,
                     concurrency=cfg.max_concurrency,
                     commit={"content_settings": settings, "metadata": dict(metadata), **condition},
+                    checksums=cfg.checksums,
                 )
         return self._written(key, size, content_type, metadata, reply)
 
@@ -204,6 +205,15 @@ class AzureBlobDriver(BlobDriver):
         create_only: bool,
         condition: dict[str, Any],
     ) -> BlobInfo:
+        integrity: dict[str, Any] = {}
+        if self.config.checksums:
+            # One digest, two uses: Content-MD5 makes the service refuse an altered body,
+            # and the blob keeps it as its Content-MD5 property, for any later reader.
+            digest = content_md5(data)
+            settings = ContentSettings(
+                content_type=settings.content_type, content_md5=bytearray(digest)
+            )
+            integrity["headers"] = md5_header(digest)
         try:
             with self._sdk(create=create_only):
                 reply = await blob.upload_blob(
@@ -214,6 +224,7 @@ class AzureBlobDriver(BlobDriver):
                     metadata=dict(metadata),
                     max_concurrency=1,
                     **condition,
+                    **integrity,
                 )
         except DriverError as exc:
             if not (create_only and exc.code is ErrorCode.ALREADY_EXISTS):
@@ -234,6 +245,7 @@ class AzureBlobDriver(BlobDriver):
                         "metadata": dict(metadata),
                         **condition,
                     },
+                    checksums=self.config.checksums,
                 )
         return self._written(key, len(data), settings.content_type or "", metadata, reply)
 
@@ -245,10 +257,15 @@ class AzureBlobDriver(BlobDriver):
             return {}
         return {"offset": start, "length": None if end is None else end - start}
 
+    def _validation(self) -> dict[str, Any]:
+        # Each range is requested with x-ms-range-get-content-md5 (so at most 4 MiB) and
+        # checked against the MD5 the service computed of what it sent.
+        return {"validate_content": "md5"} if self.config.checksums else {}
+
     async def read(self, key: str, *, start: int, end: int | None) -> bytes:
         with self._sdk():
             downloader = await self._blob(key).download_blob(
-                max_concurrency=1, **self._window(start, end)
+                max_concurrency=1, **self._window(start, end), **self._validation()
             )
             data: bytes = await downloader.readall()
         return data
@@ -258,7 +275,7 @@ class AzureBlobDriver(BlobDriver):
     ) -> AsyncIterator[bytes]:
         with self._sdk():
             downloader = await self._blob(key).download_blob(
-                max_concurrency=1, **self._window(start, end)
+                max_concurrency=1, **self._window(start, end), **self._validation()
             )
             async for chunk in downloader.chunks():
                 if len(chunk) <= chunk_size:

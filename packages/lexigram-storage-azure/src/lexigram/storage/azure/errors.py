@@ -18,6 +18,7 @@ from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
+    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -48,6 +49,10 @@ _DENIED = frozenset(
 )
 _RANGE = frozenset({"InvalidRange"})
 _UNAVAILABLE = frozenset({"ServerBusy", "OperationTimedOut", "InternalError"})
+#: the service found that a body did not match its Content-MD5 / CRC64.
+_CORRUPTED = frozenset({"Md5Mismatch", "Crc64Mismatch", "InvalidMd5"})
+#: what the SDK says when a download's bytes do not match the service's checksum.
+_SDK_MISMATCH = ("MD5 mismatch", "CRC64 mismatch")
 _URL_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
 
 
@@ -69,6 +74,13 @@ def _error_code(exc: HttpResponseError) -> str:
     return ""
 
 
+def _md5_refused(exc: HttpResponseError) -> bool:
+    """Azurite refuses a body that fails its Content-MD5 as ``InvalidOperation``
+    ("Provided contentMD5 doesn't match."); Azure itself says ``Md5Mismatch``."""
+    message = str(getattr(exc, "reason", "") or "") + str(getattr(exc, "message", "") or "")
+    return "contentmd5" in message.lower()
+
+
 def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | None:
     """The code of an SDK error, or None when ``exc`` is not one.
 
@@ -80,6 +92,8 @@ def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | N
         status = exc.status_code or 0
         if code in _CONTAINER_MISSING:
             return ErrorCode.BUCKET_NOT_FOUND
+        if code in _CORRUPTED or (status == 400 and _md5_refused(exc)):
+            return ErrorCode.DATA_CORRUPTED
         if code in _EXISTS or (create and status in (409, 412)):
             return ErrorCode.ALREADY_EXISTS
         if code in _NOT_FOUND or status == 404 or isinstance(exc, ResourceNotFoundError):
@@ -96,7 +110,8 @@ def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | N
             return ErrorCode.FAILED_PRECONDITION
         if 400 <= status < 500:
             return ErrorCode.INVALID_ARGUMENT
-        if status == 0 and isinstance(exc, ServiceResponseError):
+        if status == 0 and isinstance(exc, ServiceResponseError | IncompleteReadError):
+            # no reply status: the connection failed, or the body was cut short
             return ErrorCode.UNAVAILABLE
         return ErrorCode.UNKNOWN
     if isinstance(exc, ClientAuthenticationError):
@@ -104,6 +119,8 @@ def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | N
     if isinstance(exc, ServiceRequestError | ServiceResponseError | aiohttp.ClientError):
         return ErrorCode.UNAVAILABLE
     if isinstance(exc, AzureError):
+        if str(getattr(exc, "message", "") or exc).startswith(_SDK_MISMATCH):
+            return ErrorCode.DATA_CORRUPTED
         return ErrorCode.UNKNOWN
     return None
 

@@ -9,6 +9,8 @@ as soon as another upload of the same key commits.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, cast
@@ -18,7 +20,17 @@ from azure.storage.blob import BlobBlock
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient
 
-__all__ = ["BlockBody", "as_bytes", "upload_blocks"]
+__all__ = ["BlockBody", "as_bytes", "content_md5", "md5_header", "upload_blocks"]
+
+
+def content_md5(data: bytes | bytearray | memoryview) -> bytes:
+    """The MD5 digest of ``data`` (for Content-MD5 and the blob's stored MD5)."""
+    return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def md5_header(digest: bytes) -> dict[str, str]:
+    """``Content-MD5`` as a request header: the service refuses a body that differs."""
+    return {"Content-MD5": base64.b64encode(digest).decode("ascii")}
 
 
 def as_bytes(block: bytes | bytearray | memoryview) -> bytes:
@@ -78,8 +90,12 @@ async def upload_blocks(
     *,
     concurrency: int,
     commit: dict[str, Any],
+    checksums: bool = True,
 ) -> tuple[int, dict[str, Any]]:
     """Stage every block (at most ``concurrency`` in flight), then commit them in order.
+
+    ``checksums``: each Put Block carries the block's Content-MD5, so a block altered in
+    transit is refused and nothing is committed.
 
     Returns the total size and the SDK's commit response. Memory: the blocks in flight
     (at most ``concurrency``) plus the one the body is filling.
@@ -104,8 +120,11 @@ async def upload_blocks(
             ids.append(block_id)
             data = BlockBody(block)
             total += len(data)
+            extra: dict[str, Any] = {"headers": md5_header(content_md5(block))} if checksums else {}
             pending.add(
-                asyncio.ensure_future(blob.stage_block(block_id, cast(Any, data), length=len(data)))
+                asyncio.ensure_future(
+                    blob.stage_block(block_id, cast(Any, data), length=len(data), **extra)
+                )
             )
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

@@ -11,7 +11,9 @@ signs only for ``storage.googleapis.com``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
+import io
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -26,9 +28,10 @@ from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
 from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, status_of
+from lexigram.storage.gcs.integrity import content_md5, md5_b64, response_md5
 from lexigram.storage.gcs.objects import blob_info
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
-from lexigram.storage.gcs.transfer import fill_chunks, resumable_upload
+from lexigram.storage.gcs.transfer import fill_chunks, multipart_related, resumable_upload
 from lexigram.storage.info import BlobInfo
 
 __all__ = ["GCSDriver"]
@@ -156,6 +159,7 @@ class GCSDriver(BlobDriver):
             resource: dict[str, Any] = {"contentType": content_type}
             if metadata:
                 resource["metadata"] = dict(metadata)
+            md5 = hashlib.md5(usedforsecurity=False) if self.config.checksums else None
             result = await resumable_upload(
                 sdk.session,
                 url=self._upload_url,
@@ -169,7 +173,18 @@ class GCSDriver(BlobDriver):
                 first=first,
                 rest=blocks,
                 timeout=self._timeout,
+                md5=md5,
             )
+            if md5 is not None:
+                result = await self._verify_written(
+                    sdk,
+                    key,
+                    result,
+                    md5.digest(),
+                    body.data,
+                    content_type,
+                    metadata,
+                )
             return blob_info(result)
         except aiohttp.ClientResponseError as exc:
             if exc.status == 412 and create_only:
@@ -187,24 +202,115 @@ class GCSDriver(BlobDriver):
         metadata: Mapping[str, str],
         params: dict[str, str],
     ) -> BlobInfo:
-        # A multipart upload carries the metadata, and it is the request on which
-        # fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
-        resource: dict[str, Any] | None = None
-        if metadata or "ifGenerationMatch" in params:
-            resource = {"content-type": content_type}
-            if metadata:
-                resource["metadata"] = dict(metadata)
-        result = await sdk.upload(
-            self._bucket,
-            key,
-            data,
-            content_type=content_type,
-            parameters=params,
-            metadata=resource,
-            force_resumable_upload=False,
+        digest = content_md5(data) if self.config.checksums else None
+        if metadata or "ifGenerationMatch" in params or digest is not None:
+            # A multipart upload carries the metadata and the MD5, and it is the request on
+            # which fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
+            result = await self._put_multipart(key, data, content_type, metadata, digest, params)
+        else:
+            result = await sdk.upload(
+                self._bucket,
+                key,
+                data,
+                content_type=content_type,
+                parameters=params,
+                force_resumable_upload=False,
+                timeout=self._timeout,
+            )
+        if digest is not None:
+            result = await self._verify_written(
+                sdk, key, result, digest, data, content_type, metadata
+            )
+        return blob_info(result)
+
+    async def _put_multipart(
+        self,
+        key: str,
+        data: bytes | memoryview,
+        content_type: str,
+        metadata: Mapping[str, str],
+        digest: bytes | None,
+        params: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """One ``uploadType=multipart`` request (built here: the SDK's encoder costs a few
+        times more per small upload, and cannot name ``md5Hash``)."""
+        resource: dict[str, Any] = {"name": key, "contentType": content_type}
+        if metadata:
+            resource["metadata"] = dict(metadata)
+        if digest is not None:
+            resource["md5Hash"] = md5_b64(digest)
+        body, multipart_type = multipart_related(resource, data, content_type)
+        headers = {
+            **await self._auth(),
+            "Content-Type": multipart_type,
+            "Accept": "application/json",
+        }
+        # aiohttp warns on raw bodies over 1 MiB; a BytesIO is sent without a copy.
+        payload: Any = body if len(body) <= 1024 * 1024 else io.BytesIO(body)
+        reply = await self._client().session.post(
+            self._upload_url,
+            headers=headers,
+            params={**params, "uploadType": "multipart"},
+            data=payload,
             timeout=self._timeout,
         )
-        return blob_info(result)
+        result: dict[str, Any] = await reply.json(content_type=None)
+        return result
+
+    async def _verify_written(
+        self,
+        sdk: Storage,
+        key: str,
+        result: dict[str, Any],
+        digest: bytes,
+        data: bytes | memoryview | None,
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """Make sure the new object holds the bytes sent, by the ``md5Hash`` reported.
+
+        GCS refuses an upload that fails its MD5, so a different ``md5Hash`` means a
+        server that does not check (fake-gcs-server) and bytes altered on the way. The
+        object is then written again from ``data`` (bodies held in memory), on condition
+        that it is still the altered generation, until its MD5 matches; a streamed body
+        cannot be sent again, so the altered generation is deleted. Either way failing,
+        DATA_CORRUPTED is raised and the altered bytes are not left readable.
+        """
+        expected = md5_b64(digest)
+        for attempt in range(_REPAIRS + 1):
+            reported = result.get("md5Hash")
+            if not reported or reported == expected:
+                return result
+            generation = str(result.get("generation", ""))
+            if data is None or attempt == _REPAIRS:
+                with contextlib.suppress(Exception):
+                    await sdk.delete(
+                        self._bucket,
+                        key,
+                        params={"ifGenerationMatch": generation} if generation else None,
+                        timeout=self._timeout,
+                    )
+                raise DriverError(
+                    ErrorCode.DATA_CORRUPTED,
+                    "the server stored bytes whose MD5 differs from the MD5 sent (altered on "
+                    "the way); the altered object was deleted",
+                )
+            params = {**self._writes}
+            if generation:
+                params["ifGenerationMatch"] = generation
+            try:
+                result = await self._put_multipart(
+                    key, data, content_type, metadata, digest, params
+                )
+            except aiohttp.ClientResponseError as exc:
+                if exc.status == 412:
+                    raise DriverError(
+                        ErrorCode.DATA_CORRUPTED,
+                        "the server stored altered bytes, and another writer replaced them "
+                        "before they could be repaired",
+                    ) from exc
+                raise
+        return result
 
     # -- reading ----------------------------------------------------------------------
 
@@ -215,12 +321,29 @@ class GCSDriver(BlobDriver):
         return {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
 
     async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        if start or end is not None or not self.config.checksums:
+            try:
+                return await self._client().download(
+                    self._bucket, key, headers=self._range(start, end), timeout=self._timeout
+                )
+            except aiohttp.ClientResponseError as exc:
+                raise self._object_error(exc) from exc
+        # The whole object: checked against the MD5 of the response's x-goog-hash.
         try:
-            return await self._client().download(
-                self._bucket, key, headers=self._range(start, end), timeout=self._timeout
+            reply = await self._client().download_stream(
+                self._bucket, key, headers={}, timeout=self._timeout
             )
         except aiohttp.ClientResponseError as exc:
             raise self._object_error(exc) from exc
+        response: aiohttp.ClientResponse = reply._response
+        try:
+            data = await response.read()
+        finally:
+            response.release()
+        expected = response_md5(response.headers)
+        if expected is not None and content_md5(data) != expected:
+            raise _corrupted()
+        return data
 
     async def stream(
         self, key: str, *, start: int, end: int | None, chunk_size: int
@@ -232,15 +355,26 @@ class GCSDriver(BlobDriver):
         except aiohttp.ClientResponseError as exc:
             raise self._object_error(exc) from exc
         response: aiohttp.ClientResponse = reply._response
+        expected = (
+            response_md5(response.headers)
+            if self.config.checksums and start == 0 and end is None
+            else None
+        )
+        hasher = hashlib.md5(usedforsecurity=False) if expected is not None else None
         try:
             content = response.content
             while True:
                 chunk = await content.read(chunk_size)
                 if not chunk:
                     break
+                if hasher is not None:
+                    hasher.update(chunk)
                 yield chunk
         finally:
             response.release()
+        if hasher is not None and hasher.digest() != expected:
+            # A whole-object stream is checked at its end, before it completes.
+            raise _corrupted()
 
     async def head(self, key: str) -> BlobInfo:
         try:
@@ -406,6 +540,17 @@ class GCSDriver(BlobDriver):
     def classify(self, exc: BaseException) -> ErrorCode:
         code = classify_gcs(exc)
         return code if code is not None else super().classify(exc)
+
+
+#: times an upload is sent again when the server stored something else than was sent.
+_REPAIRS = 2
+
+
+def _corrupted() -> DriverError:
+    return DriverError(
+        ErrorCode.DATA_CORRUPTED,
+        "the bytes received do not match the object's MD5 (x-goog-hash)",
+    )
 
 
 def _path(info: BlobInfo) -> str:

@@ -37,9 +37,18 @@ def bucket_missing(exc: BaseException) -> bool:
     return status_of(exc) == 404 and "bucket" in str(getattr(exc, "message", "")).lower()
 
 
+def _hash_refused(exc: aiohttp.ClientResponseError) -> bool:
+    """GCS refuses an upload whose bytes fail the MD5 / CRC32C given with it with a 400
+    saying the hashes do not match."""
+    message = str(exc.message).lower()
+    return ("md5" in message or "crc32c" in message or "hash" in message) and ("match" in message)
+
+
 def classify_gcs(exc: BaseException) -> ErrorCode | None:
     """The code of an SDK / aiohttp exception; None for anything else."""
     if isinstance(exc, aiohttp.ClientResponseError):
+        if exc.status == 400 and _hash_refused(exc):
+            return ErrorCode.DATA_CORRUPTED
         code = _BY_STATUS.get(exc.status)
         if code is not None:
             return code

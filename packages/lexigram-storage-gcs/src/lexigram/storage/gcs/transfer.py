@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import random
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,13 +24,41 @@ from gcloud.aio.auth import AioSession
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.errors import classify_gcs
+from lexigram.storage.gcs.integrity import md5_b64
 
-__all__ = ["fill_chunks", "resumable_upload"]
+__all__ = ["fill_chunks", "multipart_related", "resumable_upload"]
 
 Chunk = bytes | bytearray | memoryview
 #: tries per chunk of a resumable upload (transient failures resume where the server
 #: stopped; the core does not retry streamed uploads itself).
 CHUNK_ATTEMPTS = 4
+
+
+def multipart_related(
+    resource: Mapping[str, Any], data: Chunk, content_type: str
+) -> tuple[bytes, str]:
+    """The body and ``Content-Type`` of a single-request multipart upload
+    (``uploadType=multipart``): the object resource as JSON, then the media. One copy
+    of ``data``; the boundary is random, so the data cannot end a part early by chance."""
+    if "\r" in content_type or "\n" in content_type:
+        raise DriverError(ErrorCode.INVALID_ARGUMENT, "a content type cannot hold a line break")
+    boundary = f"lexigram-{uuid.uuid4().hex}"
+    head = (
+        f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+        f"{json.dumps(resource)}\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n"
+    ).encode()
+    body = b"".join((head, data, f"\r\n--{boundary}--\r\n".encode()))
+    return body, f"multipart/related; boundary={boundary}"
+
+
+#: largest piece of a chunk written to the socket at once.
+_PIECE = 256 * 1024
+
+
+async def _pieces(data: Chunk) -> AsyncIterator[memoryview]:
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    for offset in range(0, view.nbytes, _PIECE):
+        yield view[offset : offset + _PIECE]
 
 
 def _next_byte(persisted: str) -> int:
@@ -76,8 +105,13 @@ async def resumable_upload(
     first: Chunk,
     rest: AsyncIterator[Chunk],
     timeout: Any,
+    md5: Any = None,
 ) -> dict[str, Any]:
     """Upload ``first`` then every chunk of ``rest``; return the object resource.
+
+    ``md5``: a ``hashlib.md5()`` object, fed every chunk once as it is sent; the last
+    request carries its digest as ``X-Goog-Hash``, so GCS refuses an upload whose bytes
+    differ (the caller compares it with the resource's ``md5Hash`` too).
 
     Every chunk but the last is exactly ``chunk_size`` bytes (a multiple of 256 KiB); a
     shorter chunk is the last one. If the body ends on a chunk boundary, an empty request
@@ -103,15 +137,23 @@ async def resumable_upload(
     if not session_uri:
         raise DriverError(ErrorCode.UNKNOWN, "the resumable upload session has no Location")
 
-    async def send(data: Chunk, span: str) -> aiohttp.ClientResponse:
+    async def send(data: Chunk, span: str, final: bool = False) -> aiohttp.ClientResponse:
         # Content-Type on each request: GCS takes it from the session, fake-gcs-server
         # from the last request.
         put_headers = {**await auth(), "Content-Range": span, "Content-Type": content_type}
+        if final and md5 is not None:
+            put_headers["X-Goog-Hash"] = f"md5={md5_b64(md5.digest())}"
+        body: Any = data
+        if len(data) > _PIECE:
+            # aiohttp warns on (and writes in one go) raw bodies over 1 MiB: hand it the
+            # chunk in pieces instead, with its length, so it is neither copied nor chunked.
+            put_headers["Content-Length"] = str(len(data))
+            body = _pieces(data)
         return await session.request(
             "PUT",
             session_uri,
             headers=put_headers,
-            data=data,
+            data=body,
             timeout=timeout,
             allow_redirects=False,  # 308 means "resume incomplete" here
         )
@@ -149,7 +191,7 @@ async def resumable_upload(
                     span = f"bytes {start}-{offset + n - 1}/{offset + n}"
                 else:
                     span = f"bytes */{offset + n}"
-                return await send(view[skip:], span)
+                return await send(view[skip:], span, final=last)
             except DriverError:
                 raise
             except Exception as exc:
@@ -162,6 +204,8 @@ async def resumable_upload(
         block: Chunk | None = first
         while block is not None:
             n = len(block)
+            if md5 is not None:
+                md5.update(block)
             if n < chunk_size:  # the last chunk
                 reply = await send_chunk(block, offset, last=True)
                 result: dict[str, Any] = await reply.json(content_type=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -26,6 +27,7 @@ from lexigram.storage.s3.errors import (
     delete_failures,
     s3_error,
 )
+from lexigram.storage.s3.integrity import content_md5, etag_md5, md5_b64, sdk_verified
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import (
     MAX_COPY_SIZE,
@@ -90,6 +92,10 @@ class S3Driver(BlobDriver):
             read_timeout=s.read_timeout,
             retries={"max_attempts": s.max_attempts, "mode": "standard"},
             max_pool_connections=s.max_pool_connections,
+            # CRC32 on uploads and the stored checksum checked on downloads (botocore's
+            # defaults, stated here so that `checksums: false` really turns them off).
+            request_checksum_calculation="when_supported" if s.checksums else "when_required",
+            response_checksum_validation="when_supported" if s.checksums else "when_required",
         )
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -235,10 +241,66 @@ class S3Driver(BlobDriver):
         metadata: Mapping[str, str],
     ) -> BlobInfo:
         client = await self._s3()
+        digest = content_md5(block) if self.settings.checksums else None
+        if digest is not None:
+            args = {**args, "ContentMD5": md5_b64(digest)}
         resp = await client.put_object(
             Bucket=self.settings.bucket, Key=key, Body=part_body(block) if size else b"", **args
         )
+        if digest is not None:
+            resp = await self._repair_put(key, block, size, args, digest, resp)
         return self._written(key, size, resp, content_type, metadata)
+
+    async def _repair_put(
+        self,
+        key: str,
+        block: memoryview | bytearray | bytes,
+        size: int,
+        args: dict[str, Any],
+        digest: bytes,
+        resp: Mapping[str, Any],
+    ) -> Mapping[str, Any]:
+        """Make sure the stored object is the body sent, by its ETag.
+
+        S3, R2 and MinIO refuse a body that fails its Content-MD5, so a stored object
+        whose ETag is another MD5 means a server that does not check it (an emulator)
+        and a body altered on the way. The object is then written again, on condition
+        that it is still the altered one (If-Match its ETag), until its ETag matches;
+        if that fails, the altered object is deleted and DATA_CORRUPTED raised.
+        """
+        client = self._client
+        for _ in range(_REPAIRS):
+            stored = etag_md5(resp)
+            if stored is None or stored == digest:
+                return resp
+            bad = resp["ETag"]
+            again = {k: v for k, v in args.items() if k != "IfNoneMatch"}
+            try:
+                resp = await client.put_object(
+                    Bucket=self.settings.bucket,
+                    Key=key,
+                    Body=part_body(block) if size else b"",
+                    IfMatch=bad,
+                    **again,
+                )
+            except ClientError as exc:
+                if client_error_code(exc)[1] == 412:
+                    raise DriverError(
+                        ErrorCode.DATA_CORRUPTED,
+                        "the server stored an altered body (its ETag differs from the MD5 "
+                        "sent), and another writer replaced it before it could be repaired",
+                    ) from exc
+                raise
+        stored = etag_md5(resp)
+        if stored is None or stored == digest:
+            return resp
+        with contextlib.suppress(Exception):
+            await client.delete_object(Bucket=self.settings.bucket, Key=key, IfMatch=resp["ETag"])
+        raise DriverError(
+            ErrorCode.DATA_CORRUPTED,
+            f"the server stored altered bytes {_REPAIRS + 1} times (ETag differs from the "
+            "MD5 sent); the altered object was deleted",
+        )
 
     async def _put_multipart(
         self,
@@ -253,17 +315,43 @@ class S3Driver(BlobDriver):
         complete_args = {}
         if "IfNoneMatch" in args:
             complete_args["IfNoneMatch"] = args.pop("IfNoneMatch")
-        created = await client.create_multipart_upload(Bucket=bucket, Key=key, **args)
-        upload_id = created["UploadId"]
+        upload_id = await self._create_multipart(client, key, args)
         total = 0
+
+        checksums = self.settings.checksums
 
         async def upload(n: int, block: memoryview | bytearray) -> dict[str, Any]:
             nonlocal total
             total += len(block)
-            resp = await client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=part_body(block)
+            part: dict[str, Any] = {}
+            digest = content_md5(block) if checksums else None
+            if digest is not None:
+                part["ContentMD5"] = md5_b64(digest)
+            for attempt in range(_REPAIRS + 1):
+                try:
+                    resp = await client.upload_part(
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=n,
+                        Body=part_body(block),
+                        **part,
+                    )
+                except ClientError as exc:
+                    # S3 refused the part (BadDigest): nothing is visible yet, send it again.
+                    if code_for(exc) is ErrorCode.DATA_CORRUPTED and attempt < _REPAIRS:
+                        continue
+                    raise
+                # A part is invisible until the upload completes: one whose ETag is not
+                # the MD5 sent (a server that did not check Content-MD5) is sent again.
+                stored = etag_md5(resp) if digest is not None else None
+                if stored is None or stored == digest:
+                    return {"PartNumber": n, "ETag": resp["ETag"]}
+            raise DriverError(
+                ErrorCode.DATA_CORRUPTED,
+                f"part {n} arrived altered {_REPAIRS + 1} times (its ETag differs from the MD5 "
+                "sent); the upload was aborted",
             )
-            return {"PartNumber": n, "ETag": resp["ETag"]}
 
         try:
             parts = await run_bounded(blocks, upload, concurrency=self.settings.max_concurrency)
@@ -278,6 +366,21 @@ class S3Driver(BlobDriver):
             await self._abort(key, upload_id)
             raise
         return self._written(key, total, resp, content_type, metadata)
+
+    async def _create_multipart(self, client: Any, key: str, args: dict[str, Any]) -> str:
+        """Start a multipart upload; if cancelled meanwhile, abort the upload the server
+        may have made already (its id comes with the reply) before the cancel goes on."""
+        task = asyncio.ensure_future(
+            client.create_multipart_upload(Bucket=self.settings.bucket, Key=key, **args)
+        )
+        try:
+            created = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                created = await asyncio.shield(task)
+                await self._abort(key, created["UploadId"])
+            raise
+        return str(created["UploadId"])
 
     async def _abort(self, key: str, upload_id: str) -> None:
         """Abort a multipart upload, even while the caller is being cancelled."""
@@ -321,12 +424,27 @@ class S3Driver(BlobDriver):
             if start or end is not None:
                 args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
             resp = await client.get_object(Bucket=self.settings.bucket, Key=key, **args)
+            # A whole-object stream is checked by botocore (stored checksum) or here
+            # (plain-MD5 ETag); the error comes at the end, before the stream completes.
+            expected = (
+                etag_md5(resp)
+                if self.settings.checksums and not args and not sdk_verified(resp)
+                else None
+            )
+            hasher = hashlib.md5(usedforsecurity=False) if expected is not None else None
             async with resp["Body"] as body:
                 while True:
                     chunk = await body.read(chunk_size)
                     if not chunk:
                         break
+                    if hasher is not None:
+                        hasher.update(chunk)
                     yield chunk
+            if hasher is not None and hasher.digest() != expected:
+                raise DriverError(
+                    ErrorCode.DATA_CORRUPTED,
+                    "the bytes received do not match the object's MD5 (its ETag)",
+                )
         except Exception as exc:
             self._reraise(exc)
 
@@ -347,9 +465,18 @@ class S3Driver(BlobDriver):
         )
         total = _total_size(resp)
         stop = total if end is None else min(end, total)
+        # Whole-object reads are checked: by botocore when the answer carries the stored
+        # checksum, else here against a plain-MD5 ETag. Ranges of an object are not.
+        expected = (
+            etag_md5(resp)
+            if self.settings.checksums and start == 0 and stop == total and not sdk_verified(resp)
+            else None
+        )
         if first_end >= stop:
             async with resp["Body"] as body:
                 data: bytes = await body.read()
+            if expected is not None:
+                _check_md5(data, expected)
             return data
         # Large: read the first response while parallel ranged GETs fetch the rest,
         # then join the parts once (one allocation of the result's size).
@@ -378,7 +505,11 @@ class S3Driver(BlobDriver):
             raise
         rest.insert(0, first)
         del first
-        return b"".join(rest)
+        joined = b"".join(rest)
+        if expected is not None:
+            del rest
+            _check_md5(joined, expected)
+        return joined
 
     async def head(self, key: str) -> BlobInfo:
         try:
@@ -505,8 +636,7 @@ class S3Driver(BlobDriver):
             args["ContentType"] = info["ContentType"]
         if info.get("Metadata"):
             args["Metadata"] = info["Metadata"]
-        created = await client.create_multipart_upload(Bucket=bucket, Key=dst, **args)
-        upload_id = created["UploadId"]
+        upload_id = await self._create_multipart(client, dst, args)
         part = part_size_for(size, max(self.settings.part_size, 512 * 1024 * 1024))
 
         async def one(n: int, rng: tuple[int, int]) -> dict[str, Any]:
@@ -602,6 +732,19 @@ def _total_size(resp: Mapping[str, Any]) -> int:
         if tail.isdigit():
             return int(tail)
     return int(resp.get("ContentLength", 0))
+
+
+#: times an upload is sent again when the server stored something else than was sent.
+_REPAIRS = 2
+
+
+def _check_md5(data: bytes, expected: bytes) -> None:
+    """Raise DATA_CORRUPTED when ``data`` is not what the ETag's MD5 says."""
+    if content_md5(data) != expected:
+        raise DriverError(
+            ErrorCode.DATA_CORRUPTED,
+            "the bytes received do not match the object's MD5 (its ETag)",
+        )
 
 
 def _exact(data: bytes, size: int) -> bytes:

@@ -13,6 +13,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    FlexibleChecksumError,
     HTTPClientError,
     NoCredentialsError,
     ParamValidationError,
@@ -106,7 +107,9 @@ def code_for(exc: BaseException) -> ErrorCode | None:
             return ErrorCode.NOT_SUPPORTED
         if code in _UNAVAILABLE or status == 429 or status >= 500:
             return ErrorCode.UNAVAILABLE
-        if code in ("BadDigest", "InvalidDigest") or code.startswith("XAmzContentChecksum"):
+        if code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch") or code.startswith(
+            "XAmzContentChecksum"
+        ):
             return ErrorCode.DATA_CORRUPTED
         if 400 <= status < 500:
             return ErrorCode.INVALID_ARGUMENT
@@ -115,6 +118,8 @@ def code_for(exc: BaseException) -> ErrorCode | None:
         return ErrorCode.PERMISSION_DENIED
     if isinstance(exc, ParamValidationError):
         return ErrorCode.INVALID_ARGUMENT
+    if isinstance(exc, FlexibleChecksumError):
+        return ErrorCode.DATA_CORRUPTED  # a body did not match its x-amz-checksum-*
     if isinstance(
         exc,
         EndpointConnectionError

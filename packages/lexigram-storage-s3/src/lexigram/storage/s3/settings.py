@@ -33,6 +33,7 @@ class S3Settings:
     max_attempts: int
     max_pool_connections: int
     verify_ssl: bool
+    checksums: bool
     #: every secret value of the config, scrubbed from error details.
     secrets: tuple[str, ...] = attrs.field(repr=False)
 
@@ -51,6 +52,7 @@ def resolve(config: StorageS3Config | StorageR2Config) -> S3Settings:
         "read_timeout": config.read_timeout,
         "max_attempts": config.max_attempts,
         "max_pool_connections": config.max_pool_connections,
+        "checksums": config.checksums,
         "secrets": tuple(secret_values(config)),
     }
     if isinstance(config, StorageR2Config):

@@ -1,0 +1,62 @@
+"""End-to-end checksums of the S3 driver: Content-MD5 on writes, ETags and the
+response's own checksums on reads.
+
+What is checked (``checksums: true``, the default):
+
+- every PutObject and UploadPart carries ``Content-MD5`` (and botocore's default CRC32):
+  S3, R2 and MinIO refuse a body that does not match (``BadDigest``), so nothing altered
+  is stored;
+- the ETag the server answers is compared with that MD5 where an ETag is the body's MD5
+  (not under SSE-KMS or SSE-C, not for a multipart object): this catches a server that
+  does not check Content-MD5 itself;
+- downloads of whole objects: botocore checks the stored full-object checksum
+  (``ChecksumMode=ENABLED``); where the server sent none, the MD5 of the bytes received
+  is compared with a plain-MD5 ETag.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["content_md5", "etag_md5", "md5_b64", "sdk_verified"]
+
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+#: full-object checksums botocore verifies by itself (without the CRT extra).
+_SDK_CHECKED = ("ChecksumCRC32", "ChecksumSHA1", "ChecksumSHA256")
+
+
+def content_md5(data: bytes | bytearray | memoryview) -> bytes:
+    """The MD5 digest of ``data``."""
+    return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def md5_b64(digest: bytes) -> str:
+    """A digest as the base64 text of a ``Content-MD5`` header."""
+    return base64.b64encode(digest).decode("ascii")
+
+
+def etag_md5(resp: Mapping[str, Any]) -> bytes | None:
+    """The MD5 digest an S3 answer's ETag stands for, or None where the ETag is not the
+    body's MD5: a multipart object (``"...-N"``), SSE-KMS or SSE-C encryption, or a
+    server whose ETags are something else."""
+    if resp.get("ServerSideEncryption") == "aws:kms" or resp.get("SSECustomerAlgorithm"):
+        return None
+    etag = str(resp.get("ETag") or "").strip().strip('"').lower()
+    if not _MD5_HEX.fullmatch(etag):
+        return None
+    return bytes.fromhex(etag)
+
+
+def sdk_verified(resp: Mapping[str, Any]) -> bool:
+    """Whether botocore checks this GetObject body itself: the answer carries a
+    full-object checksum of an algorithm botocore computes (a composite checksum of a
+    multipart object, ``"...-N"``, is not checked)."""
+    for name in _SDK_CHECKED:
+        value = resp.get(name)
+        if value and "-" not in str(value):
+            return True
+    return False
