@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
@@ -24,6 +26,7 @@ from lexigram.storage.local.signing import signed_url
 __all__ = ["LocalDriver"]
 
 _LIST_BATCH = 256
+T = TypeVar("T")
 
 
 class LocalDriver(BlobDriver):
@@ -73,21 +76,18 @@ class LocalDriver(BlobDriver):
         cancelled = threading.Event()
         if body.data is not None:
             data = body.data
-            try:
-                info = await asyncio.to_thread(
-                    files.put_bytes,
-                    key,
-                    data,
-                    content_type=content_type,
-                    metadata=metadata,
-                    create_only=create_only,
-                    cancelled=cancelled,
-                )
-            except BaseException:
-                cancelled.set()  # the thread, if still running, aborts before its commit
-                raise
-            return info  # progress: the core's body.finish() reports the whole size
-        pending = await asyncio.to_thread(files.begin_write, key)
+            put = functools.partial(
+                files.put_bytes,
+                key,
+                data,
+                content_type=content_type,
+                metadata=metadata,
+                create_only=create_only,
+                cancelled=cancelled,
+            )
+            # progress: the core's body.finish() reports the whole size
+            return await _in_thread(put, cancelled=cancelled)
+        pending = await _in_thread(functools.partial(files.begin_write, key), undo=files.abort)
         try:
             async for chunk in body.chunks():
                 await asyncio.to_thread(files.write_all, pending, chunk)
@@ -96,18 +96,15 @@ class LocalDriver(BlobDriver):
             # it waits for a chunk write still running in a worker thread.
             files.abort(pending)
             raise
-        try:
-            return await asyncio.to_thread(
-                files.commit,
-                pending,
-                content_type=content_type,
-                metadata=metadata,
-                create_only=create_only,
-                cancelled=cancelled,
-            )
-        except BaseException:
-            cancelled.set()
-            raise
+        commit = functools.partial(
+            files.commit,
+            pending,
+            content_type=content_type,
+            metadata=metadata,
+            create_only=create_only,
+            cancelled=cancelled,
+        )
+        return await _in_thread(commit, cancelled=cancelled)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -125,15 +122,17 @@ class LocalDriver(BlobDriver):
     async def stream(
         self, key: str, *, start: int, end: int | None, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        fd, size = await asyncio.to_thread(self.files.open_stream, key)
+        fd, size = await _in_thread(
+            functools.partial(self.files.open_stream, key), undo=lambda opened: os.close(opened[0])
+        )
         try:
             stop = size if end is None else min(end, size)
             offset = start
             while offset < stop:
-                # pread: position-independent, so even a read a cancelled task left
-                # running in a worker thread cannot move any file offset.
-                chunk = await asyncio.to_thread(
-                    os.pread, fd, min(chunk_size, stop - offset), offset
+                # pread: position-independent; a cancelled read waits for its thread
+                # before the descriptor is closed below.
+                chunk = await _in_thread(
+                    functools.partial(os.pread, fd, min(chunk_size, stop - offset), offset)
                 )
                 if not chunk:
                     raise DriverError(
@@ -234,6 +233,32 @@ class LocalDriver(BlobDriver):
         if isinstance(exc, OSError) and not isinstance(exc, TimeoutError) and exc.errno:
             return classify_os_error(exc)
         return super().classify(exc)
+
+
+async def _in_thread(
+    call: Callable[[], T],
+    *,
+    cancelled: threading.Event | None = None,
+    undo: Callable[[T], object] | None = None,
+) -> T:
+    """Run ``call`` in a worker thread. A cancelled caller first signals ``cancelled``
+    (the thread then stops before its commit), waits for the thread to end and ``undo``es
+    what it returned, and only then lets the cancellation through: nothing the thread
+    creates (temp file, descriptor) outlives the cancelled task."""
+    future = asyncio.ensure_future(asyncio.to_thread(call))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        if cancelled is not None:
+            cancelled.set()
+        while not future.done():  # a thread cannot be stopped: wait it out
+            try:
+                await asyncio.wait((future,))
+            except asyncio.CancelledError:
+                continue
+        if future.exception() is None and undo is not None:
+            undo(future.result())
+        raise
 
 
 def _take(walker: Iterator[BlobInfo], n: int) -> list[BlobInfo]:
