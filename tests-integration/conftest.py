@@ -20,6 +20,26 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lexigram.storage.testing.servers import ServerProcess, http_ready
 
+from . import canary
+
+# Canary secrets over the whole suite: see canary.py.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    canary.configure(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    canary.unconfigure()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    canary.check_report(item, report)
+    return report
+
+
 AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
 AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
 
@@ -140,12 +160,15 @@ def service_account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = {
         "type": "service_account",
         "project_id": "test",
-        "private_key_id": "0" * 40,
+        "private_key_id": canary.GCS_PRIVATE_KEY_ID,
         "private_key": pem,
         "client_email": "signer@test.iam.gserviceaccount.com",
         "client_id": "1",
         "token_uri": "http://127.0.0.1:9/token",
     }
+    for n, line in enumerate(pem.splitlines()):
+        if not line.startswith("-----") and len(line) >= 16:
+            canary.register(f"gcs private key, line {n}", line)
     path = tmp_path_factory.mktemp("gcs-sa") / "sa.json"
     path.write_text(json.dumps(data))
     return {

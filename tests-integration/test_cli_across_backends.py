@@ -14,11 +14,13 @@ from pathlib import Path
 
 from lexigram.storage.testing.servers import ServerProcess
 
+from .canary import CLI_ACCESS_KEY, CLI_SECRET_KEY, run_cli
+
 CLI = [sys.executable, "-m", "lexigram.storage.cli"]
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
+    done = run_cli(
         [*CLI, *args],
         cwd=cwd,
         capture_output=True,
@@ -49,7 +51,7 @@ def test_sync_from_disk_to_s3_to_gcs(
         "    - name: s3\n"
         "      driver: s3\n"
         f"      s3: {{bucket: {s3_bucket}, endpoint_url: '{moto_server.url}', region: us-east-1,\n"
-        "           access_key: AKIACLITESTACCESSKEY, secret_key: cli-test-secret-key-0123456789,\n"
+        f"           access_key: {CLI_ACCESS_KEY}, secret_key: {CLI_SECRET_KEY},\n"
         "           addressing_style: path}\n"
         "    - name: gcs\n"
         "      driver: gcs\n"
@@ -78,7 +80,7 @@ def test_sync_from_disk_to_s3_to_gcs(
         f"exports/{k}": len(v) for k, v in files.items()
     }
     for rel, data in files.items():
-        out = subprocess.run(
+        out = run_cli(
             [*CLI, "cat", f"gcs:exports/{rel}"], cwd=tmp_path, capture_output=True, timeout=120,
             env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
         )  # fmt: skip

@@ -19,6 +19,8 @@ from lexigram.storage import BlobStore, InvalidKeyError, StorageConfig, StorageP
 from lexigram.storage.keys import validate_key
 from lexigram.storage.testing.servers import ServerProcess
 
+from .canary import KEYS_ACCESS_KEY, KEYS_SECRET_KEY
+
 #: Azurite's well-known development key (public, documented by Microsoft).
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -59,8 +61,8 @@ def _settings(
         return {
             "bucket": bucket,
             "endpoint_url": moto.url,
-            "access_key": "AKIAKEYSPROPERTYTEST",
-            "secret_key": "keys-property-test-secret-0123456789",
+            "access_key": KEYS_ACCESS_KEY,
+            "secret_key": KEYS_SECRET_KEY,
             "addressing_style": "path",
         }
     if driver == "gcs":
