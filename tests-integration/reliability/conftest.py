@@ -22,6 +22,8 @@ from lexigram.storage import BlobStore, StorageConfig, StorageProvider
 from lexigram.storage.testing.faults import FaultProxy
 from lexigram.storage.testing.servers import ServerProcess
 
+from .report import Figures, render
+
 CLOUD_DRIVERS = ["s3", "r2", "gcs", "azure"]
 
 #: Azurite's well-known development account (public, documented by Microsoft).
@@ -111,6 +113,32 @@ def _azure_connection(base: str) -> str:
         f"DefaultEndpointsProtocol=http;AccountName={AZURE_ACCOUNT};AccountKey={AZURE_KEY};"
         f"BlobEndpoint={base}/{AZURE_ACCOUNT};"
     )
+
+
+#: every row recorded by the ``figures`` fixture during the run.
+FIGURES = pytest.StashKey[list[Figures]]()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Callable[..., Figures]:
+    """``figures(driver=..., test=..., ...)`` records a row of the "reliability figures"
+    table printed at the end of the run, and returns it (fill it in as the test goes)."""
+    rows = request.config.stash.setdefault(FIGURES, [])
+
+    def record(**fields: Any) -> Figures:
+        row = Figures(**fields)
+        rows.append(row)
+        return row
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = render(config.stash.get(FIGURES, []))
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

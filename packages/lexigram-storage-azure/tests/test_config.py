@@ -93,6 +93,24 @@ def test_attrs_validators() -> None:
         StorageAzureConfig(container="c", block_size=0)
     with pytest.raises(ValueError, match="max_retries"):
         StorageAzureConfig(container="c", max_retries=-1)
+    with pytest.raises(ValueError, match="retry_backoff"):
+        StorageAzureConfig(container="c", retry_backoff=-0.1)
+
+
+def test_sdk_retry_backoff_comes_from_the_config() -> None:
+    from lexigram.storage.azure.clients import build_service_client, resolve
+
+    config = StorageAzureConfig(
+        container="c",
+        connection_string="UseDevelopmentStorage=true",
+        max_retries=4,
+        retry_backoff=0.25,
+    )
+    client, _ = build_service_client(config, resolve(config))
+    policy = client._config.retry_policy
+    assert (policy.total_retries, policy.initial_backoff) == (4, 0.25)
+    # the first wait is the backoff (± jitter), not the SDK's default 15 s
+    assert all(policy.get_backoff_time({"count": 0}) <= 0.75 for _ in range(50))
 
 
 def test_secrets_never_in_repr() -> None:

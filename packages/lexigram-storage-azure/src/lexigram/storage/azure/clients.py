@@ -90,7 +90,7 @@ def build_service_client(
     config: StorageAzureConfig, conn: Connection
 ) -> tuple[BlobServiceClient, AsyncTokenCredential | None]:
     """The asyncio service client, and the AD credential to close with it (if any)."""
-    from azure.storage.blob.aio import BlobServiceClient
+    from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
 
     token: AsyncTokenCredential | None = None
     credential: Any
@@ -106,7 +106,12 @@ def build_service_client(
     client = BlobServiceClient(
         account_url=conn.endpoint,
         credential=credential,
-        retry_total=config.max_retries,
+        retry_policy=ExponentialRetry(
+            retry_total=config.max_retries,
+            initial_backoff=config.retry_backoff,  # type: ignore[arg-type]  # float is fine
+            increment_base=2,
+            random_jitter_range=0.5,  # type: ignore[arg-type]
+        ),
         connection_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         max_single_get_size=config.download_chunk_size,

@@ -32,6 +32,11 @@ def _non_negative(instance: object, attribute: attrs.Attribute[int], value: int)
         raise ValueError(f"{attribute.name} must be 0 or more, got {value}")
 
 
+def _non_negative_float(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be 0 or more, got {value}")
+
+
 @attrs.define(frozen=True, kw_only=True)
 class StorageAzureConfig:
     """``drivers: {azure: {...}}``.
@@ -78,12 +83,21 @@ class StorageAzureConfig:
     list_page_size: int | None = None
     #: retries of one HTTP request by the SDK (on top of the core's retries of whole operations).
     max_retries: int = attrs.field(default=2, validator=_non_negative)
+    #: seconds before the SDK's first retry of a request (then + 2, + 4, ... seconds, with
+    #: up to half a second of jitter). The SDK's own default is 15 s, too long a stall for a
+    #: connection reset.
+    retry_backoff: float = attrs.field(default=0.5, validator=_non_negative_float)
     #: seconds to open a connection.
     connect_timeout: float = attrs.field(default=10.0, validator=_positive_float)
     #: seconds to wait for data on an open connection.
     read_timeout: float = attrs.field(default=60.0, validator=_positive_float)
     #: longest time a server-side copy is polled for (seconds).
     copy_timeout: float = attrs.field(default=600.0, validator=_positive_float)
+    #: end-to-end MD5 checks: Content-MD5 on every Put Blob / Put Block (the service
+    #: refuses a body that does not match), the blob's MD5 stored on single-request
+    #: uploads, and every download range checked against the MD5 the service computes
+    #: (ranges of at most 4 MiB). False: none of these.
+    checksums: bool = True
 
 
 def connection_string_parts(value: str) -> dict[str, str]:
