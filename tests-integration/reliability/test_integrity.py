@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+import google_crc32c
 import pytest
 
 from lexigram.storage import (
@@ -52,7 +53,7 @@ FLIP_AT = 30_000
 
 #: what each server does with an altered upload body: "refused" (it checks the checksum
 #: sent and answers an error; the old object stays) or "repaired" (the emulator stored
-#: the altered bytes; the driver saw the MD5 it reports differ and wrote the body again,
+#: the altered bytes; the driver saw the checksum it reports differ and wrote the body again,
 #: on condition that the object was still the altered one).
 SINGLE_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "repaired", "azure": "refused"}
 #: a multipart / chunked / block upload with one part altered.
@@ -388,12 +389,12 @@ class _Wire:
         self.requests[-1][3].extend(params.chunk)
 
 
-async def test_gcs_sends_the_md5_that_gcs_checks(
+async def test_gcs_sends_the_crc32c_that_gcs_checks(
     fake_gcs: ServerProcess, new_gcs_bucket: Callable[[], str]
 ) -> None:
     """fake-gcs-server checks no hash, so what the real service would check is asserted
-    on the wire: the multipart resource's ``md5Hash`` and the last resumable request's
-    ``X-Goog-Hash`` are the MD5 of the body, and only the last request carries one."""
+    on the wire: the multipart resource's ``crc32c`` and the last resumable request's
+    ``X-Goog-Hash`` are the CRC32C of the body, and only the last request carries one."""
     wire = _Wire()
     config = StorageGCSConfig(
         bucket=new_gcs_bucket(),
@@ -412,11 +413,15 @@ async def test_gcs_sends_the_md5_that_gcs_checks(
     multipart = next(r for r in posts if "uploadType=multipart" in r[1])
     boundary = multipart[2]["Content-Type"].split("boundary=", 1)[1].encode()
     meta = bytes(multipart[3]).split(b"--" + boundary)[1].split(b"\r\n\r\n", 1)[1]
-    assert json.loads(meta)["md5Hash"] == _b64_md5(small)
+    assert json.loads(meta)["crc32c"] == _b64_crc32c(small)
     puts = [r for r in wire.requests if r[0] == "PUT"]
     assert len(puts) == 5  # four 256 KiB chunks and the rest
     assert [("X-Goog-Hash" in r[2]) for r in puts] == [False] * 4 + [True]
-    assert puts[-1][2]["X-Goog-Hash"] == f"md5={_b64_md5(large)}"
+    assert puts[-1][2]["X-Goog-Hash"] == f"crc32c={_b64_crc32c(large)}"
+
+
+def _b64_crc32c(data: bytes) -> str:
+    return base64.b64encode(int(google_crc32c.value(data)).to_bytes(4, "big")).decode()
 
 
 def _b64_md5(data: bytes) -> str:

@@ -3,50 +3,66 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 
 import aiohttp
+import google_crc32c
 import pytest
 from multidict import CIMultiDict
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig
 from lexigram.storage.gcs.errors import classify_gcs
-from lexigram.storage.gcs.integrity import content_md5, md5_b64, response_md5
+from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
 from lexigram.storage.gcs.transfer import multipart_related
 
 BODY = b"the quick brown fox"
-DIGEST = hashlib.md5(BODY).digest()
+DIGEST = int(google_crc32c.value(BODY)).to_bytes(4, "big")
 B64 = base64.b64encode(DIGEST).decode()
+MD5 = "XrY7u+Ae7tCTyyK7j1rNww=="
 
 
-def test_content_md5_and_base64() -> None:
-    assert content_md5(BODY) == DIGEST
-    assert md5_b64(DIGEST) == B64
+def test_crc32c_of_every_buffer_type_and_base64() -> None:
+    # the check value of CRC32C (RFC 3720): "123456789" -> e3069283
+    assert content_crc32c(b"123456789").hex() == "e3069283"
+    assert content_crc32c(BODY) == DIGEST
+    assert content_crc32c(bytearray(BODY)) == DIGEST
+    assert content_crc32c(memoryview(BODY)) == DIGEST
+    assert b64(DIGEST) == B64
 
 
-def test_response_md5_from_one_or_several_x_goog_hash_headers() -> None:
-    one = CIMultiDict({"x-goog-hash": f"crc32c=n03x6A==,md5={B64}"})
-    assert response_md5(one) == DIGEST
-    several = CIMultiDict([("x-goog-hash", "crc32c=n03x6A=="), ("x-goog-hash", f"md5={B64}")])
-    assert response_md5(several) == DIGEST
-    assert response_md5({"x-goog-hash": f"md5={B64}"}) == DIGEST  # a plain mapping
+def test_running_crc32c_over_pieces_larger_than_its_copy_size() -> None:
+    data = bytes(range(256)) * (5 * 1024 * 1024 // 256) + b"tail"
+    running = Crc32c()
+    view = memoryview(bytearray(data))
+    running.update(view[:3])
+    running.update(view[3 : 3 * 1024 * 1024 + 7])
+    running.update(view[3 * 1024 * 1024 + 7 :])
+    assert running.digest() == content_crc32c(data)
 
 
-def test_no_md5_to_check_against() -> None:
-    assert response_md5(CIMultiDict()) is None
-    assert response_md5(CIMultiDict({"x-goog-hash": "crc32c=n03x6A=="})) is None  # composite
-    assert response_md5(CIMultiDict({"x-goog-hash": "md5=not base64!"})) is None
+def test_response_crc32c_from_one_or_several_x_goog_hash_headers() -> None:
+    one = CIMultiDict({"x-goog-hash": f"crc32c={B64},md5={MD5}"})
+    assert response_crc32c(one) == DIGEST
+    several = CIMultiDict([("x-goog-hash", f"md5={MD5}"), ("x-goog-hash", f"crc32c={B64}")])
+    assert response_crc32c(several) == DIGEST
+    assert response_crc32c({"x-goog-hash": f"crc32c={B64}"}) == DIGEST  # a plain mapping
+
+
+def test_no_crc32c_to_check_against() -> None:
+    assert response_crc32c(CIMultiDict()) is None
+    assert response_crc32c(CIMultiDict({"x-goog-hash": f"md5={MD5}"})) is None
+    assert response_crc32c(CIMultiDict({"x-goog-hash": "crc32c=not base64!"})) is None
+    assert response_crc32c(CIMultiDict({"x-goog-hash": f"crc32c={MD5}"})) is None  # 16 bytes
     # decompressive transcoding: the body is not the stored bytes
-    gz = CIMultiDict({"x-goog-hash": f"md5={B64}", "x-goog-stored-content-encoding": "gzip"})
-    assert response_md5(gz) is None
-    enc = CIMultiDict({"x-goog-hash": f"md5={B64}", "Content-Encoding": "gzip"})
-    assert response_md5(enc) is None
+    gz = CIMultiDict({"x-goog-hash": f"crc32c={B64}", "x-goog-stored-content-encoding": "gzip"})
+    assert response_crc32c(gz) is None
+    enc = CIMultiDict({"x-goog-hash": f"crc32c={B64}", "Content-Encoding": "gzip"})
+    assert response_crc32c(enc) is None
 
 
 def test_multipart_related_body() -> None:
-    resource = {"name": "k", "contentType": "text/plain", "md5Hash": B64}
+    resource = {"name": "k", "contentType": "text/plain", "crc32c": B64}
     body, content_type = multipart_related(resource, memoryview(BODY), "text/plain")
     assert content_type.startswith("multipart/related; boundary=")
     boundary = content_type.split("boundary=", 1)[1].encode()

@@ -72,9 +72,9 @@ class StorageGCSConfig:
     #: seconds a request may wait for the next bytes of a reply (not a bound on a whole
     #: transfer, so large streams are not cut off).
     timeout: float = attrs.field(default=60.0, validator=_positive_seconds)
-    #: end-to-end MD5 checks: every upload sends the body's MD5 (``md5Hash`` of a
+    #: end-to-end CRC32C checks: every upload sends the body's CRC32C (``crc32c`` of a
     #: single-request upload, ``X-Goog-Hash`` on the last request of a resumable one), the
-    #: ``md5Hash`` the server reports is compared with it, and whole-object downloads are
+    #: ``crc32c`` the server reports is compared with it, and whole-object downloads are
     #: checked against ``x-goog-hash``. False: none of these.
     checksums: bool = True
 

@@ -11,7 +11,6 @@ signs only for ``storage.googleapis.com``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import io
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -28,7 +27,7 @@ from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
 from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, status_of
-from lexigram.storage.gcs.integrity import content_md5, md5_b64, response_md5
+from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
 from lexigram.storage.gcs.objects import blob_info
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import fill_chunks, multipart_related, resumable_upload
@@ -159,7 +158,7 @@ class GCSDriver(BlobDriver):
             resource: dict[str, Any] = {"contentType": content_type}
             if metadata:
                 resource["metadata"] = dict(metadata)
-            md5 = hashlib.md5(usedforsecurity=False) if self.config.checksums else None
+            checksum = Crc32c() if self.config.checksums else None
             result = await resumable_upload(
                 sdk.session,
                 url=self._upload_url,
@@ -173,14 +172,14 @@ class GCSDriver(BlobDriver):
                 first=first,
                 rest=blocks,
                 timeout=self._timeout,
-                md5=md5,
+                checksum=checksum,
             )
-            if md5 is not None:
+            if checksum is not None:
                 result = await self._verify_written(
                     sdk,
                     key,
                     result,
-                    md5.digest(),
+                    checksum.digest(),
                     body.data,
                     content_type,
                     metadata,
@@ -202,9 +201,9 @@ class GCSDriver(BlobDriver):
         metadata: Mapping[str, str],
         params: dict[str, str],
     ) -> BlobInfo:
-        digest = content_md5(data) if self.config.checksums else None
+        digest = content_crc32c(data) if self.config.checksums else None
         if metadata or "ifGenerationMatch" in params or digest is not None:
-            # A multipart upload carries the metadata and the MD5, and it is the request on
+            # A multipart upload carries the metadata and the CRC32C, and it is the request on
             # which fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
             result = await self._put_multipart(key, data, content_type, metadata, digest, params)
         else:
@@ -233,12 +232,12 @@ class GCSDriver(BlobDriver):
         params: Mapping[str, str],
     ) -> dict[str, Any]:
         """One ``uploadType=multipart`` request (built here: the SDK's encoder costs a few
-        times more per small upload, and cannot name ``md5Hash``)."""
+        times more per small upload, and cannot name ``crc32c``)."""
         resource: dict[str, Any] = {"name": key, "contentType": content_type}
         if metadata:
             resource["metadata"] = dict(metadata)
         if digest is not None:
-            resource["md5Hash"] = md5_b64(digest)
+            resource["crc32c"] = b64(digest)
         body, multipart_type = multipart_related(resource, data, content_type)
         headers = {
             **await self._auth(),
@@ -267,18 +266,18 @@ class GCSDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
     ) -> dict[str, Any]:
-        """Make sure the new object holds the bytes sent, by the ``md5Hash`` reported.
+        """Make sure the new object holds the bytes sent, by the ``crc32c`` reported.
 
-        GCS refuses an upload that fails its MD5, so a different ``md5Hash`` means a
+        GCS refuses an upload that fails its CRC32C, so a different ``crc32c`` means a
         server that does not check (fake-gcs-server) and bytes altered on the way. The
         object is then written again from ``data`` (bodies held in memory), on condition
-        that it is still the altered generation, until its MD5 matches; a streamed body
+        that it is still the altered generation, until its CRC32C matches; a streamed body
         cannot be sent again, so the altered generation is deleted. Either way failing,
         DATA_CORRUPTED is raised and the altered bytes are not left readable.
         """
-        expected = md5_b64(digest)
+        expected = b64(digest)
         for attempt in range(_REPAIRS + 1):
-            reported = result.get("md5Hash")
+            reported = result.get("crc32c")
             if not reported or reported == expected:
                 return result
             generation = str(result.get("generation", ""))
@@ -292,7 +291,7 @@ class GCSDriver(BlobDriver):
                     )
                 raise DriverError(
                     ErrorCode.DATA_CORRUPTED,
-                    "the server stored bytes whose MD5 differs from the MD5 sent (altered on "
+                    "the server stored bytes whose CRC32C differs from the one sent (altered on "
                     "the way); the altered object was deleted",
                 )
             params = {**self._writes}
@@ -328,7 +327,7 @@ class GCSDriver(BlobDriver):
                 )
             except aiohttp.ClientResponseError as exc:
                 raise self._object_error(exc) from exc
-        # The whole object: checked against the MD5 of the response's x-goog-hash.
+        # The whole object: checked against the CRC32C of the response's x-goog-hash.
         try:
             reply = await self._client().download_stream(
                 self._bucket, key, headers={}, timeout=self._timeout
@@ -340,8 +339,8 @@ class GCSDriver(BlobDriver):
             data = await response.read()
         finally:
             response.release()
-        expected = response_md5(response.headers)
-        if expected is not None and content_md5(data) != expected:
+        expected = response_crc32c(response.headers)
+        if expected is not None and content_crc32c(data) != expected:
             raise _corrupted()
         return data
 
@@ -356,11 +355,11 @@ class GCSDriver(BlobDriver):
             raise self._object_error(exc) from exc
         response: aiohttp.ClientResponse = reply._response
         expected = (
-            response_md5(response.headers)
+            response_crc32c(response.headers)
             if self.config.checksums and start == 0 and end is None
             else None
         )
-        hasher = hashlib.md5(usedforsecurity=False) if expected is not None else None
+        hasher = Crc32c() if expected is not None else None
         try:
             content = response.content
             while True:
@@ -549,7 +548,7 @@ _REPAIRS = 2
 def _corrupted() -> DriverError:
     return DriverError(
         ErrorCode.DATA_CORRUPTED,
-        "the bytes received do not match the object's MD5 (x-goog-hash)",
+        "the bytes received do not match the object's CRC32C (x-goog-hash)",
     )
 
 

@@ -24,7 +24,7 @@ from gcloud.aio.auth import AioSession
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.errors import classify_gcs
-from lexigram.storage.gcs.integrity import md5_b64
+from lexigram.storage.gcs.integrity import Crc32c, b64
 
 __all__ = ["fill_chunks", "multipart_related", "resumable_upload"]
 
@@ -105,13 +105,13 @@ async def resumable_upload(
     first: Chunk,
     rest: AsyncIterator[Chunk],
     timeout: Any,
-    md5: Any = None,
+    checksum: Crc32c | None = None,
 ) -> dict[str, Any]:
     """Upload ``first`` then every chunk of ``rest``; return the object resource.
 
-    ``md5``: a ``hashlib.md5()`` object, fed every chunk once as it is sent; the last
-    request carries its digest as ``X-Goog-Hash``, so GCS refuses an upload whose bytes
-    differ (the caller compares it with the resource's ``md5Hash`` too).
+    ``checksum``: a running CRC32C, fed every chunk once as it is sent; the last request
+    carries its digest as ``X-Goog-Hash``, so GCS refuses an upload whose bytes differ
+    (the caller compares it with the resource's ``crc32c`` too).
 
     Every chunk but the last is exactly ``chunk_size`` bytes (a multiple of 256 KiB); a
     shorter chunk is the last one. If the body ends on a chunk boundary, an empty request
@@ -141,8 +141,8 @@ async def resumable_upload(
         # Content-Type on each request: GCS takes it from the session, fake-gcs-server
         # from the last request.
         put_headers = {**await auth(), "Content-Range": span, "Content-Type": content_type}
-        if final and md5 is not None:
-            put_headers["X-Goog-Hash"] = f"md5={md5_b64(md5.digest())}"
+        if final and checksum is not None:
+            put_headers["X-Goog-Hash"] = f"crc32c={b64(checksum.digest())}"
         body: Any = data
         if len(data) > _PIECE:
             # aiohttp warns on (and writes in one go) raw bodies over 1 MiB: hand it the
@@ -204,8 +204,8 @@ async def resumable_upload(
         block: Chunk | None = first
         while block is not None:
             n = len(block)
-            if md5 is not None:
-                md5.update(block)
+            if checksum is not None:
+                checksum.update(block)
             if n < chunk_size:  # the last chunk
                 reply = await send_chunk(block, offset, last=True)
                 result: dict[str, Any] = await reply.json(content_type=None)
