@@ -6,13 +6,18 @@ Cases (issue 6):
 
 * 4 KiB objects, upload then download, at concurrency 1 and 64: throughput (ops/s,
   target >= 0.95x the raw SDK) and client CPU per operation (target <= 1.05x). Both sides
-  use the same aiohttp settings and the same calls (media upload, ``alt=media`` GET).
+  use the same aiohttp settings and the same calls: with ``checksums: true`` (the default)
+  ours uploads multipart with the body's CRC32C in the resource, so the raw SDK does too
+  (``upload(metadata={"crc32c": ...})``, the CRC32C computed by ``google-crc32c``); the SDK's
+  plain media upload without a checksum is shown for reference; downloads are
+  ``alt=media`` GETs (ours also checks the CRC32C of ``x-goog-hash``).
   The sides alternate in blocks of 50 (256 at concurrency 64) operations, so both see the
   same background load of the shared 2-core machine; each side keeps its best round. A
   raw-vs-raw control (two identical SDK clients) is in the first row's ``extra``.
 * a streamed transfer (256 MiB; 64 MiB with ``--quick``) from a file on disk up, then
-  streamed down: MiB/s and CPU against the SDK's own resumable upload of the same file and
-  its ``download_stream``; and our peak RSS growth against the budget
+  streamed down: MiB/s and CPU against the same calls made on the SDK's session by hand
+  (a resumable session, ``CHUNK``-sized PUTs) and the SDK's ``download_stream``; the SDK's own
+  one-request resumable upload is shown for reference; and our peak RSS growth against the budget
   ``chunk_size x concurrency + 32 MiB`` (the SDK's peak is in ``extra``).
 
 Only the client process is measured: the server is a separate process.
@@ -74,6 +79,14 @@ def _create_bucket(endpoint: str, name: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):  # 127.0.0.1 only
         pass
+
+
+def _crc32c_b64(data: bytes) -> str:
+    import base64
+
+    import google_crc32c
+
+    return base64.b64encode(int(google_crc32c.value(data)).to_bytes(4, "big")).decode()
 
 
 async def _side_by_side(
@@ -179,10 +192,27 @@ async def run(quick: bool) -> list[dict[str, Any]]:
                     await _many(lambda i: store.upload(f"o/{i}", payload), start, count, c)
 
                 async def raw_up(start: int, count: int, c: int = concurrency) -> None:
+                    # The same call as ours with its default `checksums: true`: a
+                    # multipart upload whose resource carries the body's CRC32C.
                     await _many(
                         lambda i: raw.upload(
                             bucket,
                             f"r/{i}",
+                            payload,
+                            content_type="application/octet-stream",
+                            metadata={"crc32c": _crc32c_b64(payload)},
+                            timeout=timeout,
+                        ),
+                        start,
+                        count,
+                        c,
+                    )
+
+                async def media_up(start: int, count: int, c: int = concurrency) -> None:
+                    await _many(
+                        lambda i: raw.upload(
+                            bucket,
+                            f"m/{i}",
                             payload,
                             content_type="application/octet-stream",
                             timeout=timeout,
@@ -192,8 +222,21 @@ async def run(quick: bool) -> list[dict[str, Any]]:
                         c,
                     )
 
+                case = f"upload 4 KiB x{n}, concurrency {concurrency}"
                 ours, base = await _side_by_side(ours_up, raw_up, n, rounds, block)
-                rows += _rows(f"upload 4 KiB x{n}, concurrency {concurrency}", ours, base, n)
+                rows += _rows(case, ours, base, n)
+                ours, media = await _side_by_side(ours_up, media_up, n, rounds, block)
+                rows.append(
+                    {
+                        "case": f"{case}: client CPU vs the SDK's media upload, no checksum",
+                        "ours": round(ours[1] * 1e6, 1),
+                        "baseline": round(media[1] * 1e6, 1),
+                        "unit": "CPU us/op",
+                        "ratio": round(ours[1] / media[1], 3),
+                        "target": "info",
+                        "extra": {"throughput_ratio": round(media[0] / ours[0], 3)},
+                    }
+                )
 
                 async def ours_down(start: int, count: int, c: int = concurrency) -> None:
                     await _many(lambda i: store.download(f"o/{i}"), start, count, c)
@@ -237,6 +280,45 @@ async def run(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+async def _raw_chunked_upload(
+    raw: Storage, bucket: str, name: str, src: BinaryIO, size: int, timeout: Any
+) -> None:
+    """The same calls as the driver's streamed upload, written by hand on the SDK's session:
+    open a resumable session, PUT ``CHUNK``-sized pieces (answered 308), the last one with
+    the total size. This is what a user writes to upload a stream with bounded memory and
+    per-chunk resumption (the SDK's own resumable upload sends the stream in one PUT)."""
+    session: Any = raw.session
+    reply = await session.post(
+        f"{raw._api_root_write}/{bucket}/o",
+        headers={"Content-Type": "application/json; charset=UTF-8"},
+        params={"uploadType": "resumable", "name": name},
+        data=f'{{"name": "{name}", "contentType": "application/octet-stream"}}',
+        timeout=timeout,
+    )
+    location = reply.headers["Location"]
+    reply.release()
+    offset = 0
+    while True:
+        chunk = src.read(CHUNK)
+        end = offset + len(chunk)
+        last = end >= size
+        span = f"bytes {offset}-{end - 1}/{size if last else '*'}"
+        reply = await session.request(
+            "PUT",
+            location,
+            headers={"Content-Range": span, "Content-Type": "application/octet-stream"},
+            data=chunk,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+        if last:
+            await reply.json(content_type=None)
+            return
+        assert reply.status == 308, reply.status
+        reply.release()
+        offset = end
+
+
 async def _streamed(
     store: BlobStore, raw: Storage, bucket: str, size: int, timeout: Any
 ) -> list[dict[str, Any]]:
@@ -251,7 +333,9 @@ async def _streamed(
         with _open(fh.name) as src, Usage() as ours_up:
             await store.upload("big/ours", src, size=size)
         with _open(fh.name) as src, Usage() as raw_up:
-            await raw.upload(bucket, "big/raw", src, force_resumable_upload=True, timeout=timeout)
+            await _raw_chunked_upload(raw, bucket, "big/raw", src, size, timeout)
+        with _open(fh.name) as src, Usage() as sdk_up:
+            await raw.upload(bucket, "big/sdk", src, force_resumable_upload=True, timeout=timeout)
 
         with Usage() as ours_down:
             got = 0
@@ -266,6 +350,20 @@ async def _streamed(
         assert got == size
 
     mib = size / MiB
+    rows.append(
+        {
+            "case": f"streamed upload {mib:.0f} MiB: the SDK's one-request upload (reference)",
+            "ours": round(mib / ours_up.wall_s, 1),
+            "baseline": round(mib / sdk_up.wall_s, 1),
+            "unit": "MiB/s",
+            "ratio": round(sdk_up.wall_s / ours_up.wall_s, 3),
+            "target": "info",
+            "extra": {
+                "note": "different calls: one PUT of the whole stream, nothing to resume from",
+                "sdk": sdk_up.as_dict(),
+            },
+        }
+    )
     budget_kib = (CHUNK * 1 + 32 * MiB) // 1024
     for label, ours, base in (("upload", ours_up, raw_up), ("download", ours_down, raw_down)):
         rows.append(

@@ -9,8 +9,10 @@ baseline in the same process against the same server, alternating, best of N rou
 Cases and targets:
 
 1. 4 KiB PUT and GET, concurrency 1 and 64: client CPU per 1,000 ops (<= 1.05x raw
-   aiobotocore with the same client settings) and ops/s (>= 0.95x). obstore's figures are
-   printed beside them for reference (target "info").
+   aiobotocore with the same client settings) and ops/s (>= 0.95x), as medians of paired
+   blocks (each block of ours beside a block of raw, see ``_interleaved``). A control row
+   measures raw against a second, identical raw client (the noise floor of the run); obstore's
+   figures are printed for reference (target "info"), measured in a pass of their own.
 2. 256 MiB streamed upload (multipart, same part size and concurrency) and download:
    throughput (>= 1.0x raw aiobotocore doing the same multipart / parallel ranged GETs),
    and the client's peak memory growth (``VmHWM``) for the streamed upload and the streamed
@@ -22,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -42,9 +46,17 @@ MIB = 1024 * 1024
 
 
 def _row(
-    case: str, ours: float, baseline: float, unit: str, target: str, **extra: Any
+    case: str,
+    ours: float,
+    baseline: float,
+    unit: str,
+    target: str,
+    *,
+    ratio: float | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    ratio = ours / baseline if baseline else float("inf")
+    if ratio is None:
+        ratio = ours / baseline if baseline else float("inf")
     row: dict[str, Any] = {
         "case": case,
         "ours": ours,
@@ -104,22 +116,43 @@ async def _gather_bounded(n: int, concurrency: int, op: Callable[[int], Awaitabl
     await asyncio.gather(*(one(i) for i in range(n)))
 
 
+@dataclasses.dataclass
+class Paired:
+    """Figures of contenders run side by side in alternating blocks (``_interleaved``)."""
+
+    cpu_ms: dict[str, float]  # client CPU seconds per 1,000 ops, over all blocks
+    ops_s: dict[str, float]  # ops/s, over all blocks
+    blocks: dict[str, list[tuple[float, float]]]  # (CPU s, wall s) of each block
+
+    def cpu_ratio(self, name: str, baseline: str) -> float:
+        """Median over blocks of ``name``'s CPU / ``baseline``'s CPU in the same block."""
+        return statistics.median(
+            a[0] / b[0] for a, b in zip(self.blocks[name], self.blocks[baseline], strict=True)
+        )
+
+    def ops_ratio(self, name: str, baseline: str) -> float:
+        """Median over blocks of ``name``'s ops/s / ``baseline``'s ops/s in the same block."""
+        return statistics.median(
+            b[1] / a[1] for a, b in zip(self.blocks[name], self.blocks[baseline], strict=True)
+        )
+
+
 async def _interleaved(
     n: int,
     concurrency: int,
     rounds: int,
     contenders: dict[str, Callable[[int], Awaitable[Any]]],
-) -> dict[str, tuple[float, float]]:
-    """(client CPU seconds per 1,000 ops, ops/s) of each contender.
+) -> Paired:
+    """Run the contenders side by side; see :class:`Paired`.
 
-    The machine's speed drifts (other processes, CPU frequency), so the contenders run
-    in small alternating blocks of the same ops: each block of ours sits next to a block
-    of each baseline, under the same conditions. CPU and wall time are summed per
-    contender over ``rounds`` passes of all ``n`` ops.
+    The machine's speed drifts (other processes, CPU frequency, the server's garbage
+    collector), so the contenders run in small alternating blocks of the same ops: each
+    block of ours sits next to a block of each baseline, under the same conditions. The
+    ratios are medians of these paired blocks (robust to a block that met a hiccup);
+    the absolute figures are sums over ``rounds`` passes of all ``n`` ops.
     """
     block = max(100, 4 * concurrency)
-    cpu = dict.fromkeys(contenders, 0.0)
-    wall = dict.fromkeys(contenders, 0.0)
+    blocks: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     order = list(contenders.items())
     turn = 0
     for _ in range(rounds):
@@ -135,14 +168,17 @@ async def _interleaved(
 
                 cpu0, wall0 = time.process_time(), time.perf_counter()
                 await _gather_bounded(count, concurrency, shifted)
-                cpu[name] += time.process_time() - cpu0
-                wall[name] += time.perf_counter() - wall0
+                blocks[name].append((time.process_time() - cpu0, time.perf_counter() - wall0))
     total = n * rounds
-    return {name: (cpu[name] / total * 1000, total / wall[name]) for name in contenders}
+    return Paired(
+        cpu_ms={k: sum(c for c, _ in v) / total * 1000 for k, v in blocks.items()},
+        ops_s={k: total / sum(w for _, w in v) for k, v in blocks.items()},
+        blocks=blocks,
+    )
 
 
 async def _small_ops(
-    store: BlobStore, raw: Any, obs: Any, bucket: str, n: int, rounds: int
+    store: BlobStore, raw: Any, twin: Any, obs: Any, bucket: str, n: int, rounds: int
 ) -> list[dict[str, Any]]:
     import obstore
 
@@ -153,7 +189,7 @@ async def _small_ops(
         async def ours_put(i: int) -> None:
             await store.upload(f"small/{i}.bin", body)
 
-        async def raw_put(i: int) -> None:
+        async def raw_put(i: int, raw: Any = raw) -> None:
             await raw.put_object(
                 Bucket=bucket,
                 Key=f"small/{i}.bin",
@@ -161,49 +197,78 @@ async def _small_ops(
                 ContentType="application/octet-stream",
             )
 
+        async def twin_put(i: int) -> None:
+            await raw_put(i, twin)
+
         async def obs_put(i: int) -> None:
             await obstore.put_async(obs, f"small/{i}.bin", body)
 
         async def ours_get(i: int) -> None:
             await store.download(f"small/{i}.bin")
 
-        async def raw_get(i: int) -> None:
+        async def raw_get(i: int, raw: Any = raw) -> None:
             resp = await raw.get_object(Bucket=bucket, Key=f"small/{i}.bin")
             async with resp["Body"] as stream:
                 await stream.read()
+
+        async def twin_get(i: int) -> None:
+            await raw_get(i, twin)
 
         async def obs_get(i: int) -> None:
             result = await obstore.get_async(obs, f"small/{i}.bin")
             await result.bytes_async()
 
-        for verb, ours_op, raw_op, obs_op in (
-            ("PUT", ours_put, raw_put, obs_put),
-            ("GET", ours_get, raw_get, obs_get),
+        for verb, ours_op, raw_op, twin_op, obs_op in (
+            ("PUT", ours_put, raw_put, twin_put, obs_put),
+            ("GET", ours_get, raw_get, twin_get, obs_get),
         ):
-            best = await _interleaved(
-                n, conc, rounds, {"ours": ours_op, "raw": raw_op, "obstore": obs_op}
-            )
+            # ours against raw alone; then, in passes of their own, a second identical raw
+            # client (the noise floor of this run) and obstore (its runtime's threads count
+            # in this process's CPU time, so it never shares a pass with ours).
+            best = await _interleaved(n, conc, rounds, {"ours": ours_op, "raw": raw_op})
+            control = await _interleaved(n, conc, rounds, {"raw": raw_op, "twin": twin_op})
+            ref = await _interleaved(n, conc, rounds, {"raw": raw_op, "obstore": obs_op})
             case = f"{n} x 4 KiB {verb}, concurrency {conc}"
             rows.append(
                 _row(
                     f"{case}: client CPU",
-                    best["ours"][0],
-                    best["raw"][0],
+                    best.cpu_ms["ours"],
+                    best.cpu_ms["raw"],
                     "CPU s/1k ops",
                     "<= 1.05x",
+                    ratio=best.cpu_ratio("ours", "raw"),
                 )
             )
             rows.append(
-                _row(f"{case}: ops/s", best["ours"][1], best["raw"][1], "ops/s", ">= 0.95x")
+                _row(
+                    f"{case}: ops/s",
+                    best.ops_s["ours"],
+                    best.ops_s["raw"],
+                    "ops/s",
+                    ">= 0.95x",
+                    ratio=best.ops_ratio("ours", "raw"),
+                )
+            )
+            rows.append(
+                _row(
+                    f"{case}: control, raw vs an identical raw client: CPU",
+                    control.cpu_ms["twin"],
+                    control.cpu_ms["raw"],
+                    "CPU s/1k ops",
+                    "info",
+                    ratio=control.cpu_ratio("twin", "raw"),
+                    ops_s_ratio=round(control.ops_ratio("twin", "raw"), 3),
+                )
             )
             rows.append(
                 _row(
                     f"{case}: obstore CPU (reference)",
-                    best["obstore"][0],
-                    best["raw"][0],
+                    ref.cpu_ms["obstore"],
+                    ref.cpu_ms["raw"],
                     "CPU s/1k ops",
                     "info",
-                    obstore_ops_s=round(best["obstore"][1], 1),
+                    ratio=ref.cpu_ratio("obstore", "raw"),
+                    obstore_ops_s=round(ref.ops_s["obstore"], 1),
                 )
             )
     return rows
@@ -426,7 +491,10 @@ async def run(quick: bool) -> list[dict[str, Any]]:
         store = BlobStore(driver, name="bench")
         session = AioSession()
         # The baseline uses exactly the client settings of ours.
-        async with session.create_client("s3", **driver.client_kwargs()) as raw:
+        async with (
+            session.create_client("s3", **driver.client_kwargs()) as raw,
+            session.create_client("s3", **driver.client_kwargs()) as twin,
+        ):
             await raw.create_bucket(Bucket=bucket)
             obs = S3Store(
                 bucket,
@@ -438,7 +506,7 @@ async def run(quick: bool) -> list[dict[str, Any]]:
                 client_options={"allow_http": True},
             )
             await store.upload("warmup", b"x")  # opens ours' client
-            rows = await _small_ops(store, raw, obs, bucket, n_small, rounds)
+            rows = await _small_ops(store, raw, twin, obs, bucket, n_small, rounds)
             rows += await _big(store, raw, bucket, total, part_size, concurrency, rounds)
             rows += await _listing(store, raw, bucket, n_list, rounds)
         await store.close()
