@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
+from .azure_setup import create_container
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Azurite's well-known development key (public, documented by Microsoft).
 AZURITE_KEY = (
@@ -187,17 +189,11 @@ def _redirect(page: str, yaml_text: str | None, servers: dict[str, Any]) -> str:
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
             f"AccountKey={AZURITE_KEY};BlobEndpoint={servers['azurite'].url}/devstoreaccount1;"
         )
-        _create_container(connection, container)
+        create_container(connection, container)
         for name in ("account_name", "account_key", "sas_token", "endpoint_url"):
             settings.pop(name, None)
         settings.update(connection_string=connection, container=container)
     return yaml.safe_dump(doc)
-
-
-def _create_container(connection: str, name: str) -> None:
-    from azure.storage.blob import BlobServiceClient
-
-    BlobServiceClient.from_connection_string(connection).create_container(name)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from lexigram.storage import BlobStore, InvalidKeyError, StorageConfig, StorageP
 from lexigram.storage.keys import validate_key
 from lexigram.storage.testing.servers import ServerProcess
 
+from .azure_setup import create_container
 from .canary import KEYS_ACCESS_KEY, KEYS_SECRET_KEY
 
 #: Azurite's well-known development key (public, documented by Microsoft).
@@ -67,14 +68,12 @@ def _settings(
         }
     if driver == "gcs":
         return {"bucket": new_gcs_bucket(), "endpoint_url": fake_gcs.url}
-    from azure.storage.blob import BlobServiceClient
-
     container = f"keys-{uuid.uuid4().hex[:12]}"
     connection = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         f"AccountKey={AZURITE_KEY};BlobEndpoint={azurite.url}/devstoreaccount1;"
     )
-    BlobServiceClient.from_connection_string(connection).create_container(container)
+    create_container(connection, container)
     return {"connection_string": connection, "container": container}
 
 

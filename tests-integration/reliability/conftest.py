@@ -22,6 +22,7 @@ from lexigram.storage import BlobStore, StorageConfig, StorageProvider
 from lexigram.storage.testing.faults import FaultProxy
 from lexigram.storage.testing.servers import ServerProcess
 
+from ..azure_setup import create_container
 from .report import Figures, render
 
 CLOUD_DRIVERS = ["s3", "r2", "gcs", "azure"]
@@ -101,10 +102,8 @@ def _s3_bucket(server: ServerProcess) -> str:
 
 
 def _azure_container(server: ServerProcess) -> str:
-    from azure.storage.blob import BlobServiceClient
-
     name = f"rel-{uuid.uuid4().hex[:16]}"
-    BlobServiceClient.from_connection_string(_azure_connection(server.url)).create_container(name)
+    create_container(_azure_connection(server.url), name)
     return name
 
 

@@ -10,7 +10,15 @@ from botocore.exceptions import ClientError, FlexibleChecksumError  # type: igno
 from lexigram.storage.errors import ErrorCode
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import code_for
-from lexigram.storage.s3.integrity import content_md5, etag_md5, md5_b64, sdk_verified
+from lexigram.storage.s3.integrity import (
+    THREAD_MIN,
+    RunningMD5,
+    content_md5,
+    etag_md5,
+    md5_b64,
+    md5_of,
+    sdk_verified,
+)
 from lexigram.storage.s3.settings import resolve
 
 BODY = b"the quick brown fox"
@@ -70,3 +78,18 @@ def test_client_config_follows_the_setting() -> None:
     assert on.response_checksum_validation == "when_supported"
     assert off.request_checksum_calculation == "when_required"
     assert off.response_checksum_validation == "when_required"
+
+
+async def test_md5_of_small_and_large_bodies() -> None:
+    small, large = b"x" * 100, bytes(range(256)) * (THREAD_MIN // 256 + 3)
+    assert await md5_of(small) == hashlib.md5(small).digest()
+    # large ones are hashed in a worker thread: same digest, any buffer type
+    assert await md5_of(memoryview(bytearray(large))) == hashlib.md5(large).digest()
+
+
+async def test_running_md5_keeps_the_order_of_small_and_large_chunks() -> None:
+    chunks = [b"a" * 10, bytes(range(256)) * 4096, b"b" * 1000, bytes(range(256)) * 8192, b""]
+    running = RunningMD5()
+    for chunk in chunks:
+        await running.feed(chunk)
+    assert await running.digest() == hashlib.md5(b"".join(chunks)).digest()

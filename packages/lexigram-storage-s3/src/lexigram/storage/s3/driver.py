@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import heapq
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -27,7 +26,13 @@ from lexigram.storage.s3.errors import (
     delete_failures,
     s3_error,
 )
-from lexigram.storage.s3.integrity import content_md5, etag_md5, md5_b64, sdk_verified
+from lexigram.storage.s3.integrity import (
+    RunningMD5,
+    etag_md5,
+    md5_b64,
+    md5_of,
+    sdk_verified,
+)
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import (
     MAX_COPY_SIZE,
@@ -241,7 +246,7 @@ class S3Driver(BlobDriver):
         metadata: Mapping[str, str],
     ) -> BlobInfo:
         client = await self._s3()
-        digest = content_md5(block) if self.settings.checksums else None
+        digest = await md5_of(block) if self.settings.checksums else None
         if digest is not None:
             args = {**args, "ContentMD5": md5_b64(digest)}
         resp = await client.put_object(
@@ -324,7 +329,7 @@ class S3Driver(BlobDriver):
             nonlocal total
             total += len(block)
             part: dict[str, Any] = {}
-            digest = content_md5(block) if checksums else None
+            digest = await md5_of(block) if checksums else None
             if digest is not None:
                 part["ContentMD5"] = md5_b64(digest)
             for attempt in range(_REPAIRS + 1):
@@ -431,16 +436,16 @@ class S3Driver(BlobDriver):
                 if self.settings.checksums and not args and not sdk_verified(resp)
                 else None
             )
-            hasher = hashlib.md5(usedforsecurity=False) if expected is not None else None
+            hasher = RunningMD5() if expected is not None else None
             async with resp["Body"] as body:
                 while True:
                     chunk = await body.read(chunk_size)
                     if not chunk:
                         break
                     if hasher is not None:
-                        hasher.update(chunk)
+                        await hasher.feed(chunk)
                     yield chunk
-            if hasher is not None and hasher.digest() != expected:
+            if hasher is not None and await hasher.digest() != expected:
                 raise DriverError(
                     ErrorCode.DATA_CORRUPTED,
                     "the bytes received do not match the object's MD5 (its ETag)",
@@ -476,7 +481,7 @@ class S3Driver(BlobDriver):
             async with resp["Body"] as body:
                 data: bytes = await body.read()
             if expected is not None:
-                _check_md5(data, expected)
+                await _check_md5(data, expected)
             return data
         # Large: read the first response while parallel ranged GETs fetch the rest,
         # then join the parts once (one allocation of the result's size).
@@ -508,7 +513,7 @@ class S3Driver(BlobDriver):
         joined = b"".join(rest)
         if expected is not None:
             del rest
-            _check_md5(joined, expected)
+            await _check_md5(joined, expected)
         return joined
 
     async def head(self, key: str) -> BlobInfo:
@@ -738,9 +743,9 @@ def _total_size(resp: Mapping[str, Any]) -> int:
 _REPAIRS = 2
 
 
-def _check_md5(data: bytes, expected: bytes) -> None:
+async def _check_md5(data: bytes, expected: bytes) -> None:
     """Raise DATA_CORRUPTED when ``data`` is not what the ETag's MD5 says."""
-    if content_md5(data) != expected:
+    if await md5_of(data) != expected:
         raise DriverError(
             ErrorCode.DATA_CORRUPTED,
             "the bytes received do not match the object's MD5 (its ETag)",

@@ -16,13 +16,14 @@ What is checked (``checksums: true``, the default):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["content_md5", "etag_md5", "md5_b64", "sdk_verified"]
+__all__ = ["RunningMD5", "content_md5", "etag_md5", "md5_b64", "md5_of", "sdk_verified"]
 
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 #: full-object checksums botocore verifies by itself (without the CRT extra).
@@ -32,6 +33,46 @@ _SDK_CHECKED = ("ChecksumCRC32", "ChecksumSHA1", "ChecksumSHA256")
 def content_md5(data: bytes | bytearray | memoryview) -> bytes:
     """The MD5 digest of ``data``."""
     return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+#: bodies at least this large are hashed in a worker thread (hashlib releases the GIL), so
+#: the MD5 of a large part runs beside the event loop and the other transfers instead of
+#: stopping them for milliseconds.
+THREAD_MIN = 1024 * 1024
+
+
+async def md5_of(data: bytes | bytearray | memoryview) -> bytes:
+    """:func:`content_md5`, off the event loop for large bodies."""
+    if len(data) < THREAD_MIN:
+        return content_md5(data)
+    return await asyncio.get_running_loop().run_in_executor(None, content_md5, data)
+
+
+class RunningMD5:
+    """The MD5 of a stream, each large chunk hashed in a worker thread while the next one
+    is being received: :meth:`feed` waits only for the previous chunk's hash."""
+
+    __slots__ = ("_hasher", "_pending")
+
+    def __init__(self) -> None:
+        self._hasher = hashlib.md5(usedforsecurity=False)
+        self._pending: asyncio.Future[None] | None = None
+
+    async def feed(self, chunk: bytes) -> None:
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        if len(chunk) < THREAD_MIN // 4:
+            self._hasher.update(chunk)
+        else:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.run_in_executor(None, self._hasher.update, chunk)
+
+    async def digest(self) -> bytes:
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        return self._hasher.digest()
 
 
 def md5_b64(digest: bytes) -> str:
