@@ -22,15 +22,20 @@ class _Handler(socketserver.BaseRequestHandler):
             self.request.sendall(PAYLOAD)
 
 
-@pytest.fixture
-def upstream() -> Iterator[int]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
+def _serve(handler: type[socketserver.BaseRequestHandler]) -> Iterator[int]:
+    """A threaded TCP server on a free 127.0.0.1 port for one test; yields its port."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    yield from _serve(_Handler)
 
 
 def fetch(port: int) -> bytes:
@@ -125,13 +130,7 @@ EXCHANGE_REPLY = os.urandom(5000)
 
 @pytest.fixture
 def keepalive() -> Iterator[int]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _KeepAliveHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    yield from _serve(_KeepAliveHandler)
 
 
 def exchanges(port: int, n: int) -> list[bytes | str]:
