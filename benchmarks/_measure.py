@@ -5,6 +5,9 @@
   not decide the number;
 - :func:`cpu_seconds` and :class:`Usage`: process CPU time (``time.process_time``, all
   threads of this process, user + system) next to wall time;
+- :func:`interleaved` and :class:`Paired`: contenders (ours, the raw SDK, a control) run
+  side by side in small alternating blocks of the same operations; ratios are medians
+  of the paired blocks;
 - :func:`peak_rss_kib`, :func:`reset_peak_rss` and :class:`Usage`: peak resident memory
   growth, from ``VmHWM`` in ``/proc/self/status``. Writing ``5`` to
   ``/proc/self/clear_refs`` resets ``VmHWM`` to the current RSS on Linux (checked on this
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import statistics
@@ -22,12 +26,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 __all__ = [
+    "Paired",
     "Timing",
     "Usage",
     "cpu_seconds",
     "current_rss_kib",
+    "gather_bounded",
+    "interleaved",
     "peak_rss_kib",
     "reset_peak_rss",
     "row",
@@ -213,3 +221,79 @@ def row(
         "target": target,
         "extra": extra,
     }
+
+
+async def gather_bounded(n: int, concurrency: int, op: Callable[[int], Awaitable[Any]]) -> None:
+    """Run ``op(0) .. op(n - 1)``, at most ``concurrency`` at a time (in order at 1)."""
+    if concurrency == 1:
+        for i in range(n):
+            await op(i)
+        return
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await op(i)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+@dataclass
+class Paired:
+    """Figures of contenders run side by side in alternating blocks (:func:`interleaved`)."""
+
+    cpu_ms: dict[str, float]  # client CPU seconds per 1,000 ops, over all blocks
+    ops_s: dict[str, float]  # ops/s, over all blocks
+    blocks: dict[str, list[tuple[float, float]]]  # (CPU s, wall s) of each block
+
+    def cpu_ratio(self, name: str, baseline: str) -> float:
+        """Median over blocks of ``name``'s CPU / ``baseline``'s CPU in the same block."""
+        return statistics.median(
+            a[0] / b[0] for a, b in zip(self.blocks[name], self.blocks[baseline], strict=True)
+        )
+
+    def ops_ratio(self, name: str, baseline: str) -> float:
+        """Median over blocks of ``name``'s ops/s / ``baseline``'s ops/s in the same block."""
+        return statistics.median(
+            b[1] / a[1] for a, b in zip(self.blocks[name], self.blocks[baseline], strict=True)
+        )
+
+
+async def interleaved(
+    n: int,
+    concurrency: int,
+    rounds: int,
+    contenders: dict[str, Callable[[int], Awaitable[Any]]],
+) -> Paired:
+    """Run the contenders side by side; see :class:`Paired`.
+
+    The machine's speed drifts (other processes, CPU frequency, the server's garbage
+    collector), so the contenders run in small alternating blocks of the same ops: each
+    block of ours sits next to a block of each baseline, under the same conditions. The
+    ratios are medians of these paired blocks (robust to a block that met a hiccup);
+    the absolute figures are sums over ``rounds`` passes of all ``n`` ops.
+    """
+    block = max(100, 4 * concurrency)
+    blocks: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
+    order = list(contenders.items())
+    turn = 0
+    for _ in range(rounds):
+        for lo in range(0, n, block):
+            count = min(block, n - lo)
+            turn += 1
+            for name, op in order if turn % 2 else order[::-1]:
+
+                async def shifted(
+                    i: int, op: Callable[[int], Awaitable[Any]] = op, lo: int = lo
+                ) -> Any:
+                    return await op(lo + i)
+
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                await gather_bounded(count, concurrency, shifted)
+                blocks[name].append((time.process_time() - cpu0, time.perf_counter() - wall0))
+    total = n * rounds
+    return Paired(
+        cpu_ms={k: sum(c for c, _ in v) / total * 1000 for k, v in blocks.items()},
+        ops_s={k: total / sum(w for _, w in v) for k, v in blocks.items()},
+        blocks=blocks,
+    )

@@ -11,25 +11,25 @@ Cases (issue 6):
   (``upload(metadata={"crc32c": ...})``, the CRC32C computed by ``google-crc32c``); the SDK's
   plain media upload without a checksum is shown for reference; downloads are
   ``alt=media`` GETs (ours also checks the CRC32C of ``x-goog-hash``).
-  The sides alternate in blocks of 50 (256 at concurrency 64) operations, so both see the
-  same background load of the shared 2-core machine; each side keeps its best round. A
-  raw-vs-raw control (two identical SDK clients) is in the first row's ``extra``.
+  The sides alternate in small blocks of the same operations, so both see the same
+  background load of the shared 2-core machine; ratios are medians of the paired blocks
+  (``_measure.interleaved``). A raw-vs-raw control (two identical SDK clients) is in each
+  download row's ``extra``.
 * a streamed transfer (256 MiB; 64 MiB with ``--quick``) from a file on disk up, then
   streamed down: MiB/s and CPU against the same calls made on the SDK's session by hand
   (a resumable session, ``CHUNK``-sized PUTs) and the SDK's ``download_stream``; the SDK's own
   one-request resumable upload is shown for reference; and our peak RSS growth against the budget
-  ``chunk_size x concurrency + 32 MiB`` (the SDK's peak is in ``extra``).
+  ``chunk_size x concurrency + 32 MiB`` (the SDK's peak is in ``extra``). Each side runs
+  three times, alternating which goes first; the best time of each is kept.
 
 Only the client process is measured: the server is a separate process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import tempfile
-import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
@@ -39,7 +39,7 @@ from typing import Any, BinaryIO
 import aiohttp
 from gcloud.aio.storage import Storage
 
-from _measure import Usage
+from _measure import Paired, Usage, interleaved
 from lexigram.storage import BlobStore
 from lexigram.storage.gcs.config import StorageGCSConfig
 from lexigram.storage.gcs.driver import GCSDriver
@@ -89,75 +89,23 @@ def _crc32c_b64(data: bytes) -> str:
     return base64.b64encode(int(google_crc32c.value(data)).to_bytes(4, "big")).decode()
 
 
-async def _side_by_side(
-    ours: Callable[[int, int], Awaitable[None]],
-    raw: Callable[[int, int], Awaitable[None]],
-    n: int,
-    rounds: int,
-    block: int,
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Best (wall, cpu) seconds per op of each side.
-
-    Each round runs ``n`` operations per side in blocks of ``block``, alternating the
-    sides block by block (and which goes first), so both see the same background load of
-    the shared machine; the best round of each side is kept.
-    """
-    best: dict[str, tuple[float, float]] = {}
-    for r in range(rounds):
-        spent = {"ours": [0.0, 0.0], "raw": [0.0, 0.0]}
-        for k, start in enumerate(range(0, n, block)):
-            count = min(block, n - start)
-            pair = [("ours", ours), ("raw", raw)]
-            for name, fn in pair if (r + k) % 2 == 0 else pair[::-1]:
-                wall0, cpu0 = time.perf_counter(), time.process_time()
-                await fn(start, count)
-                spent[name][0] += time.perf_counter() - wall0
-                spent[name][1] += time.process_time() - cpu0
-        for name, (wall, cpu) in spent.items():
-            old = best.get(name)
-            best[name] = (
-                (min(old[0], wall / n), min(old[1], cpu / n)) if old else (wall / n, cpu / n)
-            )
-    return best["ours"], best["raw"]
-
-
-async def _many(
-    op: Callable[[int], Awaitable[Any]], start: int, count: int, concurrency: int
-) -> None:
-    if concurrency == 1:
-        for i in range(start, start + count):
-            await op(i)
-        return
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await op(i)
-
-    await asyncio.gather(*(one(i) for i in range(start, start + count)))
-
-
-def _rows(
-    case: str, ours: tuple[float, float], raw: tuple[float, float], n: int
-) -> list[dict[str, Any]]:
-    ops_ours, ops_raw = 1 / ours[0], 1 / raw[0]
-    cpu_ours, cpu_raw = ours[1] * 1e6, raw[1] * 1e6
+def _rows(case: str, paired: Paired, n: int) -> list[dict[str, Any]]:
     return [
         {
             "case": f"{case}: throughput",
-            "ours": round(ops_ours, 1),
-            "baseline": round(ops_raw, 1),
+            "ours": round(paired.ops_s["ours"], 1),
+            "baseline": round(paired.ops_s["raw"], 1),
             "unit": "ops/s",
-            "ratio": round(ops_ours / ops_raw, 3),
+            "ratio": round(paired.ops_ratio("ours", "raw"), 3),
             "target": ">= 0.95x",
             "extra": {"ops_per_round": n},
         },
         {
             "case": f"{case}: client CPU per op",
-            "ours": round(cpu_ours, 1),
-            "baseline": round(cpu_raw, 1),
+            "ours": round(paired.cpu_ms["ours"] * 1000, 1),
+            "baseline": round(paired.cpu_ms["raw"] * 1000, 1),
             "unit": "CPU us/op",
-            "ratio": round(cpu_ours / cpu_raw, 3),
+            "ratio": round(paired.cpu_ratio("ours", "raw"), 3),
             "target": "<= 1.05x",
         },
     ]
@@ -165,7 +113,7 @@ def _rows(
 
 async def run(quick: bool) -> list[dict[str, Any]]:
     n = 500 if quick else 2000
-    rounds = 3 if quick else 5
+    rounds = 2 if quick else 3
     big = (64 if quick else 256) * MiB
     rows: list[dict[str, Any]] = []
     server = ServerProcess(
@@ -183,100 +131,82 @@ async def run(quick: bool) -> list[dict[str, Any]]:
         timeout: Any = aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100), timeout=timeout)
         raw = Storage(session=http, api_root=server.url, api_is_dev=True)  # type: ignore[arg-type]
+        http2 = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100), timeout=timeout)
+        twin = Storage(session=http2, api_root=server.url, api_is_dev=True)  # type: ignore[arg-type]
         payload = os.urandom(SMALL)
         try:
             for concurrency in (1, 64):
-                block = 50 if concurrency == 1 else 256
 
-                async def ours_up(start: int, count: int, c: int = concurrency) -> None:
-                    await _many(lambda i: store.upload(f"o/{i}", payload), start, count, c)
+                async def ours_up(i: int) -> None:
+                    await store.upload(f"o/{i}", payload)
 
-                async def raw_up(start: int, count: int, c: int = concurrency) -> None:
+                async def raw_up(i: int) -> None:
                     # The same call as ours with its default `checksums: true`: a
                     # multipart upload whose resource carries the body's CRC32C.
-                    await _many(
-                        lambda i: raw.upload(
-                            bucket,
-                            f"r/{i}",
-                            payload,
-                            content_type="application/octet-stream",
-                            metadata={"crc32c": _crc32c_b64(payload)},
-                            timeout=timeout,
-                        ),
-                        start,
-                        count,
-                        c,
+                    await raw.upload(
+                        bucket,
+                        f"r/{i}",
+                        payload,
+                        content_type="application/octet-stream",
+                        metadata={"crc32c": _crc32c_b64(payload)},
+                        timeout=timeout,
                     )
 
-                async def media_up(start: int, count: int, c: int = concurrency) -> None:
-                    await _many(
-                        lambda i: raw.upload(
-                            bucket,
-                            f"m/{i}",
-                            payload,
-                            content_type="application/octet-stream",
-                            timeout=timeout,
-                        ),
-                        start,
-                        count,
-                        c,
+                async def media_up(i: int) -> None:
+                    await raw.upload(
+                        bucket,
+                        f"m/{i}",
+                        payload,
+                        content_type="application/octet-stream",
+                        timeout=timeout,
                     )
 
                 case = f"upload 4 KiB x{n}, concurrency {concurrency}"
-                ours, base = await _side_by_side(ours_up, raw_up, n, rounds, block)
-                rows += _rows(case, ours, base, n)
-                ours, media = await _side_by_side(ours_up, media_up, n, rounds, block)
+                up = await interleaved(
+                    n, concurrency, rounds, {"ours": ours_up, "raw": raw_up, "media": media_up}
+                )
+                rows += _rows(case, up, n)
                 rows.append(
                     {
                         "case": f"{case}: client CPU vs the SDK's media upload, no checksum",
-                        "ours": round(ours[1] * 1e6, 1),
-                        "baseline": round(media[1] * 1e6, 1),
+                        "ours": round(up.cpu_ms["ours"] * 1000, 1),
+                        "baseline": round(up.cpu_ms["media"] * 1000, 1),
                         "unit": "CPU us/op",
-                        "ratio": round(ours[1] / media[1], 3),
+                        "ratio": round(up.cpu_ratio("ours", "media"), 3),
                         "target": "info",
-                        "extra": {"throughput_ratio": round(media[0] / ours[0], 3)},
+                        "extra": {"throughput_ratio": round(up.ops_ratio("ours", "media"), 3)},
                     }
                 )
 
-                async def ours_down(start: int, count: int, c: int = concurrency) -> None:
-                    await _many(lambda i: store.download(f"o/{i}"), start, count, c)
+                async def ours_down(i: int) -> None:
+                    await store.download(f"o/{i}")
 
-                async def raw_down(start: int, count: int, c: int = concurrency) -> None:
-                    await _many(
-                        lambda i: raw.download(bucket, f"r/{i}", timeout=timeout), start, count, c
-                    )
+                async def raw_down(i: int) -> None:
+                    await raw.download(bucket, f"r/{i}", timeout=timeout)
 
-                ours, base = await _side_by_side(ours_down, raw_down, n, rounds, block)
-                rows += _rows(f"download 4 KiB x{n}, concurrency {concurrency}", ours, base, n)
+                async def twin_down(i: int) -> None:
+                    await twin.download(bucket, f"r/{i}", timeout=timeout)
 
-            # Control: the raw SDK against a second, identical raw client, to show how
-            # far apart two equal sides land on this machine (the noise floor).
-            http2 = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100), timeout=timeout
-            )
-            twin = Storage(session=http2, api_root=server.url, api_is_dev=True)  # type: ignore[arg-type]
-
-            async def raw_a(start: int, count: int) -> None:
-                await _many(
-                    lambda i: raw.download(bucket, f"r/{i}", timeout=timeout), start, count, 1
+                down = await interleaved(
+                    n,
+                    concurrency,
+                    rounds,
+                    {"ours": ours_down, "raw": raw_down, "twin": twin_down},
                 )
+                rows += _rows(f"download 4 KiB x{n}, concurrency {concurrency}", down, n)
+                # Control: the raw SDK against a second, identical raw client, to show
+                # how far apart two equal sides land on this machine (the noise floor).
+                rows[-2].setdefault("extra", {})["control_twin_vs_raw"] = {
+                    "throughput_ratio": round(down.ops_ratio("twin", "raw"), 3),
+                    "cpu_ratio": round(down.cpu_ratio("twin", "raw"), 3),
+                }
 
-            async def raw_b(start: int, count: int) -> None:
-                await _many(
-                    lambda i: twin.download(bucket, f"r/{i}", timeout=timeout), start, count, 1
-                )
-
-            a, b = await _side_by_side(raw_a, raw_b, n, rounds, 50)
-            await http2.close()
-            rows[0].setdefault("extra", {})["control_raw_vs_raw_download_c1"] = {
-                "throughput_ratio": round(b[0] / a[0], 3),
-                "cpu_ratio": round(a[1] / b[1], 3),
-            }
-            rows += await _streamed(store, raw, bucket, big, timeout)
+            rows += await _streamed(store, raw, bucket, big, timeout, 3)
         finally:
             await store.close()
             await raw.close()
             await http.close()
+            await http2.close()
     return rows
 
 
@@ -319,8 +249,34 @@ async def _raw_chunked_upload(
         offset = end
 
 
+async def _alternating(
+    ours: Callable[[], Awaitable[None]], raw: Callable[[], Awaitable[None]], rounds: int
+) -> tuple[Usage, Usage]:
+    """Each side ``rounds`` times, alternating which goes first (the server's first large
+    object costs it more than the next ones); per side the best wall and CPU time, and the
+    largest peak memory growth."""
+    seen: dict[str, list[Usage]] = {"ours": [], "raw": []}
+    sides = [("ours", ours), ("raw", raw)]
+    for r in range(rounds):
+        for name, fn in sides if r % 2 == 0 else sides[::-1]:
+            with Usage() as usage:
+                await fn()
+            seen[name].append(usage)
+    return _best(seen["ours"]), _best(seen["raw"])
+
+
+def _best(usages: list[Usage]) -> Usage:
+    best = Usage()
+    best.wall_s = min(u.wall_s for u in usages)
+    best.cpu_s = min(u.cpu_s for u in usages)
+    growths = [u.peak_growth_kib for u in usages if u.peak_growth_kib is not None]
+    best.peak_growth_kib = max(growths) if growths else None
+    best.peak_reset = all(u.peak_reset for u in usages)
+    return best
+
+
 async def _streamed(
-    store: BlobStore, raw: Storage, bucket: str, size: int, timeout: Any
+    store: BlobStore, raw: Storage, bucket: str, size: int, timeout: Any, rounds: int
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with tempfile.NamedTemporaryFile(prefix="gcs-bench-", suffix=".bin") as fh:
@@ -330,24 +286,31 @@ async def _streamed(
         fh.flush()
         del block
 
-        with _open(fh.name) as src, Usage() as ours_up:
-            await store.upload("big/ours", src, size=size)
-        with _open(fh.name) as src, Usage() as raw_up:
-            await _raw_chunked_upload(raw, bucket, "big/raw", src, size, timeout)
-        with _open(fh.name) as src, Usage() as sdk_up:
-            await raw.upload(bucket, "big/sdk", src, force_resumable_upload=True, timeout=timeout)
+        async def ours_upload() -> None:
+            with _open(fh.name) as src:
+                await store.upload("big/ours", src, size=size)
 
-        with Usage() as ours_down:
+        async def raw_upload() -> None:
+            with _open(fh.name) as src:
+                await _raw_chunked_upload(raw, bucket, "big/raw", src, size, timeout)
+
+        async def ours_stream() -> None:
             got = 0
             async for chunk in store.stream("big/ours", chunk_size=CHUNK):
                 got += len(chunk)
-        assert got == size
-        with Usage() as raw_down:
+            assert got == size
+
+        async def raw_stream() -> None:
             got = 0
             reply = await raw.download_stream(bucket, "big/raw", timeout=timeout)
             while chunk := await reply.read(CHUNK):
                 got += len(chunk)
-        assert got == size
+            assert got == size
+
+        ours_up, raw_up = await _alternating(ours_upload, raw_upload, rounds)
+        with _open(fh.name) as src, Usage() as sdk_up:
+            await raw.upload(bucket, "big/sdk", src, force_resumable_upload=True, timeout=timeout)
+        ours_down, raw_down = await _alternating(ours_stream, raw_stream, rounds)
 
     mib = size / MiB
     rows.append(

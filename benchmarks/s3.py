@@ -10,7 +10,7 @@ Cases and targets:
 
 1. 4 KiB PUT and GET, concurrency 1 and 64: client CPU per 1,000 ops (<= 1.05x raw
    aiobotocore with the same client settings) and ops/s (>= 0.95x), as medians of paired
-   blocks (each block of ours beside a block of raw, see ``_interleaved``). A control row
+   blocks (each block of ours beside a block of raw, see ``interleaved``). A control row
    measures raw against a second, identical raw client (the noise floor of the run); obstore's
    figures are printed for reference (target "info"), measured in a pass of their own.
 2. 256 MiB streamed upload (multipart, same part size and concurrency) and download:
@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import shutil
-import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from _measure import Usage
+from _measure import Usage, interleaved
 from lexigram.storage import BlobStore
 from lexigram.storage.s3 import StorageS3Config
 from lexigram.storage.s3.driver import S3Driver
@@ -102,81 +100,6 @@ def s3rver() -> Iterator[ServerProcess]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def _gather_bounded(n: int, concurrency: int, op: Callable[[int], Awaitable[Any]]) -> None:
-    if concurrency == 1:
-        for i in range(n):
-            await op(i)
-        return
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with gate:
-            await op(i)
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-
-
-@dataclasses.dataclass
-class Paired:
-    """Figures of contenders run side by side in alternating blocks (``_interleaved``)."""
-
-    cpu_ms: dict[str, float]  # client CPU seconds per 1,000 ops, over all blocks
-    ops_s: dict[str, float]  # ops/s, over all blocks
-    blocks: dict[str, list[tuple[float, float]]]  # (CPU s, wall s) of each block
-
-    def cpu_ratio(self, name: str, baseline: str) -> float:
-        """Median over blocks of ``name``'s CPU / ``baseline``'s CPU in the same block."""
-        return statistics.median(
-            a[0] / b[0] for a, b in zip(self.blocks[name], self.blocks[baseline], strict=True)
-        )
-
-    def ops_ratio(self, name: str, baseline: str) -> float:
-        """Median over blocks of ``name``'s ops/s / ``baseline``'s ops/s in the same block."""
-        return statistics.median(
-            b[1] / a[1] for a, b in zip(self.blocks[name], self.blocks[baseline], strict=True)
-        )
-
-
-async def _interleaved(
-    n: int,
-    concurrency: int,
-    rounds: int,
-    contenders: dict[str, Callable[[int], Awaitable[Any]]],
-) -> Paired:
-    """Run the contenders side by side; see :class:`Paired`.
-
-    The machine's speed drifts (other processes, CPU frequency, the server's garbage
-    collector), so the contenders run in small alternating blocks of the same ops: each
-    block of ours sits next to a block of each baseline, under the same conditions. The
-    ratios are medians of these paired blocks (robust to a block that met a hiccup);
-    the absolute figures are sums over ``rounds`` passes of all ``n`` ops.
-    """
-    block = max(100, 4 * concurrency)
-    blocks: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
-    order = list(contenders.items())
-    turn = 0
-    for _ in range(rounds):
-        for lo in range(0, n, block):
-            count = min(block, n - lo)
-            turn += 1
-            for name, op in order if turn % 2 else order[::-1]:
-
-                async def shifted(
-                    i: int, op: Callable[[int], Awaitable[Any]] = op, lo: int = lo
-                ) -> Any:
-                    return await op(lo + i)
-
-                cpu0, wall0 = time.process_time(), time.perf_counter()
-                await _gather_bounded(count, concurrency, shifted)
-                blocks[name].append((time.process_time() - cpu0, time.perf_counter() - wall0))
-    total = n * rounds
-    return Paired(
-        cpu_ms={k: sum(c for c, _ in v) / total * 1000 for k, v in blocks.items()},
-        ops_s={k: total / sum(w for _, w in v) for k, v in blocks.items()},
-        blocks=blocks,
-    )
-
-
 async def _small_ops(
     store: BlobStore, raw: Any, twin: Any, obs: Any, bucket: str, n: int, rounds: int
 ) -> list[dict[str, Any]]:
@@ -225,9 +148,9 @@ async def _small_ops(
             # ours against raw alone; then, in passes of their own, a second identical raw
             # client (the noise floor of this run) and obstore (its runtime's threads count
             # in this process's CPU time, so it never shares a pass with ours).
-            best = await _interleaved(n, conc, rounds, {"ours": ours_op, "raw": raw_op})
-            control = await _interleaved(n, conc, rounds, {"raw": raw_op, "twin": twin_op})
-            ref = await _interleaved(n, conc, rounds, {"raw": raw_op, "obstore": obs_op})
+            best = await interleaved(n, conc, rounds, {"ours": ours_op, "raw": raw_op})
+            control = await interleaved(n, conc, rounds, {"raw": raw_op, "twin": twin_op})
+            ref = await interleaved(n, conc, rounds, {"raw": raw_op, "obstore": obs_op})
             case = f"{n} x 4 KiB {verb}, concurrency {conc}"
             rows.append(
                 _row(

@@ -134,18 +134,33 @@ async def test_resumable_upload_sends_chunks_of_chunk_size(
 
 async def test_body_ending_on_a_chunk_boundary(traced: BlobStore, requests_seen: Requests) -> None:
     data = bytes(range(256)) * (2 * CHUNK // 256)  # exactly two chunks
+    total = len(data)
+
+    def spans() -> list[str]:
+        return [u for m, u in requests_seen.sent if m == "PUT" and "upload_id" in u]
+
+    # A stream of unknown size: two chunks, then the empty request naming the total.
     await traced.upload("edge.bin", _Pieces(data, 50_000))
-    spans = [
-        u for m, u in requests_seen.sent if m == "PUT" and "upload_id" in u
-    ]  # three requests: two chunks, then the empty one naming the total
-    assert len(spans) == 3
+    assert len(spans()) == 3
     assert await traced.download("edge.bin") == data
-    assert (await traced.info("edge.bin")).size == 2 * CHUNK
-    # the same body in memory goes as zero-copy slices, also three requests
+    assert (await traced.info("edge.bin")).size == total
+    # Known size (a body in memory, sent as zero-copy slices; a stream with its size): the
+    # second chunk is the last one and names the total, so two requests.
+    for name, body, size in (
+        ("edge2.bin", data, None),
+        ("edge3.bin", _Pieces(data, 50_000), total),
+    ):
+        requests_seen.sent.clear()
+        await traced.upload(name, body, size=size)
+        assert len(spans()) == 2, name
+        assert await traced.download(name) == data
+    # A declared size that the stream overruns: the chunk where the size ends is not taken
+    # for the last one, and all the bytes arrive.
     requests_seen.sent.clear()
-    await traced.upload("edge2.bin", data)
-    assert len([u for m, u in requests_seen.sent if m == "PUT"]) == 3
-    assert await traced.download("edge2.bin") == data
+    longer = data + b"tail"
+    await traced.upload("edge4.bin", _Pieces(longer, 50_000), size=total)
+    assert len(spans()) == 3
+    assert await traced.download("edge4.bin") == longer
     await traced.close()
 
 

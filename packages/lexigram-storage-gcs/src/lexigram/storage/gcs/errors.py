@@ -8,7 +8,7 @@ import aiohttp
 
 from lexigram.storage.errors import ErrorCode
 
-__all__ = ["bucket_missing", "classify_gcs", "status_of"]
+__all__ = ["bucket_missing", "classify_gcs", "raise_for_status", "status_of"]
 
 _BY_STATUS: dict[int, ErrorCode] = {
     400: ErrorCode.INVALID_ARGUMENT,
@@ -26,6 +26,25 @@ _BY_STATUS: dict[int, ErrorCode] = {
 def status_of(exc: BaseException) -> int | None:
     """The HTTP status of a failed request, or None if it is not an HTTP reply."""
     return exc.status if isinstance(exc, aiohttp.ClientResponseError) else None
+
+
+async def raise_for_status(reply: aiohttp.ClientResponse) -> None:
+    """Raise for an HTTP error reply as gcloud-aio's session does: a
+    ``ClientResponseError`` whose message holds the reason and Google's error text (which
+    :func:`bucket_missing` and :func:`classify_gcs` read); the reply is released."""
+    if reply.status < 400:
+        return
+    try:
+        text = await reply.text(errors="replace")
+    finally:
+        reply.release()
+    raise aiohttp.ClientResponseError(
+        reply.request_info,
+        reply.history,
+        status=reply.status,
+        message=f"{reply.reason}: {text}",
+        headers=reply.headers,
+    )
 
 
 def bucket_missing(exc: BaseException) -> bool:

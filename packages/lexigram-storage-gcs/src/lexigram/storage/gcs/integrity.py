@@ -19,6 +19,7 @@ times faster than MD5.
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,22 +74,25 @@ def response_crc32c(headers: Mapping[str, str]) -> bytes | None:
     """The CRC32C of the object a download response carries (``x-goog-hash:
     crc32c=..,md5=..``, one header or several), or None: none given, or the body is not
     the stored bytes (decompressive transcoding of a gzip-encoded object)."""
-    if headers.get("Content-Encoding") or headers.get("x-goog-stored-content-encoding", "") not in (
-        "",
-        "identity",
-    ):
+    if headers.get("Content-Encoding"):
         return None
-    values = headers.getall("x-goog-hash", ()) if hasattr(headers, "getall") else ()
-    if not values:
+    stored = headers.get("x-goog-stored-content-encoding")
+    if stored and stored != "identity":
+        return None
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        values: Any = getall("x-goog-hash", ())
+    else:
         single = headers.get("x-goog-hash")
-        values = [single] if single else []
+        values = (single,) if single else ()
     for value in values:
-        for item in str(value).split(","):
-            name, _, encoded = item.strip().partition("=")
-            if name.lower() == "crc32c" and encoded:
-                try:
-                    digest = base64.b64decode(encoded, validate=True)
-                except ValueError:
-                    return None
-                return digest if len(digest) == 4 else None
+        at = value.lower().find("crc32c=")
+        if at < 0:
+            continue
+        encoded = value[at + 7 :].split(",", 1)[0].strip()
+        try:
+            digest = binascii.a2b_base64(encoded, strict_mode=True)
+        except binascii.Error:
+            return None
+        return digest if len(digest) == 4 else None
     return None

@@ -72,11 +72,13 @@ async def fill_chunks(source: AsyncIterator[Chunk], chunk_size: int) -> AsyncIte
     """Regroup a stream's pieces into chunks of exactly ``chunk_size`` (the last may be
     shorter, or empty for an empty stream).
 
-    One buffer is reused for every chunk: each piece is copied once, and the consumer
-    must be done with a chunk before it asks for the next (a resumable upload is).
+    Two buffers are used in turn: each piece is copied once, and a chunk stays intact
+    until the chunk after the next one is asked for, so a consumer may read one chunk
+    ahead while it sends the current one (a resumable upload does).
     """
-    buffer = bytearray(chunk_size)
-    view = memoryview(buffer)
+    buffers = (memoryview(bytearray(chunk_size)), memoryview(bytearray(chunk_size)))
+    turn = 0
+    view = buffers[0]
     filled = 0
     async for piece in source:
         data = piece if isinstance(piece, memoryview) else memoryview(piece)
@@ -87,6 +89,8 @@ async def fill_chunks(source: AsyncIterator[Chunk], chunk_size: int) -> AsyncIte
             data = data[take:]
             if filled == chunk_size:
                 yield view
+                turn ^= 1
+                view = buffers[turn]
                 filled = 0
     yield view[:filled]
 
@@ -199,14 +203,24 @@ async def resumable_upload(
                     raise
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
 
+    # The next chunk is read while the current one is sent.
+    ahead: asyncio.Future[Chunk | None] = asyncio.ensure_future(anext(rest, None))
     try:
         offset = 0
-        block: Chunk | None = first
-        while block is not None:
+        block: Chunk = first
+        while True:
             n = len(block)
+            if n == chunk_size and size is not None and offset + n == size:
+                # The declared size ends here. If the stream agrees (nothing follows), this
+                # is the last chunk: sent with the total, no empty request to complete.
+                following = await ahead
+                last = not following
+                ahead = _ready(following)
+            else:
+                last = n < chunk_size
             if checksum is not None:
                 checksum.update(block)
-            if n < chunk_size:  # the last chunk
+            if last:
                 reply = await send_chunk(block, offset, last=True)
                 result: dict[str, Any] = await reply.json(content_type=None)
                 return result
@@ -225,12 +239,17 @@ async def resumable_upload(
                     f"the server kept {persisted!r} of the upload, not up to {offset + n - 1}",
                 )
             offset += n
-            block = await anext(rest, None)
+            upcoming = await ahead
+            if upcoming is None:
+                break
+            block = upcoming
+            ahead = asyncio.ensure_future(anext(rest, None))
         # The body ended on a chunk boundary: complete the upload with its total size.
         reply = await send_chunk(b"", offset, last=True)
         done: dict[str, Any] = await reply.json(content_type=None)
         return done
     except BaseException:
+        await _settle(ahead)
         # Cancel the session (best effort): nothing half-written is left behind.
         with contextlib.suppress(Exception):
             gone = await session.request(
@@ -242,3 +261,19 @@ async def resumable_upload(
             )
             gone.release()
         raise
+    finally:
+        await _settle(ahead)
+
+
+def _ready(value: Chunk | None) -> asyncio.Future[Chunk | None]:
+    """A future already holding ``value`` (a read-ahead chunk put back)."""
+    future: asyncio.Future[Chunk | None] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
+
+
+async def _settle(ahead: asyncio.Future[Chunk | None]) -> None:
+    """Stop a read-ahead that is no longer wanted, and collect its outcome."""
+    if not ahead.done():
+        ahead.cancel()
+    await asyncio.gather(ahead, return_exceptions=True)
