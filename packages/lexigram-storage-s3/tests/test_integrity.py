@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -16,6 +17,7 @@ from lexigram.storage.s3.integrity import (
     content_md5,
     etag_md5,
     md5_b64,
+    md5_in_order,
     md5_of,
     sdk_verified,
 )
@@ -93,3 +95,15 @@ async def test_running_md5_keeps_the_order_of_small_and_large_chunks() -> None:
     for chunk in chunks:
         await running.feed(chunk)
     assert await running.digest() == hashlib.md5(b"".join(chunks)).digest()
+
+
+async def test_md5_in_order_hashes_parts_in_their_order_whatever_order_they_arrive_in() -> None:
+    parts = [bytes([i]) * (THREAD_MIN // 2 + i) for i in range(5)]
+    loop = asyncio.get_running_loop()
+    arrived: list[asyncio.Future[bytes]] = [loop.create_future() for _ in parts]
+    hashing = asyncio.ensure_future(md5_in_order(arrived))
+    for i in (3, 1, 4, 0, 2):  # the ranged GETs finish out of order
+        arrived[i].set_result(parts[i])
+        await asyncio.sleep(0)
+    assert await hashing == hashlib.md5(b"".join(parts)).digest()
+    assert await hashing != hashlib.md5(b"".join(reversed(parts))).digest()

@@ -30,6 +30,7 @@ from lexigram.storage.s3.integrity import (
     RunningMD5,
     etag_md5,
     md5_b64,
+    md5_in_order,
     md5_of,
     sdk_verified,
 )
@@ -446,10 +447,7 @@ class S3Driver(BlobDriver):
                         await hasher.feed(chunk)
                     yield chunk
             if hasher is not None and await hasher.digest() != expected:
-                raise DriverError(
-                    ErrorCode.DATA_CORRUPTED,
-                    "the bytes received do not match the object's MD5 (its ETag)",
-                )
+                raise _md5_mismatch()
         except Exception as exc:
             self._reraise(exc)
 
@@ -485,35 +483,54 @@ class S3Driver(BlobDriver):
             return data
         # Large: read the first response while parallel ranged GETs fetch the rest,
         # then join the parts once (one allocation of the result's size).
+        ranges = plan_ranges(stop, part, first_end)
+        # A checked read hashes the parts in order as they arrive (in a worker thread),
+        # beside the transfers still running, rather than all the bytes after the last.
+        arrived: list[asyncio.Future[bytes]] = []
+        hashing: asyncio.Future[bytes] | None = None
+        if expected is not None:
+            loop = asyncio.get_running_loop()
+            arrived = [loop.create_future() for _ in range(len(ranges) + 1)]
+            hashing = asyncio.ensure_future(md5_in_order(arrived))
 
-        async def fetch(_: int, rng: tuple[int, int]) -> bytes:
+        async def fetch(n: int, rng: tuple[int, int]) -> bytes:
             a, b = rng
             r = await client.get_object(Bucket=bucket, Key=key, Range=f"bytes={a}-{b - 1}")
             async with r["Body"] as piece:
-                return _exact(await piece.read(), b - a)
+                data = _exact(await piece.read(), b - a)
+            if arrived:
+                arrived[n].set_result(data)
+            return data
 
         async def first_part() -> bytes:
             async with resp["Body"] as body:
-                return _exact(await body.read(), first_end - start)
+                data = _exact(await body.read(), first_end - start)
+            if arrived:
+                arrived[0].set_result(data)
+            return data
 
         head_task = asyncio.ensure_future(first_part())
         try:
             rest = await run_bounded(
-                _aiter(plan_ranges(stop, part, first_end)),
-                fetch,
-                concurrency=self.settings.max_concurrency,
+                _aiter(ranges), fetch, concurrency=self.settings.max_concurrency
             )
             first = await head_task
         except BaseException:
             head_task.cancel()
-            await asyncio.gather(head_task, return_exceptions=True)
+            pending = [head_task] if hashing is None else [head_task, hashing]
+            if hashing is not None:
+                hashing.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             raise
         rest.insert(0, first)
         del first
         joined = b"".join(rest)
-        if expected is not None:
-            del rest
-            await _check_md5(joined, expected)
+        del rest
+        if hashing is not None:
+            digest = await hashing
+            del arrived
+            if digest != expected:
+                raise _md5_mismatch()
         return joined
 
     async def head(self, key: str) -> BlobInfo:
@@ -746,10 +763,14 @@ _REPAIRS = 2
 async def _check_md5(data: bytes, expected: bytes) -> None:
     """Raise DATA_CORRUPTED when ``data`` is not what the ETag's MD5 says."""
     if await md5_of(data) != expected:
-        raise DriverError(
-            ErrorCode.DATA_CORRUPTED,
-            "the bytes received do not match the object's MD5 (its ETag)",
-        )
+        raise _md5_mismatch()
+
+
+def _md5_mismatch() -> DriverError:
+    return DriverError(
+        ErrorCode.DATA_CORRUPTED,
+        "the bytes received do not match the object's MD5 (its ETag)",
+    )
 
 
 def _exact(data: bytes, size: int) -> bytes:

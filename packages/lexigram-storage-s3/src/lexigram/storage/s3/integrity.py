@@ -20,10 +20,18 @@ import asyncio
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["RunningMD5", "content_md5", "etag_md5", "md5_b64", "md5_of", "sdk_verified"]
+__all__ = [
+    "RunningMD5",
+    "content_md5",
+    "etag_md5",
+    "md5_b64",
+    "md5_in_order",
+    "md5_of",
+    "sdk_verified",
+]
 
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 #: full-object checksums botocore verifies by itself (without the CRT extra).
@@ -73,6 +81,15 @@ class RunningMD5:
             await self._pending
             self._pending = None
         return self._hasher.digest()
+
+
+async def md5_in_order(parts: Sequence[Awaitable[bytes]]) -> bytes:
+    """The MD5 of the concatenated ``parts``, each hashed (in a worker thread, see
+    :class:`RunningMD5`) as soon as it and every part before it have arrived."""
+    hasher = RunningMD5()
+    for part in parts:
+        await hasher.feed(await part)
+    return await hasher.digest()
 
 
 def md5_b64(digest: bytes) -> str:
