@@ -32,6 +32,7 @@ from lexigram.storage.gcs.objects import blob_info
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import fill_chunks, multipart_related, resumable_upload
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.repair import keep_intact
 
 __all__ = ["GCSDriver"]
 
@@ -274,34 +275,25 @@ class GCSDriver(BlobDriver):
         object is then written again from ``data`` (bodies held in memory), on condition
         that it is still the altered generation, until its CRC32C matches; a streamed body
         cannot be sent again, so the altered generation is deleted. Either way failing,
-        DATA_CORRUPTED is raised and the altered bytes are not left readable.
+        DATA_CORRUPTED is raised and the altered bytes are not left readable (the policy of
+        :mod:`lexigram.storage.repair`).
         """
         expected = b64(digest)
-        for attempt in range(_REPAIRS + 1):
-            reported = result.get("crc32c")
-            if not reported or reported == expected:
-                return result
-            generation = str(result.get("generation", ""))
-            if data is None or attempt == _REPAIRS:
-                with contextlib.suppress(Exception):
-                    await sdk.delete(
-                        self._bucket,
-                        key,
-                        params={"ifGenerationMatch": generation} if generation else None,
-                        timeout=self._timeout,
-                    )
-                raise DriverError(
-                    ErrorCode.DATA_CORRUPTED,
-                    "the server stored bytes whose CRC32C differs from the one sent (altered on "
-                    "the way); the altered object was deleted",
-                )
+        bucket = self._bucket
+        sdk_delete = sdk.delete
+
+        def intact(answer: dict[str, Any]) -> bool:
+            reported = answer.get("crc32c")
+            return not reported or reported == expected
+
+        async def send_again(answer: dict[str, Any]) -> dict[str, Any]:
+            assert data is not None
             params = {**self._writes}
+            generation = str(answer.get("generation", ""))
             if generation:
                 params["ifGenerationMatch"] = generation
             try:
-                result = await self._put_multipart(
-                    key, data, content_type, metadata, digest, params
-                )
+                return await self._put_multipart(key, data, content_type, metadata, digest, params)
             except aiohttp.ClientResponseError as exc:
                 if exc.status == 412:
                     raise DriverError(
@@ -310,7 +302,23 @@ class GCSDriver(BlobDriver):
                         "before they could be repaired",
                     ) from exc
                 raise
-        return result
+
+        async def remove(answer: dict[str, Any]) -> None:
+            generation = str(answer.get("generation", ""))
+            await sdk_delete(
+                bucket,
+                key,
+                params={"ifGenerationMatch": generation} if generation else None,
+                timeout=self._timeout,
+            )
+
+        return await keep_intact(
+            result,
+            intact=intact,
+            send_again=send_again if data is not None else None,
+            remove=remove,
+            mismatch="the CRC32C it reports differs from the one sent",
+        )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -548,10 +556,6 @@ class GCSDriver(BlobDriver):
     def classify(self, exc: BaseException) -> ErrorCode:
         code = classify_gcs(exc)
         return code if code is not None else super().classify(exc)
-
-
-#: times an upload is sent again when the server stored something else than was sent.
-_REPAIRS = 2
 
 
 def _corrupted() -> DriverError:

@@ -18,6 +18,7 @@ from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.repair import REPAIRS, keep_intact
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import (
     S3DriverError,
@@ -272,21 +273,24 @@ class S3Driver(BlobDriver):
         whose ETag is another MD5 means a server that does not check it (an emulator)
         and a body altered on the way. The object is then written again, on condition
         that it is still the altered one (If-Match its ETag), until its ETag matches;
-        if that fails, the altered object is deleted and DATA_CORRUPTED raised.
+        if that fails, the altered object is deleted and DATA_CORRUPTED raised (the policy
+        of :mod:`lexigram.storage.repair`).
         """
         client = self._client
-        for _ in range(_REPAIRS):
-            stored = etag_md5(resp)
-            if stored is None or stored == digest:
-                return resp
-            bad = resp["ETag"]
-            again = {k: v for k, v in args.items() if k != "IfNoneMatch"}
+        bucket = self.settings.bucket
+        again = {k: v for k, v in args.items() if k != "IfNoneMatch"}
+
+        def intact(answer: Mapping[str, Any]) -> bool:
+            stored = etag_md5(answer)
+            return stored is None or stored == digest
+
+        async def send_again(answer: Mapping[str, Any]) -> Mapping[str, Any]:
             try:
-                resp = await client.put_object(
-                    Bucket=self.settings.bucket,
+                fresh: Mapping[str, Any] = await client.put_object(
+                    Bucket=bucket,
                     Key=key,
                     Body=part_body(block) if size else b"",
-                    IfMatch=bad,
+                    IfMatch=answer["ETag"],
                     **again,
                 )
             except ClientError as exc:
@@ -297,15 +301,17 @@ class S3Driver(BlobDriver):
                         "sent), and another writer replaced it before it could be repaired",
                     ) from exc
                 raise
-        stored = etag_md5(resp)
-        if stored is None or stored == digest:
-            return resp
-        with contextlib.suppress(Exception):
-            await client.delete_object(Bucket=self.settings.bucket, Key=key, IfMatch=resp["ETag"])
-        raise DriverError(
-            ErrorCode.DATA_CORRUPTED,
-            f"the server stored altered bytes {_REPAIRS + 1} times (ETag differs from the "
-            "MD5 sent); the altered object was deleted",
+            return fresh
+
+        async def remove(answer: Mapping[str, Any]) -> None:
+            await client.delete_object(Bucket=bucket, Key=key, IfMatch=answer["ETag"])
+
+        return await keep_intact(
+            resp,
+            intact=intact,
+            send_again=send_again,
+            remove=remove,
+            mismatch="its ETag differs from the MD5 sent",
         )
 
     async def _put_multipart(
@@ -333,7 +339,7 @@ class S3Driver(BlobDriver):
             digest = await md5_of(block) if checksums else None
             if digest is not None:
                 part["ContentMD5"] = md5_b64(digest)
-            for attempt in range(_REPAIRS + 1):
+            for attempt in range(REPAIRS + 1):
                 try:
                     resp = await client.upload_part(
                         Bucket=bucket,
@@ -345,7 +351,7 @@ class S3Driver(BlobDriver):
                     )
                 except ClientError as exc:
                     # S3 refused the part (BadDigest): nothing is visible yet, send it again.
-                    if code_for(exc) is ErrorCode.DATA_CORRUPTED and attempt < _REPAIRS:
+                    if code_for(exc) is ErrorCode.DATA_CORRUPTED and attempt < REPAIRS:
                         continue
                     raise
                 # A part is invisible until the upload completes: one whose ETag is not
@@ -355,7 +361,7 @@ class S3Driver(BlobDriver):
                     return {"PartNumber": n, "ETag": resp["ETag"]}
             raise DriverError(
                 ErrorCode.DATA_CORRUPTED,
-                f"part {n} arrived altered {_REPAIRS + 1} times (its ETag differs from the MD5 "
+                f"part {n} arrived altered {REPAIRS + 1} times (its ETag differs from the MD5 "
                 "sent); the upload was aborted",
             )
 
@@ -754,10 +760,6 @@ def _total_size(resp: Mapping[str, Any]) -> int:
         if tail.isdigit():
             return int(tail)
     return int(resp.get("ContentLength", 0))
-
-
-#: times an upload is sent again when the server stored something else than was sent.
-_REPAIRS = 2
 
 
 async def _check_md5(data: bytes, expected: bytes) -> None:
