@@ -98,12 +98,17 @@ async def test_running_md5_keeps_the_order_of_small_and_large_chunks() -> None:
 
 
 async def test_md5_in_order_hashes_parts_in_their_order_whatever_order_they_arrive_in() -> None:
-    parts = [bytes([i]) * (THREAD_MIN // 2 + i) for i in range(5)]
+    # each part is the list of pieces it arrived in; small parts are hashed on the loop,
+    # large ones (over THREAD_MIN) in a worker thread
+    parts = [[bytes([i]) * (THREAD_MIN // 2 + i), bytes([i + 7]) * (i + 1)] for i in range(4)]
+    parts.append([memoryview(bytearray(b"m" * (THREAD_MIN + 9)))])
     loop = asyncio.get_running_loop()
-    arrived: list[asyncio.Future[bytes]] = [loop.create_future() for _ in parts]
+    arrived: list[asyncio.Future[list[bytes | memoryview]]] = [loop.create_future() for _ in parts]
     hashing = asyncio.ensure_future(md5_in_order(arrived))
     for i in (3, 1, 4, 0, 2):  # the ranged GETs finish out of order
-        arrived[i].set_result(parts[i])
+        arrived[i].set_result(list(parts[i]))
         await asyncio.sleep(0)
-    assert await hashing == hashlib.md5(b"".join(parts)).digest()
-    assert await hashing != hashlib.md5(b"".join(reversed(parts))).digest()
+    whole = b"".join(bytes(piece) for part in parts for piece in part)
+    assert await hashing == hashlib.md5(whole).digest()
+    reverse = b"".join(bytes(piece) for part in reversed(parts) for piece in part)
+    assert await hashing != hashlib.md5(reverse).digest()

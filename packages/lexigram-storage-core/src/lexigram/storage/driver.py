@@ -39,6 +39,7 @@ __all__ = [
     "Capabilities",
     "DriverSpec",
     "PresignRequest",
+    "buffer_too_small",
     "classify_builtin",
 ]
 
@@ -154,6 +155,26 @@ class BlobDriver(abc.ABC):
         ]
         return b"".join(parts)
 
+    async def read_into(self, key: str, buffer: memoryview, *, start: int, end: int | None) -> int:
+        """Write the bytes ``[start, end)`` into ``buffer`` from its offset 0 and return
+        how many were written. Default: copy :meth:`stream` into it.
+
+        Core guarantees: as for :meth:`stream`, and ``buffer`` is a writable, flat
+        memoryview of unsigned bytes. Driver must: raise ``INVALID_ARGUMENT`` naming the
+        size needed when the bytes do not fit (the core may retry the whole call, so
+        writing again from offset 0 must be safe). Override when the backend can write
+        parts in place (parallel ranged reads).
+        """
+        pos = 0
+        room = buffer.nbytes
+        async for chunk in self.stream(key, start=start, end=end, chunk_size=1 << 20):
+            n = len(chunk)
+            if pos + n > room:
+                raise DriverError(ErrorCode.INVALID_ARGUMENT, buffer_too_small(room, pos + n))
+            buffer[pos : pos + n] = chunk
+            pos += n
+        return pos
+
     @abc.abstractmethod
     async def head(self, key: str) -> BlobInfo:
         """Info of one object; ``NOT_FOUND`` if it does not exist."""
@@ -256,6 +277,16 @@ class BlobDriver(abc.ABC):
     def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
         """Whether a failed idempotent operation may be retried. Default: UNAVAILABLE."""
         return code is ErrorCode.UNAVAILABLE
+
+
+def buffer_too_small(room: int, needed: int, *, exact: bool = False) -> str:
+    """The message of :meth:`BlobDriver.read_into` for bytes that do not fit its buffer:
+    ``needed`` is the size of the bytes asked for (``exact``) or a lower bound of it."""
+    size = f"{needed}" if exact else f"at least {needed}"
+    return (
+        f"the buffer holds {room} bytes but the bytes asked for are {size}: pass a buffer "
+        "as large as info(path).size (or the range asked for)"
+    )
 
 
 def classify_builtin(exc: BaseException) -> ErrorCode:

@@ -56,6 +56,19 @@ class BlobStoreProtocol(Protocol):
         including ``end``, as in slicing; ``end=None`` reads to the end."""
         ...
 
+    async def download_into(
+        self,
+        path: str,
+        buffer: bytearray | memoryview,
+        *,
+        range: tuple[int, int | None] | None = None,
+    ) -> int:
+        """Write the object (or ``range`` of it) into ``buffer`` from its start and return
+        the number of bytes written: no copy of the object is made beside the buffer.
+        A buffer too small for it raises ``InvalidArgumentError`` naming the size needed
+        (its contents are then unspecified, as after any failed download)."""
+        ...
+
     def stream(
         self,
         path: str,

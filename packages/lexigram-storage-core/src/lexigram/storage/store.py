@@ -171,6 +171,19 @@ class BlobStore:
         meta = self._check_metadata(path, metadata)
         ctype = content_type if content_type is not None else guess_content_type(path)
 
+        failed: Exception | None = None
+        if not self._hooks:
+            # Hot path: one driver call; errors go through the same policy as below.
+            try:
+                info = await self._driver.put(
+                    path, body, content_type=ctype, metadata=meta, create_only=create_only
+                )
+            except Exception as exc:
+                failed = exc
+            else:
+                body.finish()
+                return info
+
         async def put() -> BlobInfo:
             info = await self._driver.put(
                 path, body, content_type=ctype, metadata=meta, create_only=create_only
@@ -182,7 +195,13 @@ class BlobStore:
         # where a retry could trip over its own first, successful attempt).
         retryable = body.data is not None and not create_only
         return await self._run(
-            "upload", path, put, retryable=retryable, restart=body.rewind, body=body
+            "upload",
+            path,
+            put,
+            retryable=retryable,
+            restart=body.rewind,
+            body=body,
+            failed=failed,
         )
 
     # -- reading ------------------------------------------------------------------------
@@ -221,6 +240,36 @@ class BlobStore:
             empty_on_invalid_range=True,
             failed=failed,
         )
+
+    async def download_into(
+        self,
+        path: str,
+        buffer: bytearray | memoryview,
+        *,
+        range: tuple[int, int | None] | None = None,
+    ) -> int:
+        """Write the object, or ``range=(start, end)`` of it, into ``buffer`` from its
+        start; return the number of bytes written. Drivers with parallel ranged reads
+        (s3, r2) write each part in place: no copy of the object is held beside it."""
+        if self._closed:
+            raise self._closed_error()
+        self._valid(path)
+        start, end = (0, None) if range is None else self._check_range(path, range)
+        view = self._writable(path, buffer)
+        if end is not None and end == start:
+            await self.info(path)  # a missing key is still an error
+            return 0
+        try:
+            return await self._run(
+                "download",
+                path,
+                lambda: self._driver.read_into(path, view, start=start, end=end),
+                retryable=True,
+                empty_on_invalid_range=True,
+                empty=0,
+            )
+        finally:
+            view.release()
 
     async def stream(
         self,
@@ -567,6 +616,20 @@ class BlobStore:
             )
         return start, end
 
+    def _writable(self, path: str, buffer: Any) -> memoryview:
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            view = None
+        if view is None or view.readonly or not view.c_contiguous:
+            raise InvalidArgumentError(
+                f"download_into({path!r}) needs a writable, contiguous buffer (a bytearray "
+                f"or a memoryview of one), not {type(buffer).__name__}.",
+                backend=self.name,
+                key=path,
+            )
+        return view if view.format == "B" and view.ndim == 1 else view.cast("B")
+
     def _check_metadata(self, path: str, metadata: Mapping[str, str] | None) -> dict[str, str]:
         if not metadata:
             return {}
@@ -619,6 +682,7 @@ class BlobStore:
         restart: Callable[[], Any] | None = None,
         body: UploadBody | None = None,
         empty_on_invalid_range: bool = False,
+        empty: object = b"",
         failed: Exception | None = None,
     ) -> T:
         """Call, retrying transient failures, mapping errors, emitting hooks.
@@ -640,7 +704,7 @@ class BlobStore:
                     raise body.source_error from None  # the caller's own data failed
                 code = self._driver.classify(exc)
                 if empty_on_invalid_range and code is ErrorCode.INVALID_RANGE:
-                    result = b""  # type: ignore[assignment]  # a range past the end reads nothing
+                    result = empty  # type: ignore[assignment]  # a range past the end reads nothing
                     break
                 if (
                     retryable

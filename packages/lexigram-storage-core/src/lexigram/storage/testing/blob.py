@@ -332,6 +332,49 @@ class BlobStoreConformance:
         assert await store.download(key, range=(len(data) + 10, None)) == b""
 
     @pytest.mark.asyncio
+    async def test_download_into_a_buffer(self, store: BlobStore, prefix: str) -> None:
+        small, large = bytes(range(256)) * 4, _payload(self.large_size, seed=5)
+        await store.upload(prefix + "small", small)
+        await store.upload(prefix + "large", _Pieces(large, 256 * 1024))
+        for key, data in ((prefix + "small", small), (prefix + "large", large)):
+            buffer = bytearray(b"\xee" * (len(data) + 7))  # larger than needed: the rest stays
+            assert await store.download_into(key, buffer) == len(data)
+            assert buffer[: len(data)] == data and buffer[len(data) :] == b"\xee" * 7
+            exact = memoryview(bytearray(len(data)))
+            assert await store.download_into(key, exact) == len(data)
+            assert exact == data
+        for rng in [(0, 5), (5, None), (100, 200), (3, len(small) + 100), (2, 2)]:
+            buffer = bytearray(len(small))
+            n = await store.download_into(prefix + "small", buffer, range=rng)
+            assert buffer[:n] == small[rng[0] : rng[1]], rng
+        lo, hi = len(large) // 3, len(large) - 11
+        buffer = bytearray(hi - lo)
+        assert await store.download_into(prefix + "large", buffer, range=(lo, hi)) == hi - lo
+        assert buffer == large[lo:hi]
+        assert (
+            await store.download_into(prefix + "small", bytearray(4), range=(len(small), None)) == 0
+        )
+
+    @pytest.mark.asyncio
+    async def test_download_into_refuses_what_does_not_fit(
+        self, store: BlobStore, prefix: str
+    ) -> None:
+        key = prefix + "fit"
+        data = _payload(3000)
+        await store.upload(key, data)
+        with pytest.raises(InvalidArgumentError) as caught:
+            await store.download_into(key, bytearray(len(data) - 1))
+        assert key in str(caught.value) and "buffer" in str(caught.value)
+        assert await store.download(key) == data  # nothing stored was touched
+        for bad in (b"read-only bytes", memoryview(b"read-only"), "text"):
+            with pytest.raises(InvalidArgumentError):
+                await store.download_into(key, bad)  # type: ignore[arg-type]
+        with pytest.raises(BlobNotFoundError):
+            await store.download_into(prefix + "missing", bytearray(10))
+        with pytest.raises(InvalidArgumentError):
+            await store.download_into(key, bytearray(10), range=(5, 2))
+
+    @pytest.mark.asyncio
     @pytest.mark.parametrize("rng", [(-1, 3), (5, 2), (1.5, 3), ("a", None), (1, 2, 3)])
     async def test_invalid_ranges(self, store: BlobStore, prefix: str, rng: Any) -> None:
         key = prefix + "r"

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-from collections.abc import AsyncIterator, Mapping, Sequence
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from lexigram.storage.body import UploadBody
-from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
+from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest, buffer_too_small
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.repair import REPAIRS, keep_intact
@@ -38,9 +39,11 @@ from lexigram.storage.s3.integrity import (
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import (
     MAX_COPY_SIZE,
+    iter_chunks,
     part_body,
     part_size_for,
     plan_ranges,
+    read_chunks,
     run_bounded,
 )
 from lexigram.storage.s3.urls import effective_style, object_url
@@ -48,6 +51,8 @@ from lexigram.storage.s3.urls import effective_style, object_url
 __all__ = ["R2Driver", "S3Driver"]
 
 _CAPABILITIES = Capabilities(delete_batch_size=1000)
+
+T = TypeVar("T", bytes, memoryview)
 
 
 class S3Driver(BlobDriver):
@@ -458,62 +463,151 @@ class S3Driver(BlobDriver):
             self._reraise(exc)
 
     async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+        # The first GET tells the size; what lies beyond one part comes in parallel
+        # ranged GETs. (Awaited here, not in a helper: each coroutine layer costs on
+        # every resumption of the request.)
         try:
-            return await self._read(key, start, end)
+            client = self._client or await self._s3()
+            resp = await client.get_object(**self._first_get(key, start, end))
+            first_end, stop, expected = self._extent(resp, start, end)
+            if first_end >= stop:
+                async with resp["Body"] as body:
+                    data: bytes = await body.read()
+                if expected is not None and await md5_of(data) != expected:
+                    raise _md5_mismatch()
+                return data
+
+            async def take(offset: int, size: int, body: Any, limit: bool) -> list[bytes]:
+                # Each part kept as the pieces aiohttp received, all joined once below.
+                return _exact(await read_chunks(body, size if limit else None), size)
+
+            parts = await self._rest(key, resp, start, first_end, stop, expected, take)
         except Exception as exc:
             self._reraise(exc)
+        return b"".join(itertools.chain.from_iterable(parts))
 
-    async def _read(self, key: str, start: int, end: int | None) -> bytes:
-        client = await self._s3()
+    async def read_into(self, key: str, buffer: memoryview, *, start: int, end: int | None) -> int:
+        async def take(offset: int, size: int, body: Any, limit: bool) -> list[memoryview]:
+            # Each piece is copied into its place as it arrives, then dropped.
+            dest = buffer[offset : offset + size]
+            pos = 0
+            async for chunk in iter_chunks(body, size if limit else None):
+                n = len(chunk)
+                if pos + n > size:
+                    break
+                dest[pos : pos + n] = chunk
+                pos += n
+            else:
+                if pos == size:
+                    return [dest]
+            raise DriverError(
+                ErrorCode.UNAVAILABLE, f"a ranged read returned other than the {size} bytes asked"
+            )
+
+        try:
+            client = self._client or await self._s3()
+            resp = await client.get_object(**self._first_get(key, start, end))
+            first_end, stop, expected = self._extent(resp, start, end)
+            if stop - start > buffer.nbytes:
+                resp["Body"].close()
+                raise DriverError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    buffer_too_small(buffer.nbytes, stop - start, exact=True),
+                )
+            if first_end >= stop:
+                async with resp["Body"] as body:
+                    (dest,) = await take(0, stop - start, body, False)
+                if expected is not None and await md5_of(dest) != expected:
+                    raise _md5_mismatch()
+                return stop - start
+            await self._rest(key, resp, start, first_end, stop, expected, take)
+        except Exception as exc:
+            self._reraise(exc)
+        return stop - start
+
+    def _first_get(self, key: str, start: int, end: int | None) -> dict[str, Any]:
+        """The first GetObject of a read: the whole object is one plain GET (no Range:
+        less for botocore to do), a range asks for at most one part."""
+        if start == 0 and end is None:
+            return {"Bucket": self.settings.bucket, "Key": key}
+        part = self.settings.part_size
+        first_end = start + part if end is None else min(end, start + part)
+        return {
+            "Bucket": self.settings.bucket,
+            "Key": key,
+            "Range": f"bytes={start}-{first_end - 1}",
+        }
+
+    def _extent(
+        self, resp: Mapping[str, Any], start: int, end: int | None
+    ) -> tuple[int, int, bytes | None]:
+        """For the answer to :meth:`_first_get`: where its first part ends, where the
+        read stops, and the MD5 to check the bytes against.
+
+        Whole-object reads are checked: a body read whole by botocore is checked by
+        botocore when the answer carries the stored checksum; otherwise (and always for
+        a parallel read, whose parts botocore does not check) against a plain-MD5 ETag.
+        Ranges of an object are not checked.
+        """
+        part = self.settings.part_size
+        if start == 0 and end is None:
+            stop = total = int(resp.get("ContentLength", 0))
+            first_end = min(part, stop)  # of the plain GET, only the first part is read
+        else:
+            total = _total_size(resp)
+            stop = total if end is None else min(end, total)
+            first_end = start + part if end is None else min(end, start + part)
+        if not (self.settings.checksums and start == 0 and stop == total):
+            return first_end, stop, None
+        if first_end >= stop and sdk_verified(resp):
+            return first_end, stop, None
+        return first_end, stop, etag_md5(resp)
+
+    async def _rest(
+        self,
+        key: str,
+        resp: Mapping[str, Any],
+        start: int,
+        first_end: int,
+        stop: int,
+        expected: bytes | None,
+        take: Callable[[int, int, Any, bool], Awaitable[list[T]]],
+    ) -> list[list[T]]:
+        """Read the first part ``[start, first_end)`` from the first answer ``resp``
+        while parallel ranged GETs fetch ``[first_end, stop)`` in parts.
+
+        ``take(offset, size, body, limit)`` consumes one part's body (``offset`` from
+        ``start``) and returns its bytes as pieces; ``limit``: the body goes on past the
+        part (the plain GET of a whole object, closed after its first part: what was sent
+        beyond it is dropped with its connection). The pieces of every part come back in
+        order. With ``expected``, the parts are hashed in order as they arrive.
+        """
+        client = self._client
         bucket = self.settings.bucket
         part = self.settings.part_size
-        # The first request asks for at most one part; its Content-Range tells the size.
-        first_end = start + part if end is None else min(end, start + part)
-        resp = await client.get_object(
-            Bucket=bucket, Key=key, Range=f"bytes={start}-{first_end - 1}"
-        )
-        total = _total_size(resp)
-        stop = total if end is None else min(end, total)
-        # Whole-object reads are checked: by botocore when the answer carries the stored
-        # checksum, else here against a plain-MD5 ETag. Ranges of an object are not.
-        expected = (
-            etag_md5(resp)
-            if self.settings.checksums and start == 0 and stop == total and not sdk_verified(resp)
-            else None
-        )
-        if first_end >= stop:
-            async with resp["Body"] as body:
-                data: bytes = await body.read()
-            if expected is not None:
-                await _check_md5(data, expected)
-            return data
-        # Large: read the first response while parallel ranged GETs fetch the rest,
-        # then join the parts once (one allocation of the result's size).
         ranges = plan_ranges(stop, part, first_end)
-        # A checked read hashes the parts in order as they arrive (in a worker thread),
-        # beside the transfers still running, rather than all the bytes after the last.
-        arrived: list[asyncio.Future[bytes]] = []
+        arrived: list[asyncio.Future[list[T]]] = []
         hashing: asyncio.Future[bytes] | None = None
         if expected is not None:
             loop = asyncio.get_running_loop()
             arrived = [loop.create_future() for _ in range(len(ranges) + 1)]
             hashing = asyncio.ensure_future(md5_in_order(arrived))
 
-        async def fetch(n: int, rng: tuple[int, int]) -> bytes:
+        async def fetch(n: int, rng: tuple[int, int]) -> list[T]:
             a, b = rng
             r = await client.get_object(Bucket=bucket, Key=key, Range=f"bytes={a}-{b - 1}")
-            async with r["Body"] as piece:
-                data = _exact(await piece.read(), b - a)
+            async with r["Body"] as body:
+                pieces = await take(a - start, b - a, body, False)
             if arrived:
-                arrived[n].set_result(data)
-            return data
+                arrived[n].set_result(pieces)
+            return pieces
 
-        async def first_part() -> bytes:
+        async def first_part() -> list[T]:
             async with resp["Body"] as body:
-                data = _exact(await body.read(), first_end - start)
+                pieces = await take(0, first_end - start, body, "ContentRange" not in resp)
             if arrived:
-                arrived[0].set_result(data)
-            return data
+                arrived[0].set_result(pieces)
+            return pieces
 
         head_task = asyncio.ensure_future(first_part())
         try:
@@ -530,14 +624,12 @@ class S3Driver(BlobDriver):
             raise
         rest.insert(0, first)
         del first
-        joined = b"".join(rest)
-        del rest
         if hashing is not None:
             digest = await hashing
             del arrived
             if digest != expected:
                 raise _md5_mismatch()
-        return joined
+        return rest
 
     async def head(self, key: str) -> BlobInfo:
         try:
@@ -762,12 +854,6 @@ def _total_size(resp: Mapping[str, Any]) -> int:
     return int(resp.get("ContentLength", 0))
 
 
-async def _check_md5(data: bytes, expected: bytes) -> None:
-    """Raise DATA_CORRUPTED when ``data`` is not what the ETag's MD5 says."""
-    if await md5_of(data) != expected:
-        raise _md5_mismatch()
-
-
 def _md5_mismatch() -> DriverError:
     return DriverError(
         ErrorCode.DATA_CORRUPTED,
@@ -775,13 +861,12 @@ def _md5_mismatch() -> DriverError:
     )
 
 
-def _exact(data: bytes, size: int) -> bytes:
+def _exact(chunks: list[bytes], size: int) -> list[bytes]:
     """A ranged part, checked to be whole."""
-    if len(data) != size:
-        raise DriverError(
-            ErrorCode.UNAVAILABLE, f"a ranged read returned {len(data)} of {size} bytes"
-        )
-    return data
+    got = sum(map(len, chunks))
+    if got != size:
+        raise DriverError(ErrorCode.UNAVAILABLE, f"a ranged read returned {got} of {size} bytes")
+    return chunks
 
 
 async def _chain(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import re
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +32,6 @@ __all__ = [
     "sdk_verified",
 ]
 
-_MD5_HEX = re.compile(r"[0-9a-f]{32}")
 #: full-object checksums botocore verifies by itself (without the CRT extra).
 _SDK_CHECKED = ("ChecksumCRC32", "ChecksumSHA1", "ChecksumSHA256")
 
@@ -57,8 +55,14 @@ async def md5_of(data: bytes | bytearray | memoryview) -> bytes:
 
 
 class RunningMD5:
-    """The MD5 of a stream, each large chunk hashed in a worker thread while the next one
-    is being received: :meth:`feed` waits only for the previous chunk's hash."""
+    """The MD5 of a stream, fed in order.
+
+    A chunk of up to :data:`THREAD_MIN` is hashed at once, on the event loop (about 2 ms
+    for 1 MiB: the cost of one botocore request, and cheaper than the hand-over to a
+    thread, measured with ``benchmarks/s3.py``); a larger one in a worker thread while
+    the next one is being received: :meth:`feed` then waits only for the previous
+    chunk's hash.
+    """
 
     __slots__ = ("_hasher", "_pending")
 
@@ -67,14 +71,20 @@ class RunningMD5:
         self._pending: asyncio.Future[None] | None = None
 
     async def feed(self, chunk: bytes) -> None:
+        await self.feed_all((chunk,), len(chunk))
+
+    async def feed_all(self, chunks: Sequence[bytes | memoryview], size: int) -> None:
+        """Feed ``chunks`` (``size`` bytes in all) in their order."""
         if self._pending is not None:
             await self._pending
             self._pending = None
-        if len(chunk) < THREAD_MIN // 4:
-            self._hasher.update(chunk)
+        if size <= THREAD_MIN:
+            update = self._hasher.update
+            for chunk in chunks:
+                update(chunk)
         else:
             loop = asyncio.get_running_loop()
-            self._pending = loop.run_in_executor(None, self._hasher.update, chunk)
+            self._pending = loop.run_in_executor(None, _update_all, self._hasher, chunks)
 
     async def digest(self) -> bytes:
         if self._pending is not None:
@@ -83,12 +93,18 @@ class RunningMD5:
         return self._hasher.digest()
 
 
-async def md5_in_order(parts: Sequence[Awaitable[bytes]]) -> bytes:
-    """The MD5 of the concatenated ``parts``, each hashed (in a worker thread, see
-    :class:`RunningMD5`) as soon as it and every part before it have arrived."""
+def _update_all(hasher: Any, chunks: Sequence[bytes | memoryview]) -> None:
+    for chunk in chunks:
+        hasher.update(chunk)
+
+
+async def md5_in_order(parts: Sequence[Awaitable[Sequence[bytes | memoryview]]]) -> bytes:
+    """The MD5 of the concatenated ``parts`` (each a list of chunks), each part hashed
+    (see :class:`RunningMD5`) as soon as it and every part before it have arrived."""
     hasher = RunningMD5()
     for part in parts:
-        await hasher.feed(await part)
+        chunks = await part
+        await hasher.feed_all(chunks, sum(map(len, chunks)))
     return await hasher.digest()
 
 
@@ -103,10 +119,17 @@ def etag_md5(resp: Mapping[str, Any]) -> bytes | None:
     server whose ETags are something else."""
     if resp.get("ServerSideEncryption") == "aws:kms" or resp.get("SSECustomerAlgorithm"):
         return None
-    etag = str(resp.get("ETag") or "").strip().strip('"').lower()
-    if not _MD5_HEX.fullmatch(etag):
+    etag = resp.get("ETag")
+    if not isinstance(etag, str):
         return None
-    return bytes.fromhex(etag)
+    etag = etag.strip().strip('"')
+    if len(etag) != 32:
+        return None
+    try:
+        digest = bytes.fromhex(etag)
+    except ValueError:
+        return None
+    return digest if len(digest) == 16 else None
 
 
 def sdk_verified(resp: Mapping[str, Any]) -> bool:

@@ -7,6 +7,13 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import aiohttp
+from aiobotocore.response import (  # type: ignore[import-untyped]
+    AioReadTimeoutError,
+    StreamingBody,
+)
+from botocore.exceptions import ResponseStreamingError  # type: ignore[import-untyped]
+
 from lexigram.storage.errors import DriverError, ErrorCode
 
 __all__ = [
@@ -14,9 +21,11 @@ __all__ = [
     "MAX_PARTS",
     "SMALL_BODY",
     "ViewReader",
+    "iter_chunks",
     "part_body",
     "part_size_for",
     "plan_ranges",
+    "read_chunks",
     "run_bounded",
 ]
 
@@ -91,6 +100,57 @@ def part_body(block: memoryview | bytearray | bytes) -> bytes | bytearray | View
     if isinstance(owner, bytes | bytearray) and len(owner) == block.nbytes and block.contiguous:
         return owner
     return block.tobytes()
+
+
+async def read_chunks(body: Any, limit: int | None = None) -> list[bytes]:
+    """A GetObject body, whole (or its first ``limit`` bytes), as the pieces aiohttp
+    received (see :func:`iter_chunks`): ``body.read()`` joins them (one copy of every
+    byte), and a parallel download that joins its parts again would copy each byte twice."""
+    return [chunk async for chunk in iter_chunks(body, limit)]
+
+
+async def iter_chunks(body: Any, limit: int | None = None) -> AsyncIterator[bytes]:
+    """The pieces of a GetObject body as aiohttp received them, none of them copied
+    (but the last one, cut at ``limit`` bytes when a limit is given).
+
+    Only a plain aiohttp body is read this way: one that botocore checks while it is read
+    (a stored checksum), or another HTTP backend's, is read with ``body.read(1 MiB)``.
+    Errors are those of ``body.read()``.
+    """
+    left = -1 if limit is None else limit
+    reader = _aiohttp_reader(body)
+    try:
+        while left:
+            if reader is None:
+                chunk = await body.read(SMALL_BODY if left < 0 else min(left, SMALL_BODY))
+                if not chunk:
+                    return
+            else:
+                chunk, end_of_http_chunk = await reader.readchunk()
+                if not chunk:
+                    if end_of_http_chunk:
+                        continue
+                    return
+            if left >= 0:
+                if len(chunk) > left:
+                    chunk = chunk[:left]
+                left -= len(chunk)
+            yield chunk
+    except TimeoutError as exc:
+        if reader is None:
+            raise
+        raise AioReadTimeoutError(endpoint_url=str(body.raw_stream.url), error=exc) from exc
+    except aiohttp.ClientConnectionError as exc:
+        if reader is None:
+            raise
+        raise ResponseStreamingError(error=exc) from exc
+
+
+def _aiohttp_reader(body: Any) -> aiohttp.StreamReader | None:
+    if type(body) is not StreamingBody:
+        return None
+    content = getattr(getattr(body, "raw_stream", None), "content", None)
+    return content if isinstance(content, aiohttp.StreamReader) else None
 
 
 def part_size_for(size: int | None, part_size: int) -> int:
