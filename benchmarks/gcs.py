@@ -17,7 +17,8 @@ Cases (issue 6):
   download row's ``extra``.
 * a streamed transfer (256 MiB; 64 MiB with ``--quick``) from a file on disk up, then
   streamed down: MiB/s and CPU against the same calls made on the SDK's session by hand
-  (a resumable session, ``CHUNK``-sized PUTs) and the SDK's ``download_stream``; the SDK's own
+  (a resumable session, ``CHUNK``-sized PUTs, the CRC32C on the last) and the SDK's
+  ``download_stream``; the SDK's own
   one-request resumable upload is shown for reference; and our peak RSS growth against the budget
   ``chunk_size x concurrency + 32 MiB`` (the SDK's peak is in ``extra``). Each side runs
   three times, alternating which goes first; the best time of each is kept.
@@ -215,8 +216,15 @@ async def _raw_chunked_upload(
 ) -> None:
     """The same calls as the driver's streamed upload, written by hand on the SDK's session:
     open a resumable session, PUT ``CHUNK``-sized pieces (answered 308), the last one with
-    the total size. This is what a user writes to upload a stream with bounded memory and
-    per-chunk resumption (the SDK's own resumable upload sends the stream in one PUT)."""
+    the total size and the body's CRC32C (``X-Goog-Hash``, as ours with ``checksums: true``
+    sends). This is what a user writes to upload a stream with bounded memory, per-chunk
+    resumption and an end-to-end check (the SDK's own resumable upload sends the stream in
+    one PUT)."""
+    import base64
+
+    import google_crc32c
+
+    crc = google_crc32c.Checksum()
     session: Any = raw.session
     reply = await session.post(
         f"{raw._api_root_write}/{bucket}/o",
@@ -233,10 +241,14 @@ async def _raw_chunked_upload(
         end = offset + len(chunk)
         last = end >= size
         span = f"bytes {offset}-{end - 1}/{size if last else '*'}"
+        crc.update(chunk)
+        headers = {"Content-Range": span, "Content-Type": "application/octet-stream"}
+        if last:
+            headers["X-Goog-Hash"] = f"crc32c={base64.b64encode(crc.digest()).decode()}"
         reply = await session.request(
             "PUT",
             location,
-            headers={"Content-Range": span, "Content-Type": "application/octet-stream"},
+            headers=headers,
             data=chunk,
             timeout=timeout,
             allow_redirects=False,

@@ -68,3 +68,75 @@ async def test_bytes_are_handed_out_uncopied() -> None:
 def test_non_binary_data(bad: object) -> None:
     with pytest.raises(TypeError):
         UploadBody.from_data(bad)
+
+
+class _File(io.RawIOBase):
+    """A binary file whose readinto returns at most ``most`` bytes a call (short reads)."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self._buf = io.BytesIO(data)
+        self._most = most
+        self.readinto_calls = 0
+        self.read_calls = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        self.readinto_calls += 1
+        view = memoryview(b)[: self._most]
+        return self._buf.readinto(view)
+
+    def read(self, size: int = -1) -> bytes:
+        self.read_calls += 1
+        return self._buf.read(size)
+
+
+@pytest.mark.parametrize(("size", "block"), [(10, 4), (12, 4), (0, 4), (3, 8)])
+async def test_file_blocks_are_read_in_place(size: int, block: int) -> None:
+    data = bytes(range(size))
+    f = _File(data, most=3)
+    calls: list[tuple[int, int | None]] = []
+    body = UploadBody.from_data(f, size=size, progress=lambda d, t: calls.append((d, t)))
+    blocks = [bytes(b) async for b in body.blocks(block)]
+    assert b"".join(blocks) == data
+    assert blocks == ([b""] if not data else [data[i : i + block] for i in range(0, size, block)])
+    assert f.readinto_calls > 0 and f.read_calls == 0  # readinto, never read() + a copy
+    assert (calls[-1][0] if calls else 0) == size
+
+
+async def test_file_errors_are_the_callers_own() -> None:
+    class Broken(_File):
+        def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+            raise OSError("disk gone")
+
+    body = UploadBody.from_data(Broken(b"abc", 3))
+    with pytest.raises(OSError, match="disk gone"):
+        async for _ in body.blocks(4):
+            pass
+    assert isinstance(body.source_error, OSError)
+
+
+@pytest.mark.parametrize("kind", ["stream", "file"])
+async def test_ring_blocks_reuse_buffers_in_turn(kind: str) -> None:
+    data = bytes(range(200)) * 3  # 600 bytes: blocks of 128, the last of 88
+    pieces = [data[i : i + 50] for i in range(0, 600, 50)]
+    body = UploadBody.from_data(source(pieces) if kind == "stream" else _File(data, 7))
+    seen: list[bytes] = []
+    owners: list[int] = []
+    held: list[memoryview | bytearray] = []
+    async for block in body.blocks(128, ring=2):
+        if held:
+            # the block asked for before this one is still intact (read one ahead)
+            assert bytes(held[-1]) == seen[-1]
+        seen.append(bytes(block))
+        owners.append(id(block.obj if isinstance(block, memoryview) else block))
+        held = [block]
+    assert b"".join(seen) == data and [len(b) for b in seen] == [128] * 4 + [88]
+    assert len(set(owners)) == 2  # two buffers, used in turn
+
+
+async def test_ring_must_be_zero_or_at_least_two() -> None:
+    with pytest.raises(ValueError, match="ring"):
+        async for _ in UploadBody.from_data(source([b"x"])).blocks(4, ring=1):
+            pass

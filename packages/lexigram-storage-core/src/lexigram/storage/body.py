@@ -9,7 +9,10 @@ three ways:
 * ``async for block in body.blocks(size)``: blocks of exactly ``size`` bytes (the last
   may be shorter), for multipart / block / resumable uploads. Blocks of in-memory data
   are zero-copy ``memoryview`` slices; blocks of a stream are fresh ``bytearray``\\ s,
-  so a driver may hold several at once while they upload concurrently.
+  so a driver may hold several at once while they upload concurrently, or, with
+  ``ring=k``, ``k`` buffers filled in turn (for a driver that holds at most ``k - 1``
+  blocks at once). A binary file with ``readinto`` is read straight into each block
+  (in a worker thread): its bytes are not copied again.
 
 A body can be consumed once. Progress is reported as the driver consumes it.
 """
@@ -64,6 +67,7 @@ class UploadBody:
         "_consumed",
         "_done",
         "_progress",
+        "_readinto",
         "_source",
         "data",
         "size",
@@ -76,6 +80,7 @@ class UploadBody:
         source: AsyncIterator[Chunk] | None,
         size: int | None,
         progress: ProgressCallback | None = None,
+        readinto: Callable[[memoryview], int | None] | None = None,
     ) -> None:
         self.data = data
         self.size = size
@@ -86,6 +91,8 @@ class UploadBody:
         self._done = 0
         self._consumed = False
         self._bytes: bytes | None = None  # the caller's immutable bytes, handed out uncopied
+        #: a sync file object's ``readinto``, for blocks read in place
+        self._readinto = readinto
 
     # -- construction -------------------------------------------------------------
 
@@ -119,8 +126,15 @@ class UploadBody:
         if callable(read):
             if inspect.iscoroutinefunction(read):
                 return cls(None, _read_async(read), size, progress)
+            readinto = getattr(data, "readinto", None)
             return cls(
-                None, _read_sync(read), size if size is not None else _remaining(data), progress
+                None,
+                _read_sync(read),
+                size if size is not None else _remaining(data),
+                progress,
+                readinto
+                if callable(readinto) and not inspect.iscoroutinefunction(readinto)
+                else None,
             )
         raise TypeError(
             "upload() data must be bytes, an async iterable of bytes or a binary file "
@@ -171,11 +185,20 @@ class UploadBody:
             yield chunk
             self._advance(len(chunk))
 
-    async def blocks(self, block_size: int) -> AsyncIterator[memoryview | bytearray]:
+    async def blocks(
+        self, block_size: int, *, ring: int = 0
+    ) -> AsyncIterator[memoryview | bytearray]:
         """Blocks of exactly ``block_size`` bytes (the last may be shorter, never empty
-        unless the whole body is empty, in which case one empty block is yielded)."""
+        unless the whole body is empty, in which case one empty block is yielded).
+
+        ``ring=0``: each block of a stream is a buffer of its own. ``ring=k`` (k >= 2):
+        ``k`` buffers are filled in turn, so a block stays intact until ``k - 1`` more
+        have been asked for (a consumer that reads one block ahead uses 2).
+        """
         if block_size <= 0:
             raise ValueError("block_size must be positive")
+        if ring == 1 or ring < 0:
+            raise ValueError("ring must be 0 (a buffer per block) or at least 2")
         self._take()
         if self.data is not None:
             view = self.data
@@ -187,10 +210,38 @@ class UploadBody:
                 yield piece
                 self._advance(piece.nbytes)
             return
+        ring_buffers = [bytearray(block_size) for _ in range(ring)]
+        turn = 0
+
+        def next_buffer() -> bytearray:
+            nonlocal turn
+            if not ring:
+                return bytearray(block_size)
+            turn = (turn + 1) % ring
+            return ring_buffers[turn]
+
+        buf = ring_buffers[0] if ring else bytearray(block_size)
+        readinto = self._readinto
+        if readinto is not None:
+            # A file: read straight into the block, in a worker thread; no copy here.
+            while True:
+                try:
+                    filled = await asyncio.to_thread(_fill, readinto, memoryview(buf))
+                except Exception as exc:
+                    self.source_error = exc
+                    raise
+                if filled < block_size:
+                    break
+                yield buf
+                self._advance(block_size)
+                buf = next_buffer()
+            if filled or not self._done:
+                yield memoryview(buf)[:filled]
+                self._advance(filled)
+            return
         assert self._source is not None
-        # Each block is copied once, into its own buffer, as the chunks arrive: memory is
+        # Each block is copied once, into its buffer, as the chunks arrive: memory is
         # the block being filled plus the blocks the driver still holds.
-        buf = bytearray(block_size)
         filled = 0
         sent_any = False
         async for chunk in self._source:
@@ -204,11 +255,14 @@ class UploadBody:
                     yield buf
                     sent_any = True
                     self._advance(block_size)
-                    buf = bytearray(block_size)
+                    buf = next_buffer()
                     filled = 0
         if filled or not sent_any:
-            del buf[filled:]
-            yield buf
+            if ring:
+                yield memoryview(buf)[:filled]
+            else:
+                del buf[filled:]
+                yield buf
             self._advance(filled)
 
     def rewind(self) -> None:
@@ -260,6 +314,18 @@ async def _read_sync(read: Callable[[int], bytes]) -> AsyncIterator[bytes]:
         if not chunk:
             return
         yield chunk
+
+
+def _fill(readinto: Callable[[memoryview], int | None], view: memoryview) -> int:
+    """Fill ``view`` from a file's ``readinto``; fewer bytes only at the end of the file."""
+    filled = 0
+    total = view.nbytes
+    while filled < total:
+        n = readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
 
 
 def _remaining(fileobj: Any) -> int | None:

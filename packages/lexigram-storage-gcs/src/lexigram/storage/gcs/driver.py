@@ -30,7 +30,7 @@ from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, raise_for_
 from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
 from lexigram.storage.gcs.objects import blob_info
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
-from lexigram.storage.gcs.transfer import fill_chunks, multipart_related, resumable_upload
+from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.repair import keep_intact
 
@@ -148,11 +148,10 @@ class GCSDriver(BlobDriver):
                 data = await body.read_all()
                 return await self._put_small(sdk, key, data, content_type, metadata, params)
             chunk = self.config.chunk_size
-            # In-memory bodies: zero-copy slices. Streams: one reused buffer, one copy.
-            blocks: AsyncIterator[bytes | bytearray | memoryview] = (
-                aiter(body.blocks(chunk))
-                if body.data is not None
-                else fill_chunks(body.chunks(), chunk)
+            # In-memory bodies: zero-copy slices. Streams: two buffers in turn (the
+            # upload reads one chunk ahead while it sends the other); files read into them.
+            blocks: AsyncIterator[bytes | bytearray | memoryview] = aiter(
+                body.blocks(chunk, ring=2)
             )
             first = await anext(blocks)
             if len(first) < chunk and len(first) <= threshold:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -26,7 +26,7 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.errors import classify_gcs
 from lexigram.storage.gcs.integrity import Crc32c, b64
 
-__all__ = ["fill_chunks", "multipart_related", "resumable_upload"]
+__all__ = ["multipart_related", "resumable_upload"]
 
 Chunk = bytes | bytearray | memoryview
 #: tries per chunk of a resumable upload (transient failures resume where the server
@@ -42,7 +42,7 @@ def multipart_related(
     of ``data``; the boundary is random, so the data cannot end a part early by chance."""
     if "\r" in content_type or "\n" in content_type:
         raise DriverError(ErrorCode.INVALID_ARGUMENT, "a content type cannot hold a line break")
-    boundary = f"lexigram-{uuid.uuid4().hex}"
+    boundary = f"lexigram-{os.urandom(16).hex()}"
     head = (
         f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
         f"{json.dumps(resource)}\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n"
@@ -66,33 +66,6 @@ def _next_byte(persisted: str) -> int:
     if not persisted:
         return 0
     return int(persisted.rsplit("-", 1)[1]) + 1
-
-
-async def fill_chunks(source: AsyncIterator[Chunk], chunk_size: int) -> AsyncIterator[memoryview]:
-    """Regroup a stream's pieces into chunks of exactly ``chunk_size`` (the last may be
-    shorter, or empty for an empty stream).
-
-    Two buffers are used in turn: each piece is copied once, and a chunk stays intact
-    until the chunk after the next one is asked for, so a consumer may read one chunk
-    ahead while it sends the current one (a resumable upload does).
-    """
-    buffers = (memoryview(bytearray(chunk_size)), memoryview(bytearray(chunk_size)))
-    turn = 0
-    view = buffers[0]
-    filled = 0
-    async for piece in source:
-        data = piece if isinstance(piece, memoryview) else memoryview(piece)
-        while data.nbytes:
-            take = min(chunk_size - filled, data.nbytes)
-            view[filled : filled + take] = data[:take]
-            filled += take
-            data = data[take:]
-            if filled == chunk_size:
-                yield view
-                turn ^= 1
-                view = buffers[turn]
-                filled = 0
-    yield view[:filled]
 
 
 async def resumable_upload(
