@@ -10,9 +10,12 @@ Cases and targets:
 
 1. 4 KiB PUT and GET, concurrency 1 and 64: client CPU per 1,000 ops (<= 1.05x raw
    aiobotocore with the same client settings) and ops/s (>= 0.95x), as medians of paired
-   blocks (each block of ours beside a block of raw, see ``interleaved``). A control row
-   measures raw against a second, identical raw client (the noise floor of the run); obstore's
-   figures are printed for reference (target "info"), measured in a pass of their own.
+   blocks (each block of ours beside a block of raw, see ``interleaved``). With the default
+   ``checksums: true`` ours sends Content-MD5 and compares ETags, which plain raw does not:
+   the same rows against raw doing that MD5 work by hand, and ``checksums: false`` against
+   raw with that client config, are the like-for-like ones. A control row measures raw
+   against a second, identical raw client (the noise floor of the run); obstore's figures
+   are printed for reference (target "info"), measured in a pass of their own.
 2. 256 MiB streamed upload (multipart, same part size and concurrency) and download
    (``download_into`` a preallocated buffer, ``download()`` as bytes, and ``stream``):
    throughput (>= 1.0x raw aiobotocore doing the same multipart / parallel ranged GETs
@@ -25,6 +28,7 @@ Cases and targets:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import shutil
@@ -106,16 +110,43 @@ def s3rver() -> Iterator[ServerProcess]:
 
 
 async def _small_ops(
-    store: BlobStore, raw: Any, twin: Any, obs: Any, bucket: str, n: int, rounds: int
+    store: BlobStore,
+    unchecked: BlobStore,
+    raw: Any,
+    raw_unchecked: Any,
+    twin: Any,
+    obs: Any,
+    bucket: str,
+    n: int,
+    rounds: int,
 ) -> list[dict[str, Any]]:
     import obstore
 
     body = bytes(range(256)) * 16  # 4 KiB
+    body_md5 = hashlib.md5(body, usedforsecurity=False)
     rows: list[dict[str, Any]] = []
     for conc in (1, 64):
 
         async def ours_put(i: int) -> None:
             await store.upload(f"small/{i}.bin", body)
+
+        async def unchecked_put(i: int) -> None:
+            await unchecked.upload(f"small/{i}.bin", body)
+
+        async def raw_md5_put(i: int) -> None:
+            # What ours does with `checksums: true`: Content-MD5 sent, the ETag compared.
+            digest = body_md5.copy()
+            resp = await raw.put_object(
+                Bucket=bucket,
+                Key=f"small/{i}.bin",
+                Body=body,
+                ContentType="application/octet-stream",
+                ContentMD5=base64.b64encode(digest.digest()).decode(),
+            )
+            assert resp["ETag"].strip('"') == digest.hexdigest()
+
+        async def raw_unchecked_put(i: int) -> None:
+            await raw_put(i, raw_unchecked)
 
         async def raw_put(i: int, raw: Any = raw) -> None:
             await raw.put_object(
@@ -134,6 +165,19 @@ async def _small_ops(
         async def ours_get(i: int) -> None:
             await store.download(f"small/{i}.bin")
 
+        async def unchecked_get(i: int) -> None:
+            await unchecked.download(f"small/{i}.bin")
+
+        async def raw_md5_get(i: int) -> None:
+            # What ours does with `checksums: true`: the body's MD5 compared with the ETag.
+            resp = await raw.get_object(Bucket=bucket, Key=f"small/{i}.bin")
+            async with resp["Body"] as stream:
+                data = await stream.read()
+            assert hashlib.md5(data, usedforsecurity=False).hexdigest() == resp["ETag"].strip('"')
+
+        async def raw_unchecked_get(i: int) -> None:
+            await raw_get(i, raw_unchecked)
+
         async def raw_get(i: int, raw: Any = raw) -> None:
             resp = await raw.get_object(Bucket=bucket, Key=f"small/{i}.bin")
             async with resp["Body"] as stream:
@@ -146,14 +190,38 @@ async def _small_ops(
             result = await obstore.get_async(obs, f"small/{i}.bin")
             await result.bytes_async()
 
-        for verb, ours_op, raw_op, twin_op, obs_op in (
-            ("PUT", ours_put, raw_put, twin_put, obs_put),
-            ("GET", ours_get, raw_get, twin_get, obs_get),
+        for verb, ours_op, raw_op, twin_op, obs_op, md5_op, unchecked_op, raw_unchecked_op in (
+            (
+                "PUT",
+                ours_put,
+                raw_put,
+                twin_put,
+                obs_put,
+                raw_md5_put,
+                unchecked_put,
+                raw_unchecked_put,
+            ),
+            (
+                "GET",
+                ours_get,
+                raw_get,
+                twin_get,
+                obs_get,
+                raw_md5_get,
+                unchecked_get,
+                raw_unchecked_get,
+            ),
         ):
-            # ours against raw alone; then, in passes of their own, a second identical raw
-            # client (the noise floor of this run) and obstore (its runtime's threads count
-            # in this process's CPU time, so it never shares a pass with ours).
-            best = await interleaved(n, conc, rounds, {"ours": ours_op, "raw": raw_op})
+            # ours against raw (and raw doing the same MD5 work by hand); `checksums: false`
+            # against raw with that client config; then, in passes of their own, a second
+            # identical raw client (the noise floor of this run) and obstore (its runtime's
+            # threads count in this process's CPU time, so it never shares a pass with ours).
+            best = await interleaved(
+                n, conc, rounds, {"ours": ours_op, "raw": raw_op, "raw_md5": md5_op}
+            )
+            plain = await interleaved(
+                n, conc, rounds, {"ours": unchecked_op, "raw": raw_unchecked_op}
+            )
             control = await interleaved(n, conc, rounds, {"raw": raw_op, "twin": twin_op})
             ref = await interleaved(n, conc, rounds, {"raw": raw_op, "obstore": obs_op})
             case = f"{n} x 4 KiB {verb}, concurrency {conc}"
@@ -175,6 +243,29 @@ async def _small_ops(
                     "ops/s",
                     ">= 0.95x",
                     ratio=best.ops_ratio("ours", "raw"),
+                )
+            )
+            rows.append(
+                _row(
+                    f"{case}: client CPU vs raw doing the same MD5 check by hand",
+                    best.cpu_ms["ours"],
+                    best.cpu_ms["raw_md5"],
+                    "CPU s/1k ops",
+                    "<= 1.05x",
+                    ratio=best.cpu_ratio("ours", "raw_md5"),
+                    ops_s_ratio=round(best.ops_ratio("ours", "raw_md5"), 3),
+                    raw_md5_vs_raw_cpu=round(best.cpu_ratio("raw_md5", "raw"), 3),
+                )
+            )
+            rows.append(
+                _row(
+                    f"{case}: checksums: false, client CPU vs raw with that client config",
+                    plain.cpu_ms["ours"],
+                    plain.cpu_ms["raw"],
+                    "CPU s/1k ops",
+                    "<= 1.05x",
+                    ratio=plain.cpu_ratio("ours", "raw"),
+                    ops_s_ratio=round(plain.ops_ratio("ours", "raw"), 3),
                 )
             )
             rows.append(
@@ -487,14 +578,14 @@ async def run(quick: bool) -> list[dict[str, Any]]:
         driver = S3Driver.from_config(config)
         store = BlobStore(driver, name="bench")
         # The same settings without end-to-end checksums, for the like-for-like rows.
-        unchecked = BlobStore(
-            S3Driver.from_config(attrs.evolve(config, checksums=False)), name="unchecked"
-        )
+        unchecked_driver = S3Driver.from_config(attrs.evolve(config, checksums=False))
+        unchecked = BlobStore(unchecked_driver, name="unchecked")
         session = AioSession()
         # The baseline uses exactly the client settings of ours.
         async with (
             session.create_client("s3", **driver.client_kwargs()) as raw,
             session.create_client("s3", **driver.client_kwargs()) as twin,
+            session.create_client("s3", **unchecked_driver.client_kwargs()) as raw_unchecked,
         ):
             await raw.create_bucket(Bucket=bucket)
             obs = S3Store(
@@ -508,7 +599,9 @@ async def run(quick: bool) -> list[dict[str, Any]]:
             )
             await store.upload("warmup", b"x")  # opens ours' clients
             await unchecked.upload("warmup", b"x")
-            rows = await _small_ops(store, raw, twin, obs, bucket, n_small, rounds)
+            rows = await _small_ops(
+                store, unchecked, raw, raw_unchecked, twin, obs, bucket, n_small, rounds
+            )
             rows += await _big(store, unchecked, raw, bucket, total, part_size, concurrency, rounds)
             rows += await _listing(store, raw, bucket, n_list, rounds)
         await store.close()

@@ -29,7 +29,9 @@ from lexigram.storage.s3.errors import (
     s3_error,
 )
 from lexigram.storage.s3.integrity import (
+    THREAD_MIN,
     RunningMD5,
+    content_md5,
     etag_md5,
     md5_b64,
     md5_in_order,
@@ -217,20 +219,34 @@ class S3Driver(BlobDriver):
             args = self._write_args(content_type, metadata)
             if create_only:
                 args["IfNoneMatch"] = "*"
+            block: memoryview | bytearray
             data = body.data
             if data is not None and data.nbytes <= self.settings.multipart_threshold:
-                return await self._put_single(key, data, data.nbytes, args, content_type, metadata)
-            part = part_size_for(body.size, self.settings.part_size)
-            blocks = body.blocks(part)
-            first = await anext(blocks)
-            if len(first) < part:
-                return await self._put_single(key, first, len(first), args, content_type, metadata)
-            second = await anext(blocks, None)
-            if second is None:
-                return await self._put_single(key, first, len(first), args, content_type, metadata)
-            return await self._put_multipart(
-                key, _chain(first, second, blocks), args, content_type, metadata
+                block = data
+            else:
+                part = part_size_for(body.size, self.settings.part_size)
+                blocks = body.blocks(part)
+                block = await anext(blocks)
+                if len(block) == part:
+                    second = await anext(blocks, None)
+                    if second is not None:
+                        return await self._put_multipart(
+                            key, _chain(block, second, blocks), args, content_type, metadata
+                        )
+            # One PutObject, sent from here (a helper would be one more coroutine layer
+            # on every resumption of the request).
+            size = len(block)
+            client = self._client or await self._s3()
+            digest: bytes | None = None
+            if self.settings.checksums:
+                digest = content_md5(block) if size < THREAD_MIN else await md5_of(block)
+                args["ContentMD5"] = md5_b64(digest)
+            resp = await client.put_object(
+                Bucket=self.settings.bucket, Key=key, Body=part_body(block) if size else b"", **args
             )
+            if digest is not None and etag_md5(resp) not in (None, digest):
+                resp = await self._repair_put(key, block, size, args, digest, resp)
+            return self._written(key, size, resp, content_type, metadata)
         except ClientError as exc:
             if create_only and client_error_code(exc)[0] in (
                 "PreconditionFailed",
@@ -242,26 +258,6 @@ class S3Driver(BlobDriver):
             self._reraise(exc)
         except Exception as exc:
             self._reraise(exc)
-
-    async def _put_single(
-        self,
-        key: str,
-        block: memoryview | bytearray | bytes,
-        size: int,
-        args: dict[str, Any],
-        content_type: str,
-        metadata: Mapping[str, str],
-    ) -> BlobInfo:
-        client = await self._s3()
-        digest = await md5_of(block) if self.settings.checksums else None
-        if digest is not None:
-            args = {**args, "ContentMD5": md5_b64(digest)}
-        resp = await client.put_object(
-            Bucket=self.settings.bucket, Key=key, Body=part_body(block) if size else b"", **args
-        )
-        if digest is not None:
-            resp = await self._repair_put(key, block, size, args, digest, resp)
-        return self._written(key, size, resp, content_type, metadata)
 
     async def _repair_put(
         self,

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "THREAD_MIN",
     "RunningMD5",
     "content_md5",
     "etag_md5",
