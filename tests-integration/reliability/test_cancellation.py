@@ -84,7 +84,14 @@ PARTS_SIZE = {
     "local": 2 * MIB + 512 * KIB,
     "memory": 2 * MIB + 512 * KIB,
 }
-OPERATIONS = ["upload_bytes", "upload_parts", "upload_stream", "download", "stream"]
+OPERATIONS = [
+    "upload_bytes",
+    "upload_parts",
+    "upload_stream",
+    "download",
+    "download_into",
+    "stream",
+]
 
 Leftovers = Callable[[str], Awaitable[list[str]]]
 
@@ -254,6 +261,14 @@ def _operation(target: Target, name: str, key: str, new: bytes) -> Callable[[], 
             assert await store.download(key) == new
 
         return download
+    if name == "download_into":
+
+        async def download_into() -> None:
+            buffer = bytearray(len(new))
+            assert await store.download_into(key, buffer) == len(new)
+            assert buffer == new
+
+        return download_into
 
     async def stream() -> None:
         # A plain ``async for`` whose body awaits too: the cancel lands inside the stream

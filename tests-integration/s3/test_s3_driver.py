@@ -18,6 +18,7 @@ import pytest_asyncio
 from lexigram.storage import (
     BlobStore,
     BucketNotFoundError,
+    InvalidArgumentError,
     PermissionDeniedError,
     StorageConfig,
     StorageProvider,
@@ -148,6 +149,17 @@ async def test_parallel_ranged_download(moto_endpoint: str, bucket: str, s3_clie
         chunks = [c async for c in store.stream("ranged.bin", chunk_size=100_000)]
         assert max(len(c) for c in chunks) <= 100_000
         assert b"".join(chunks) == data
+        # download_into: the parts written in place, whole or a range across parts
+        buffer = bytearray(len(data) + 3)
+        assert await store.download_into("ranged.bin", buffer) == len(data)
+        assert buffer[: len(data)] == data and buffer[len(data) :] == b"\0\0\0"
+        view = memoryview(bytearray(11 * MIB))
+        span = (6 * MIB, 17 * MIB)
+        assert await store.download_into("ranged.bin", view, range=span) == 11 * MIB
+        assert view == data[6 * MIB : 17 * MIB]
+        with pytest.raises(InvalidArgumentError) as caught:
+            await store.download_into("ranged.bin", bytearray(len(data) - 1))
+        assert str(len(data)) in str(caught.value) and "ranged.bin" in str(caught.value)
     finally:
         await store.close()
 
