@@ -32,41 +32,34 @@ def _intact(answer: str) -> bool:
     return answer == "good"
 
 
-async def test_an_intact_upload_is_returned_as_it_is() -> None:
-    server = Server(altered=0)
-    got = await keep_intact(
+async def _keep(server: Server, mismatch: str = "x") -> str:
+    """keep_intact over ``server``'s first answer, with its own resend and remove."""
+    return await keep_intact(
         server.answer(),
         intact=_intact,
         send_again=server.send_again,
         remove=server.remove,
-        mismatch="x",
+        mismatch=mismatch,
     )
+
+
+async def test_an_intact_upload_is_returned_as_it_is() -> None:
+    server = Server(altered=0)
+    got = await _keep(server)
     assert got == "good" and server.sent == 1 and server.removed == []
 
 
 @pytest.mark.parametrize("altered", range(1, REPAIRS + 1))
 async def test_an_altered_upload_is_sent_again_until_intact(altered: int) -> None:
     server = Server(altered=altered)
-    got = await keep_intact(
-        server.answer(),
-        intact=_intact,
-        send_again=server.send_again,
-        remove=server.remove,
-        mismatch="x",
-    )
+    got = await _keep(server)
     assert got == "good" and server.sent == altered + 1 and server.removed == []
 
 
 async def test_still_altered_after_the_repairs_is_removed_and_raised() -> None:
     server = Server(altered=REPAIRS + 1)
     with pytest.raises(DriverError) as caught:
-        await keep_intact(
-            server.answer(),
-            intact=_intact,
-            send_again=server.send_again,
-            remove=server.remove,
-            mismatch="the ETag differs",
-        )
+        await _keep(server, "the ETag differs")
     assert caught.value.code is ErrorCode.DATA_CORRUPTED
     assert f"{REPAIRS + 1} times" in str(caught.value) and "the ETag differs" in str(caught.value)
     assert server.sent == REPAIRS + 1 and server.removed == ["bad"]

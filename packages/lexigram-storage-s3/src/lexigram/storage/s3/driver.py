@@ -33,6 +33,7 @@ from lexigram.storage.s3.integrity import (
     RunningMD5,
     content_md5,
     etag_md5,
+    etag_shows,
     md5_b64,
     md5_in_order,
     md5_of,
@@ -244,7 +245,7 @@ class S3Driver(BlobDriver):
             resp = await client.put_object(
                 Bucket=self.settings.bucket, Key=key, Body=part_body(block) if size else b"", **args
             )
-            if digest is not None and etag_md5(resp) not in (None, digest):
+            if digest is not None and not etag_shows(resp, digest):
                 resp = await self._repair_put(key, block, size, args, digest, resp)
             return self._written(key, size, resp, content_type, metadata)
         except ClientError as exc:
@@ -282,8 +283,7 @@ class S3Driver(BlobDriver):
         again = {k: v for k, v in args.items() if k != "IfNoneMatch"}
 
         def intact(answer: Mapping[str, Any]) -> bool:
-            stored = etag_md5(answer)
-            return stored is None or stored == digest
+            return etag_shows(answer, digest)
 
         async def send_again(answer: Mapping[str, Any]) -> Mapping[str, Any]:
             try:
@@ -357,8 +357,7 @@ class S3Driver(BlobDriver):
                     raise
                 # A part is invisible until the upload completes: one whose ETag is not
                 # the MD5 sent (a server that did not check Content-MD5) is sent again.
-                stored = etag_md5(resp) if digest is not None else None
-                if stored is None or stored == digest:
+                if digest is None or etag_shows(resp, digest):
                     return {"PartNumber": n, "ETag": resp["ETag"]}
             raise DriverError(
                 ErrorCode.DATA_CORRUPTED,

@@ -27,6 +27,7 @@ __all__ = [
     "RunningMD5",
     "content_md5",
     "etag_md5",
+    "etag_shows",
     "md5_b64",
     "md5_in_order",
     "md5_of",
@@ -131,6 +132,14 @@ def etag_md5(resp: Mapping[str, Any]) -> bytes | None:
     except ValueError:
         return None
     return digest if len(digest) == 16 else None
+
+
+def etag_shows(resp: Mapping[str, Any], digest: bytes) -> bool:
+    """Whether an upload's answer shows the bytes whose MD5 is ``digest`` were stored:
+    its ETag is that MD5, or it is no MD5 at all (then it cannot tell, see
+    :func:`etag_md5`)."""
+    stored = etag_md5(resp)
+    return stored is None or stored == digest
 
 
 def sdk_verified(resp: Mapping[str, Any]) -> bool:
