@@ -107,3 +107,75 @@ async def test_presign_needs_signing_key(tmp_path: Path) -> None:
         with pytest.raises(NotSupportedError) as caught:
             await provider.store().get_presigned_url("k")
         assert "set signing_key" in str(caught.value)
+
+
+PATH_ONLY_YAML = """\
+storage:
+  default_driver: local
+  drivers:
+    local:
+      root_dir: ./storage/data
+      base_url: /files
+"""
+
+
+async def test_path_only_base_url_from_the_documented_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.yaml").write_text(PATH_ONLY_YAML)
+    config = StorageConfig.from_yaml(tmp_path / "app.yaml")
+    local = config.drivers["local"]
+    assert isinstance(local, StorageLocalConfig) and local.base_url == "/files"
+    async with StorageProvider(config=config) as provider:
+        store = provider.store()
+        await store.upload("a/b.txt", b"x")
+        assert await store.get_url("a/b.txt") == "/files/a/b.txt"
+        assert await store.get_url("dir/with space.txt") == "/files/dir/with%20space.txt"
+    assert (tmp_path / "storage" / "data" / "a" / "b.txt").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "/files",
+        "/",
+        "/a/b/",
+        "http://127.0.0.1:8000/files",
+        "https://files.example.test",
+        "HTTPS://files.example.test/x",
+    ],
+)
+def test_accepted_base_urls(base_url: str) -> None:
+    local = _config(base_url=base_url).drivers["local"]
+    assert isinstance(local, StorageLocalConfig) and local.base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "ftp://files.example.test/x",
+        "file:///srv/files",
+        "files",  # neither a scheme nor a leading /
+        "files/x",
+        "",
+        "//cdn.example.test/files",  # protocol-relative: another site
+        "/\\cdn.example.test",  # browsers read /\ as //
+        "/my files",
+        " /files",
+        "/files\n",
+        "/fi\x00les",
+        "/fi\x7fles",
+        "http://",
+        "http:/files",
+        "https://host:99999/x",
+        "/files?x=1",
+        "/files#top",
+    ],
+)
+def test_malformed_base_url_is_a_config_error(base_url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config(base_url=base_url)
+    message = str(caught.value)
+    assert "storage.drivers.local.base_url" in message
+    assert "https://" in message and "/files" in message  # both accepted forms shown

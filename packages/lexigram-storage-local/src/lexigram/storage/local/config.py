@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -26,6 +27,8 @@ class StorageLocalConfig:
     root_dir: str = "./storage/data"
     #: public base URL of the files (``get_url`` = base_url + "/" + quoted key); also the
     #: base of presigned URLs (where :func:`lexigram.storage.local.asgi.create_app` is served).
+    #: Absolute (``https://host/files``) or a path on the same site (``/files``: the URLs
+    #: are then relative too).
     base_url: str | None = None
     #: HMAC-SHA256 key of presigned URLs; ``get_presigned_url`` needs it.
     signing_key: str | None = secret_field()
@@ -34,6 +37,29 @@ class StorageLocalConfig:
     #: permission bits of new files and directories (the process umask still applies).
     file_mode: int = 0o644
     directory_mode: int = 0o755
+
+
+def _is_base_url(value: object) -> bool:
+    """An absolute http(s) URL with a host, or a path on the same site (``/files``); keys
+    are appended to it, so no query or fragment either."""
+    if (
+        not isinstance(value, str)
+        or not value.isprintable()
+        or any(c.isspace() or c in "?#\\" for c in value)
+    ):
+        return False
+    if value.startswith("/"):
+        return not value.startswith("//")  # //host/x is another site (protocol-relative)
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018  # raises ValueError when out of range or not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and value[: len(parts.scheme) + 3].lower() == f"{parts.scheme}://"
+    )
 
 
 def validate_config(config: StorageLocalConfig) -> Sequence[tuple[str, str]]:
@@ -45,8 +71,15 @@ def validate_config(config: StorageLocalConfig) -> Sequence[tuple[str, str]]:
         problems.append(("root_dir", "root_dir must not contain a NUL character"))
     elif os.path.exists(config.root_dir) and not os.path.isdir(config.root_dir):
         problems.append(("root_dir", f"root_dir {config.root_dir!r} is a file, not a directory"))
-    if config.base_url is not None and not config.base_url.startswith(("http://", "https://")):
-        problems.append(("base_url", "base_url must start with http:// or https://"))
+    if config.base_url is not None and not _is_base_url(config.base_url):
+        problems.append(
+            (
+                "base_url",
+                "base_url is not a URL the files can be served at: give "
+                "an absolute http(s) URL (https://files.example.com/files) or a path on this "
+                "site starting with a single '/' (/files), without spaces or control characters",
+            )
+        )
     for name in ("file_mode", "directory_mode"):
         mode = getattr(config, name)
         if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
