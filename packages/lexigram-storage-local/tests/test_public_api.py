@@ -15,12 +15,21 @@ MODULES = {
         "ExpiredSignatureError",
         "InvalidSignatureError",
         "SignedRequest",
+        "parse_query",
         "sign",
         "signed_url",
         "verify_presigned_url",
         "verify_query",
     },
     "lexigram.storage.local.asgi": {"ASGIApp", "create_app"},
+    "lexigram.storage.local.version": {"OpenVersion", "open_version"},
+    "lexigram.storage.local.http_headers": {
+        "MAX_DIGITS",
+        "UNSATISFIABLE",
+        "Unsatisfiable",
+        "byte_range",
+        "not_modified",
+    },
 }
 
 

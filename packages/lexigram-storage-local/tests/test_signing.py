@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from lexigram.storage import BlobStore, InvalidArgumentError
+from lexigram.storage import BlobStore, InvalidArgumentError, StorageConfig, StorageProvider
 from lexigram.storage.local.config import StorageLocalConfig
 from lexigram.storage.local.driver import LocalDriver
 from lexigram.storage.local.signing import (
@@ -99,3 +99,36 @@ def test_url_outside_base_path_is_refused() -> None:
             SIGNING_KEY,
             base_url=BASE_URL,
         )
+
+
+async def test_relative_urls_of_a_path_only_base_url(tmp_path: Path) -> None:
+    local = {"root_dir": str(tmp_path), "base_url": "/files", "signing_key": SIGNING_KEY}
+    config = StorageConfig.from_dict({"default_driver": "local", "drivers": {"local": local}})
+    async with StorageProvider(config=config) as provider:
+        url = await provider.store().get_presigned_url("a/b.txt", timedelta(minutes=5))
+    assert url.startswith("/files/a/b.txt?expires=") and "://" not in url
+    grant = verify_presigned_url(url, SIGNING_KEY, base_url="/files")
+    assert (grant.key, grant.method) == ("a/b.txt", "GET")
+    # what is signed is the key and the query, not a host: absolute forms verify too
+    assert verify_presigned_url("https://h.test" + url, SIGNING_KEY, base_url="/files")
+    assert verify_presigned_url(url, SIGNING_KEY, base_url="https://h.test/files")
+    for bad in (url.replace("/b.txt", "/c.txt"), _with_query(url, method="PUT")):
+        with pytest.raises(InvalidSignatureError):
+            verify_presigned_url(bad, SIGNING_KEY, base_url="/files")
+    with pytest.raises(InvalidSignatureError):  # not below base_url
+        verify_presigned_url(url.replace("/files/", "/other/"), SIGNING_KEY, base_url="/files")
+
+
+async def test_expires_only_in_canonical_bounded_form(store: BlobStore) -> None:
+    url = await store.get_presigned_url("a.txt", timedelta(minutes=5))
+    expires = str(verify_presigned_url(url, SIGNING_KEY, base_url=BASE_URL).expires)
+    for spelling in ("0" + expires, "+" + expires, " " + expires, expires + " ", "9" * 5000, "-1"):
+        with pytest.raises(InvalidSignatureError) as caught:
+            verify_presigned_url(_with_query(url, expires=spelling), SIGNING_KEY, base_url=BASE_URL)
+        assert caught.value.reason == "malformed"
+    with pytest.raises(InvalidSignatureError) as caught:
+        verify_presigned_url(url + "&x=1" * 50, SIGNING_KEY, base_url=BASE_URL)
+    assert caught.value.reason == "malformed"
+    with pytest.raises(InvalidSignatureError) as caught:  # not UTF-8 once decoded
+        verify_presigned_url(url.replace("/a.txt", "/%ff.txt"), SIGNING_KEY, base_url=BASE_URL)
+    assert caught.value.reason == "malformed"

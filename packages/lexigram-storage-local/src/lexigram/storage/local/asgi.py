@@ -21,11 +21,10 @@ a framework) and the URLs of ``get_presigned_url`` work the way S3's do::
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from lexigram.storage.errors import (
     BlobNotFoundError,
@@ -33,7 +32,9 @@ from lexigram.storage.errors import (
     StorageError,
 )
 from lexigram.storage.local.config import StorageLocalConfig
-from lexigram.storage.local.signing import InvalidSignatureError, verify_query
+from lexigram.storage.local.http_headers import Unsatisfiable, byte_range, not_modified
+from lexigram.storage.local.signing import InvalidSignatureError, parse_query, verify_query
+from lexigram.storage.local.version import open_version
 from lexigram.storage.store import BlobStore
 
 __all__ = ["ASGIApp", "create_app"]
@@ -45,8 +46,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 class _Disconnected(Exception):
@@ -90,23 +89,16 @@ def create_app(
             return
         if scope["type"] != "http":
             return
-        raw = scope.get("raw_path")
-        path = unquote(raw.decode("latin-1")) if raw else scope["path"]
-        root_path = scope.get("root_path", "")
-        if root_path and path.startswith(root_path + "/"):
-            path = path[len(root_path) :]
-        if prefix:
-            if not path.startswith(prefix + "/"):
-                await _text(send, 404, "not found")
-                return
-            path = path[len(prefix) :]
-        key = path[1:] if path.startswith("/") else path
+        key = _key_of(scope, prefix)
+        if key is None:
+            await _text(send, 404, "not found")
+            return
         method = scope["method"].upper()
         if method not in ("GET", "HEAD", "PUT"):
             await _text(send, 405, "method not allowed", [(b"allow", b"GET, HEAD, PUT")])
             return
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         try:
+            query = parse_query(scope.get("query_string", b"").decode("latin-1"))
             grant = verify_query(key, query, key_material, method=method)
         except InvalidSignatureError as exc:
             await _text(send, 403, f"forbidden: {exc.reason}")
@@ -128,6 +120,29 @@ def create_app(
             await _text(send, 500, "storage error")
 
     return app
+
+
+def _key_of(scope: Scope, prefix: str) -> str | None:
+    """The key a request names: its path below ``prefix`` (the path of ``base_url``), or
+    None when it is not below it. The app may be served at the site's root (the path
+    holds ``prefix``) or mounted under ``root_path`` (a framework's mount, a proxy's
+    ``--root-path``), whose servers give the path with or without ``root_path``."""
+    raw = scope.get("raw_path")
+    path = unquote(raw.decode("latin-1")) if raw else scope["path"]
+    root_path = scope.get("root_path", "")
+    full = path
+    if root_path and not (path == root_path or path.startswith(root_path + "/")):
+        full = root_path + path  # given relative to the mount
+    inner = full[len(root_path) :] if root_path else full
+    if not prefix:
+        rest = inner
+    elif full.startswith(prefix + "/"):
+        rest = full[len(prefix) :]  # served at base_url's path, or mounted at it
+    elif inner.startswith(prefix + "/"):
+        rest = inner[len(prefix) :]  # mounted at root_path, base_url's path below it
+    else:
+        return None
+    return rest[1:] if rest.startswith("/") else rest
 
 
 async def _lifespan(receive: Receive, send: Send, owned: BlobStore | None) -> None:
@@ -169,28 +184,35 @@ async def _get(
     chunk_size: int,
     send: Send,
 ) -> None:
-    info = await blobs.info(key)
-    status = 200
-    start, end = 0, info.size
-    out = [
-        (b"content-type", (info.content_type or "application/octet-stream").encode("latin-1")),
-        (b"accept-ranges", b"bytes"),
-    ]
-    if info.etag:
-        out.append((b"etag", info.etag.encode("latin-1")))
-    if info.last_modified is not None:
-        out.append((b"last-modified", format_datetime(info.last_modified, usegmt=True).encode()))
-    if disposition:
-        out.append((b"content-disposition", disposition.encode("latin-1")))
-    wanted = _RANGE.fullmatch(headers.get("range", "").strip())
-    if wanted and (wanted.group(1) or wanted.group(2)):
-        first, last = wanted.group(1), wanted.group(2)
-        if first:
-            start = int(first)
-            end = min(info.size, int(last) + 1) if last else info.size
-        else:  # suffix range: the last N bytes
-            start = max(0, info.size - int(last))
-        if start >= info.size or start >= end:
+    # Everything said about the object and every byte sent come from one opened version.
+    async with await open_version(blobs, key) as version:
+        info = version.info
+        validators: list[str] = []
+        out = [
+            (b"content-type", (info.content_type or "application/octet-stream").encode("latin-1")),
+            (b"accept-ranges", b"bytes"),
+        ]
+        if info.etag:
+            out.append((b"etag", info.etag.encode("latin-1")))
+            validators.append(info.etag)
+        if info.last_modified is not None:
+            modified = format_datetime(info.last_modified, usegmt=True)
+            out.append((b"last-modified", modified.encode()))
+            validators.append(modified)
+        if not_modified(headers, etag=info.etag, last_modified=info.last_modified):
+            await send({"type": "http.response.start", "status": 304, "headers": out[1:]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if disposition:
+            out.append((b"content-disposition", disposition.encode("latin-1")))
+        status, start, end = 200, 0, info.size
+        wanted = byte_range(
+            headers.get("range"),
+            info.size,
+            if_range=headers.get("if-range"),
+            validators=tuple(validators),
+        )
+        if isinstance(wanted, Unsatisfiable):
             await _text(
                 send,
                 416,
@@ -198,16 +220,23 @@ async def _get(
                 [(b"content-range", f"bytes */{info.size}".encode())],
             )
             return
-        status = 206
-        out.append((b"content-range", f"bytes {start}-{end - 1}/{info.size}".encode()))
-    out.append((b"content-length", str(end - start).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": out})
-    if method == "HEAD" or end == start:
+        if wanted is not None:
+            status, (start, end) = 206, wanted
+            out.append((b"content-range", f"bytes {start}-{end - 1}/{info.size}".encode()))
+        out.append((b"content-length", str(end - start).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        if method == "HEAD" or end == start:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            async for chunk in version.chunks(start, end, chunk_size):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except StorageError:
+            # The status line is gone: end without completing the body, so the server
+            # closes the connection and the client sees a short response, not a whole one.
+            logger.exception("storage error while sending %r; response cut short", key)
+            return
         await send({"type": "http.response.body", "body": b""})
-        return
-    async for chunk in blobs.stream(key, chunk_size=chunk_size, range=(start, end)):
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
 
 
 async def _put(

@@ -258,6 +258,18 @@ class LocalFiles:
         fd, st = self._open_read(key)
         return fd, st.st_size
 
+    def open_version(self, key: str) -> tuple[int, BlobInfo]:
+        """An fd of the object and the info of that very file (size, etag, last modified
+        from its ``fstat``; the sidecar matching it), so what is said about the object
+        and the bytes read from the fd are of one version even while it is overwritten.
+        The caller closes the fd (read it with pread)."""
+        fd, st = self._open_read(key)
+        try:
+            return fd, self.info_of(key, st)
+        except BaseException:
+            close_quietly(fd)
+            raise
+
     def _stat(self, key: str) -> os.stat_result | None:
         """The stat of ``key``'s file, or None if there is none; refuses symlinks."""
         found = self._stat_once(key)
@@ -287,6 +299,10 @@ class LocalFiles:
         st = self._stat(key)
         if st is None:
             raise DriverError(ErrorCode.NOT_FOUND)
+        return self.info_of(key, st)
+
+    def info_of(self, key: str, st: os.stat_result) -> BlobInfo:
+        """The info of the data file ``st`` of ``key``."""
         side = read_sidecar(self.root_fd(), key, st)
         return BlobInfo(
             path=key,

@@ -6,13 +6,16 @@ A URL is ``<base_url>/<quoted key>?expires=<unix s>&method=<GET|PUT>[&content_ty
 "\\n" + content_type + "\\n" + content_disposition``. Keys never hold control characters
 (the core refuses them), so the newline-joined string is unambiguous. A URL is refused
 when the signature does not match (any part was changed), when it has expired, or when
-it is used for another method (a HEAD request may use a GET URL).
+it is used for another method (a HEAD request may use a GET URL). Neither the host nor
+the path of ``base_url`` is signed: a URL verifies wherever the app serving it is
+mounted, and ``base_url`` may be a path (``/files``), making the URLs relative.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -23,6 +26,7 @@ __all__ = [
     "ExpiredSignatureError",
     "InvalidSignatureError",
     "SignedRequest",
+    "parse_query",
     "sign",
     "signed_url",
     "verify_presigned_url",
@@ -30,6 +34,10 @@ __all__ = [
 ]
 
 _VERSION = "lexigram-local-v1"
+#: ``expires``: a unix time in seconds, in canonical form (fewer than 16 digits).
+_EXPIRES = re.compile(r"0|[1-9][0-9]{0,14}")
+#: most query parameters a presigned URL has (expires, method, signature, two optional).
+MAX_QUERY_FIELDS = 16
 
 
 class InvalidSignatureError(PermissionDeniedError):
@@ -140,12 +148,16 @@ def verify_query(
             reason="malformed",
             key=key,
         )
-    try:
-        expires = int(expires_text)
-    except ValueError:
+    if not _EXPIRES.fullmatch(expires_text):
+        # ASCII digits in canonical form only, and few of them: the signed text is
+        # str(int(...)), so "+1", "01" or other scripts' digits would be other spellings
+        # of a signed URL, and a huge number is refused before int() reads it.
         raise InvalidSignatureError(
-            f"presigned URL for {key!r} has a malformed expires", reason="malformed", key=key
-        ) from None
+            f"presigned URL for {key!r} has a malformed expires (unix seconds expected)",
+            reason="malformed",
+            key=key,
+        )
+    expires = int(expires_text)
     content_type, content_disposition = one("content_type"), one("content_disposition")
     expected = sign(
         signing_key,
@@ -189,6 +201,10 @@ def verify_presigned_url(
 ) -> SignedRequest:
     """Verify a URL made by ``get_presigned_url`` on a local store; return the grant.
 
+    ``url`` may be absolute (``https://host/files/k?...``) or relative (``/files/k?...``,
+    from a path-only ``base_url``): the signature covers the key (the path below
+    ``base_url``) and the query, not the scheme, host or base path.
+
     ``base_url``: the store's ``base_url`` (its path is stripped from the URL's path to
     get the key; default: the key is the whole path). ``now``: unix seconds (tests).
     Raises :class:`InvalidSignatureError` (tampered, malformed, other method) or
@@ -203,7 +219,21 @@ def verify_presigned_url(
                 "the URL is not below the store's base_url", reason="malformed"
             )
         path = path[len(base_path) :]
-    key = unquote(path[1:] if path.startswith("/") else path, errors="strict")
-    return verify_query(
-        key, parse_qs(parts.query, keep_blank_values=True), signing_key, method=method, now=now
-    )
+    try:
+        key = unquote(path[1:] if path.startswith("/") else path, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidSignatureError(
+            "the URL's path is not percent-encoded UTF-8", reason="malformed"
+        ) from None
+    return verify_query(key, parse_query(parts.query), signing_key, method=method, now=now)
+
+
+def parse_query(query: str) -> dict[str, list[str]]:
+    """The parameters of a presigned URL's query string; :class:`InvalidSignatureError`
+    when there are more than a presigned URL ever has."""
+    try:
+        return parse_qs(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise InvalidSignatureError(
+            "the URL's query has more parameters than a presigned URL", reason="malformed"
+        ) from None
