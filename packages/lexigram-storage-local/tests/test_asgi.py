@@ -416,3 +416,62 @@ async def test_relative_presigned_urls_served_by_the_app(tmp_path: Path) -> None
         # the host and the base path are not signed: the relative form verifies too
         relative = "/files" + url.split("/files", 1)[1]
         assert verify_presigned_url(relative, SIGNING_KEY, base_url="/files").key == "a/b c.txt"
+
+
+async def test_file_truncated_in_place_while_served_is_cut_short(
+    app: ASGIApp, store: BlobStore, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not an overwrite but a truncation of the very file being sent (by something
+    outside the store): the response ends without its final message, so the server
+    closes the connection and the client sees a short body, never a complete one."""
+    data = b"x" * 300_000
+    await store.upload("t.bin", data)
+    url = await store.get_presigned_url("t.bin")
+    parts = urlsplit(url)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.start":
+            with (root / "t.bin").open("r+b") as file:
+                file.truncate(1000)
+
+    async def receive() -> Message:
+        raise AssertionError("a GET has no body to read")
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": parts.path,
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "root_path": "",
+        "headers": [],
+    }
+    await app(scope, receive, send)  # no exception escapes
+    assert sent[0]["status"] == 200
+    assert dict(sent[0]["headers"])[b"content-length"] == str(len(data)).encode()
+    assert all(m.get("more_body") for m in sent[1:])  # never completed
+    assert sum(len(m["body"]) for m in sent[1:]) == 1000
+    assert "cut short" in caplog.text
+
+
+async def test_app_over_another_drivers_store() -> None:
+    from lexigram.storage.memory import MemoryDriver
+
+    async with BlobStore(MemoryDriver(), name="mem") as store:
+        app = create_app(store, signing_key=SIGNING_KEY)
+        from lexigram.storage.local.signing import signed_url
+
+        await store.upload("m.txt", b"in memory")
+
+        def url(key: str) -> str:
+            return signed_url("/", SIGNING_KEY, key=key, method="GET", expires=2**40)
+
+        got = await request(app, "GET", url("m.txt"), headers={"Range": "bytes=3-"})
+        assert (got.status, got.body) == (206, b"memory")
+        assert got.headers["etag"] == (await store.info("m.txt")).etag
+        assert (
+            await request(app, "GET", url("m.txt"), headers={"Range": "bytes=9-"})
+        ).status == 416
+        assert (await request(app, "GET", url("nope.txt"))).status == 404

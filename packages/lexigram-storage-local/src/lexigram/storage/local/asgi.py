@@ -1,7 +1,8 @@
 """A small ASGI app that serves and accepts files through presigned URLs.
 
 Serve it at the store's ``base_url`` (any ASGI server: uvicorn, hypercorn, or mounted in
-a framework) and the URLs of ``get_presigned_url`` work the way S3's do::
+a framework, also under a ``root_path``; a path-only ``base_url`` such as ``/files``
+gives relative URLs) and the URLs of ``get_presigned_url`` work the way S3's do::
 
     from lexigram.storage.local.asgi import create_app
     app = create_app(StorageLocalConfig(root_dir="./data", base_url="http://127.0.0.1:8000",
@@ -10,7 +11,11 @@ a framework) and the URLs of ``get_presigned_url`` work the way S3's do::
 
 * ``GET`` / ``HEAD`` with a GET URL: the object, streamed, with ``Content-Type``,
   ``Content-Length``, ``ETag``, ``Last-Modified`` (and ``Content-Disposition`` when the
-  URL was signed with one); one ``Range: bytes=a-b`` is honoured (206).
+  URL was signed with one); one ``Range: bytes=a-b`` is honoured (206; one beyond the
+  object or with a position larger than any file: 416; several ranges or an unparsable
+  one: ignored, 200), as are ``If-Range``, ``If-None-Match`` and ``If-Modified-Since``
+  (304). On a local store every header and every byte of a response come from one
+  opened file, so a GET racing an overwrite is wholly old or wholly new.
 * ``PUT`` with a PUT URL: the request body is streamed into the store (bounded memory);
   the content type is the signed one (a request with another ``Content-Type`` is
   refused), else the request's, else guessed from the key.
