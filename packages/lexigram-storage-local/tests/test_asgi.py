@@ -475,3 +475,34 @@ async def test_app_over_another_drivers_store() -> None:
             await request(app, "GET", url("m.txt"), headers={"Range": "bytes=9-"})
         ).status == 416
         assert (await request(app, "GET", url("nope.txt"))).status == 404
+
+
+async def test_values_that_cannot_be_headers(app: ASGIApp, store: BlobStore) -> None:
+    from lexigram.storage import InvalidArgumentError
+    from lexigram.storage.local.signing import signed_url
+
+    # a content type stored through the API that is no header value: served as bytes
+    await store.upload("h.txt", b"x", content_type="text/plain\r\nX-Injected: 1")
+    got = await request(app, "GET", await store.get_presigned_url("h.txt"))
+    assert got.status == 200 and got.headers["content-type"] == "application/octet-stream"
+    assert "x-injected" not in got.headers
+    for bad in ('attachment; filename="\u6587.txt"', "inline\r\nX-Injected: 1"):
+        with pytest.raises(InvalidArgumentError, match="content_disposition"):
+            await store.get_presigned_url("h.txt", content_disposition=bad)
+        with pytest.raises(InvalidArgumentError, match="content_type"):
+            await store.get_presigned_url("h.txt", method="PUT", content_type=bad)
+        # signed by hand (not by the driver): refused, not a crash
+        url = signed_url(
+            "http://127.0.0.1:8765/files",
+            SIGNING_KEY,
+            key="h.txt",
+            method="GET",
+            expires=2**40,
+            content_disposition=bad,
+        )
+        assert (await request(app, "GET", url)).status == 400
+    fine = "attachment; filename*=UTF-8''%E6%96%87.txt"
+    got = await request(
+        app, "GET", await store.get_presigned_url("h.txt", content_disposition=fine)
+    )
+    assert got.headers["content-disposition"] == fine

@@ -28,6 +28,7 @@ MODULES = {
         "UNSATISFIABLE",
         "Unsatisfiable",
         "byte_range",
+        "header_value",
         "not_modified",
     },
 }

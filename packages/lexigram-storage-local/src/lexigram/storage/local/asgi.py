@@ -37,7 +37,12 @@ from lexigram.storage.errors import (
     StorageError,
 )
 from lexigram.storage.local.config import StorageLocalConfig
-from lexigram.storage.local.http_headers import Unsatisfiable, byte_range, not_modified
+from lexigram.storage.local.http_headers import (
+    Unsatisfiable,
+    byte_range,
+    header_value,
+    not_modified,
+)
 from lexigram.storage.local.signing import InvalidSignatureError, parse_query, verify_query
 from lexigram.storage.local.version import open_version
 from lexigram.storage.store import BlobStore
@@ -193,10 +198,9 @@ async def _get(
     async with await open_version(blobs, key) as version:
         info = version.info
         validators: list[str] = []
-        out = [
-            (b"content-type", (info.content_type or "application/octet-stream").encode("latin-1")),
-            (b"accept-ranges", b"bytes"),
-        ]
+        # a content type stored by other means than this app may not be a header value
+        content_type = header_value(info.content_type or "") or b"application/octet-stream"
+        out = [(b"content-type", content_type), (b"accept-ranges", b"bytes")]
         if info.etag:
             out.append((b"etag", info.etag.encode("latin-1")))
             validators.append(info.etag)
@@ -209,7 +213,15 @@ async def _get(
             await send({"type": "http.response.body", "body": b""})
             return
         if disposition:
-            out.append((b"content-disposition", disposition.encode("latin-1")))
+            # the local driver signs only valid ones; another signer's is checked here
+            signed = header_value(disposition)
+            if signed is None:
+                raise InvalidArgumentError(
+                    f"the presigned URL for {key!r} has a content_disposition that is not "
+                    "a valid header value",
+                    key=key,
+                )
+            out.append((b"content-disposition", signed))
         status, start, end = 200, 0, info.size
         wanted = byte_range(
             headers.get("range"),

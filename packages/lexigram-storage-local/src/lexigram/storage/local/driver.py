@@ -20,6 +20,7 @@ from lexigram.storage.listing import collapse_prefixes
 from lexigram.storage.local.config import StorageLocalConfig
 from lexigram.storage.local.errors import classify_os_error
 from lexigram.storage.local.files import INLINE_READ_MAX, LocalFiles, WriteCancelled
+from lexigram.storage.local.http_headers import header_value
 from lexigram.storage.local.paths import split_key
 from lexigram.storage.local.signing import signed_url
 
@@ -206,6 +207,15 @@ class LocalDriver(BlobDriver):
                 "presigned URLs need the URL the files are served at: set base_url (and serve "
                 "lexigram.storage.local.asgi.create_app there)",
             )
+        for name in ("content_type", "content_disposition"):
+            value = getattr(request, name)
+            if value is not None and header_value(value) is None:
+                raise DriverError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{name} must be a valid HTTP header value (no line breaks or other "
+                    "control characters, nothing beyond Latin-1; for a non-ASCII file name "
+                    "use filename*=UTF-8''<percent-encoded name>)",
+                )
         expires = math.ceil(time.time() + request.expires_in.total_seconds())
         return signed_url(
             self.config.base_url,

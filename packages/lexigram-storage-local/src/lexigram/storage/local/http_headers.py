@@ -15,13 +15,22 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-__all__ = ["MAX_DIGITS", "UNSATISFIABLE", "Unsatisfiable", "byte_range", "not_modified"]
+__all__ = [
+    "MAX_DIGITS",
+    "UNSATISFIABLE",
+    "Unsatisfiable",
+    "byte_range",
+    "header_value",
+    "not_modified",
+]
 
 #: most digits of a byte position: anything longer exceeds every possible file size.
 MAX_DIGITS: Final = 18
 #: longest header value parsed (longer ones are ignored).
 _MAX_HEADER = 256
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+#: a response header's value (RFC 9110 §5.5: visible characters, spaces, tabs, obs-text).
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 class Unsatisfiable:
@@ -31,6 +40,12 @@ class Unsatisfiable:
 
 
 UNSATISFIABLE: Final = Unsatisfiable()
+
+
+def header_value(text: str) -> bytes | None:
+    """``text`` as a response header's value, or None when it cannot be one (a line
+    break or other control character, a character beyond Latin-1)."""
+    return text.encode("latin-1") if _FIELD_VALUE.fullmatch(text) else None
 
 
 def _position(digits: str) -> int | None:
