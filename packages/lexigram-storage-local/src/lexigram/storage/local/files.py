@@ -1,6 +1,7 @@
 """The blocking filesystem operations behind the driver; each runs in one worker thread.
 
-Atomic writes: the bytes go to ``.lexigram-tmp-<random>`` in the target's directory, are
+Atomic writes: the bytes go to a temporary file (``.lexigram-tmp-<host>-<pid>-<time>-<random>``,
+see :mod:`.tempnames`) in the target's directory, are
 fsynced, and the file is renamed over the target (``os.rename``: atomic on POSIX) — or,
 for ``create_only``, hard-linked to it (``os.link`` fails if the name exists, so exactly
 one of several concurrent creators wins) and the temp name unlinked; then the directory
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -26,6 +26,7 @@ from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
 from lexigram.storage.local.config import StorageLocalConfig
 from lexigram.storage.local.nesting import SELF_NAME
+from lexigram.storage.local.nofollow import open_dir
 from lexigram.storage.local.paths import (
     DIR_FLAGS,
     FILE_READ_FLAGS,
@@ -38,10 +39,10 @@ from lexigram.storage.local.paths import (
     walk_parent,
 )
 from lexigram.storage.local.sidecar import read_sidecar, remove_all, remove_one, write_sidecar
+from lexigram.storage.local.tempnames import temp_name
 
 __all__ = ["LocalFiles", "PendingWrite", "WriteCancelled"]
 
-TEMP_PREFIX = RESERVED_PREFIX + "-tmp-"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
@@ -321,7 +322,7 @@ class LocalFiles:
                 continue
             try:
                 _resolve(walk, key, for_write=True)
-                temp = TEMP_PREFIX + secrets.token_hex(8)
+                temp = temp_name()
                 fd = os.open(temp, _WRITE_FLAGS, self.config.file_mode, dir_fd=walk.parent)
             except FileNotFoundError:
                 # A concurrent delete pruned a directory we had just opened (or the root
@@ -384,47 +385,17 @@ class LocalFiles:
             if cancelled is not None and cancelled.is_set():
                 raise WriteCancelled()
             # -- the commit point --
-            if create_only:
-                try:
-                    os.link(
-                        pending.temp,
-                        walk.name,
-                        src_dir_fd=walk.parent,
-                        dst_dir_fd=walk.parent,
-                        follow_symlinks=False,
-                    )
-                except FileExistsError:
-                    if not _is_dir(walk.name, walk.parent):
-                        raise DriverError(ErrorCode.ALREADY_EXISTS) from None
-                    # promoted meanwhile (a/b was written): the object goes inside
-                    try:
-                        os.link(
-                            pending.temp,
-                            f"{walk.name}/{SELF_NAME}",
-                            src_dir_fd=walk.parent,
-                            dst_dir_fd=walk.parent,
-                            follow_symlinks=False,
-                        )
-                    except FileExistsError:
-                        raise DriverError(ErrorCode.ALREADY_EXISTS) from None
-                os.unlink(pending.temp, dir_fd=walk.parent)
-            else:
-                try:
-                    os.rename(
-                        pending.temp, walk.name, src_dir_fd=walk.parent, dst_dir_fd=walk.parent
-                    )
-                except IsADirectoryError:
-                    # promoted meanwhile (a/b was written): the object goes inside
-                    os.rename(
-                        pending.temp,
-                        f"{walk.name}/{SELF_NAME}",
-                        src_dir_fd=walk.parent,
-                        dst_dir_fd=walk.parent,
-                    )
-            pending.temp = ""
-            sidecar_written = None
-            if self.config.fsync:
-                os.fsync(walk.parent)
+            inner = _place(walk.parent, pending.temp, walk.parent, walk.name, key, link=create_only)
+            try:
+                if create_only:
+                    os.unlink(pending.temp, dir_fd=walk.parent)
+                pending.temp = ""
+                sidecar_written = None
+                if self.config.fsync:
+                    os.fsync(walk.parent if inner is None else inner)
+            finally:
+                if inner is not None:
+                    os.close(inner)
             if old is not None and old.st_ino != st.st_ino:
                 remove_one(root, key, old.st_ino)
         except BaseException:
@@ -576,20 +547,26 @@ class LocalFiles:
                         directory_mode=self.config.directory_mode,
                     )
                 try:
-                    os.rename(
+                    inner = _place(
+                        src_walk.parent,
                         src_walk.name,
+                        dst_walk.parent,
                         dst_walk.name,
-                        src_dir_fd=src_walk.parent,
-                        dst_dir_fd=dst_walk.parent,
+                        dst,
+                        link=False,
                     )
                 except BaseException:
                     if wrote:
                         remove_one(root, dst, st.st_ino)
                     _prune(dst_walk)
                     raise
-                if self.config.fsync:
-                    os.fsync(dst_walk.parent)
-                    os.fsync(src_walk.parent)
+                try:
+                    if self.config.fsync:
+                        os.fsync(dst_walk.parent if inner is None else inner)
+                        os.fsync(src_walk.parent)
+                finally:
+                    if inner is not None:
+                        os.close(inner)
                 if old is not None and old.st_ino != st.st_ino:
                     remove_one(root, dst, old.st_ino)
             finally:
@@ -741,13 +718,7 @@ def _resolve(walk: Walk, key: str, *, for_write: bool) -> bool:
     if stat.S_ISLNK(mode):
         raise symlink_refused(key)
     if stat.S_ISDIR(mode) and walk.name != SELF_NAME:
-        try:
-            fd = os.open(walk.name, DIR_FLAGS, dir_fd=walk.parent)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise symlink_refused(key) from None
-            raise
-        walk.fds.append(fd)
+        walk.fds.append(open_dir(walk.name, walk.parent, key))
         walk.segments.append(SELF_NAME)
         return _resolve(walk, key, for_write=for_write)
     if stat.S_ISREG(mode):
@@ -757,6 +728,48 @@ def _resolve(walk: Walk, key: str, *, for_write: bool) -> bool:
             ErrorCode.INVALID_ARGUMENT, f"{key!r} exists and is not a regular file or directory"
         )
     return False
+
+
+def _place(src_dir: int, src: str, dst_dir: int, dst: str, key: str, *, link: bool) -> int | None:
+    """Rename (or, with ``link``, hard-link: fails if the name exists) the file ``src``
+    to object ``key``'s name ``dst``.
+
+    If ``dst`` is a directory (``key/...`` was written meanwhile, see :mod:`.nesting`)
+    the file goes inside it as :data:`SELF_NAME`, through an fd of that directory opened
+    with ``O_NOFOLLOW``, never through the path ``dst/...``: a directory swapped for a
+    symlink in between is refused (``PERMISSION_DENIED``), not followed out of the root.
+    Returns that directory's fd (the caller fsyncs and closes it), or None when the file
+    landed in ``dst_dir``.
+    """
+    for _ in range(_ATTEMPTS):
+        try:
+            if link:
+                os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
+            else:
+                os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+            return None
+        except (IsADirectoryError, FileExistsError):
+            if dst == SELF_NAME or (link and not _is_dir(dst, dst_dir)):
+                if link:
+                    raise DriverError(ErrorCode.ALREADY_EXISTS) from None
+                raise
+        try:
+            inner = open_dir(dst, dst_dir, key)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed, or replaced by a file, meanwhile: try the name again
+        try:
+            if link:
+                os.link(src, SELF_NAME, src_dir_fd=src_dir, dst_dir_fd=inner, follow_symlinks=False)
+            else:
+                os.rename(src, SELF_NAME, src_dir_fd=src_dir, dst_dir_fd=inner)
+        except FileExistsError:
+            os.close(inner)
+            raise DriverError(ErrorCode.ALREADY_EXISTS) from None
+        except BaseException:
+            os.close(inner)
+            raise
+        return inner
+    raise DriverError(ErrorCode.UNAVAILABLE, f"{key!r} kept changing while being written")
 
 
 def _is_dir(name: str, dir_fd: int) -> bool:

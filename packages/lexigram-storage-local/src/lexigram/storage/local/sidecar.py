@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +31,7 @@ from lexigram.storage.local.paths import (
     close_quietly,
     walk_parent,
 )
+from lexigram.storage.local.tempnames import temp_name
 
 __all__ = ["META_DIR", "Sidecar", "read_sidecar", "remove_all", "remove_one", "write_sidecar"]
 
@@ -92,7 +92,7 @@ def _write_once(
     walk = walk_parent(root_fd, [*_segments(key), "x"], create=True, directory_mode=directory_mode)
     try:
         final = f"{ino}.json"
-        temp = f"{final}.{secrets.token_hex(6)}.tmp"
+        temp = temp_name()
         fd = os.open(
             temp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
