@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import stat
 import threading
@@ -24,9 +25,10 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
-from lexigram.storage.local.config import StorageLocalConfig
+from lexigram.storage.local.config import DEFAULT_ORPHAN_MAX_AGE, StorageLocalConfig
 from lexigram.storage.local.nesting import SELF_NAME
 from lexigram.storage.local.nofollow import open_dir
+from lexigram.storage.local.orphans import sweep
 from lexigram.storage.local.paths import (
     DIR_FLAGS,
     FILE_READ_FLAGS,
@@ -42,6 +44,8 @@ from lexigram.storage.local.sidecar import read_sidecar, remove_all, remove_one,
 from lexigram.storage.local.tempnames import temp_name
 
 __all__ = ["LocalFiles", "PendingWrite", "WriteCancelled"]
+
+logger = logging.getLogger("lexigram.storage.local")
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -106,8 +110,34 @@ class LocalFiles:
         with self._lock:
             if self._root < 0:
                 os.makedirs(self.root, self.config.directory_mode, exist_ok=True)
-                self._root = open_root(self.root)
+                opened = open_root(self.root)
+                max_age = self.config.orphan_max_age
+                if max_age is not None:
+                    try:
+                        self._sweep(opened, max_age)
+                    except Exception as exc:  # never fails the operation that opened the root
+                        logger.warning("cleanup of %s failed: %r", self.root, exc)
+                self._root = opened
             return self._root
+
+    def cleanup(self, max_age: float | None = None) -> int:
+        """Remove what crashed writers left below the root (see :mod:`.orphans`): their
+        temporary files older than ``max_age`` seconds (default: the config's
+        ``orphan_max_age``, or one hour if that is None) and sidecars of files that never
+        made it into place. Never a running writer's file. Returns how many were removed."""
+        if max_age is None:
+            max_age = self.config.orphan_max_age
+        return self._sweep(self.root_fd(), DEFAULT_ORPHAN_MAX_AGE if max_age is None else max_age)
+
+    def _sweep(self, root: int, max_age: float) -> int:
+        def is_current(key: str, ino: int) -> bool:
+            st = _stat_at(root, key)
+            return st is not None and st.st_ino == ino
+
+        removed = sweep(root, max_age=max_age, is_current=is_current)
+        if removed:
+            logger.info("removed %d orphaned temporary file(s) below %s", removed, self.root)
+        return removed
 
     def root_gone(self) -> bool:
         """Whether the root directory was removed (or replaced) since it was opened; if
@@ -267,22 +297,7 @@ class LocalFiles:
         return found
 
     def _stat_once(self, key: str) -> os.stat_result | None:
-        segments = split_key(key)
-        try:
-            walk = walk_parent(self.root_fd(), segments, create=False)
-        except DriverError as exc:
-            if exc.code is ErrorCode.NOT_FOUND:
-                return None
-            raise
-        try:
-            if not _resolve(walk, key, for_write=False):
-                return None
-            st = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        finally:
-            walk.close()
-        return st if stat.S_ISREG(st.st_mode) else None
+        return _stat_at(self.root_fd(), key)
 
     def head(self, key: str) -> BlobInfo:
         st = self._stat(key)
@@ -605,6 +620,26 @@ class LocalFiles:
             yield from _walk(walk.parent, base, partial, rollup)
         finally:
             walk.close()
+
+
+def _stat_at(root_fd: int, key: str) -> os.stat_result | None:
+    """The stat of ``key``'s file below ``root_fd``, or None; refuses symlinks."""
+    segments = split_key(key)
+    try:
+        walk = walk_parent(root_fd, segments, create=False)
+    except DriverError as exc:
+        if exc.code is ErrorCode.NOT_FOUND:
+            return None
+        raise
+    try:
+        if not _resolve(walk, key, for_write=False):
+            return None
+        st = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    finally:
+        walk.close()
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def _entries(fd: int, partial: str) -> list[tuple[str, str, os.stat_result | None]]:
