@@ -549,6 +549,12 @@ class LocalFiles:
             )
             try:
                 _resolve(dst_walk, dst, for_write=True)
+                # Making dst's parents may have turned src into a directory (moving `b`
+                # to `b/a` promotes `b`): find src's file again, now `b/.lexigram-self`.
+                if not _resolve(src_walk, src, for_write=False):
+                    _prune(dst_walk)
+                    raise DriverError(ErrorCode.NOT_FOUND)
+                st = os.stat(src_walk.name, dir_fd=src_walk.parent, follow_symlinks=False)
                 old = _lstat_or_none(dst_walk.name, dst_walk.parent)
                 wrote = meta or ctype != guess_content_type(dst)
                 if wrote:
