@@ -22,13 +22,13 @@ vanishes meanwhile is left alone.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import time
 from collections.abc import Callable, Iterator
 
 from lexigram.storage.local.nofollow import DIR_FLAGS
+from lexigram.storage.local.sidecar import read_payload
 from lexigram.storage.local.tempnames import TEMP_PREFIX, host_tag, parse
 
 __all__ = ["pid_alive", "sweep"]
@@ -181,16 +181,8 @@ class _Sweep:
 
 def _sidecar_inode(fd: int, name: str) -> tuple[str, int] | None:
     """The key and data-file inode a sidecar describes, or None if it is not readable."""
-    opened = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
-    try:
-        raw = os.read(opened, 1 << 16)
-    finally:
-        os.close(opened)
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = read_payload(fd, name)
+    if data is None:
         return None
     key, ino = data.get("key"), data.get("ino")
     if not isinstance(key, str) or not isinstance(ino, int):
