@@ -179,3 +179,20 @@ async def test_root_may_itself_be_a_symlink(tmp_path: Path) -> None:
     async with BlobStore(LocalDriver(StorageLocalConfig(root_dir=str(tmp_path / "alias")))) as s:
         await s.upload("k", b"v")
     assert (real / "k").read_bytes() == b"v"
+
+
+async def test_fifo_in_place_of_a_sidecar_does_not_hang(store: BlobStore, root: Path) -> None:
+    """A FIFO planted where a sidecar lives is never waited on: the object reads as
+    "no sidecar" (guessed type, no metadata), and the cleanup passes it by."""
+    await store.upload("k.txt", b"v", content_type="text/markdown", metadata={"m": "1"})
+    (sidecar,) = (root / ".lexigram").rglob("*.json")
+    sidecar.unlink()
+    os.mkfifo(sidecar)
+    info = await store.info("k.txt")
+    assert (info.content_type, dict(info.metadata)) == ("text/plain", {})
+    assert await store.download("k.txt") == b"v"
+    driver = store.driver
+    assert isinstance(driver, LocalDriver)
+    await driver.cleanup(max_age=0)
+    await store.move("k.txt", "moved.txt")
+    assert await store.download("moved.txt") == b"v"

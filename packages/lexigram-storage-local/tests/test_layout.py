@@ -167,6 +167,26 @@ async def test_copy_and_move_keep_type_and_metadata(store: BlobStore) -> None:
     assert (await store.info("page.bin")).content_type == "text/html"
 
 
+async def test_move_under_itself_keeps_type_and_metadata(store: BlobStore, root: Path) -> None:
+    """``move("b", "b/a")``: ``b`` becomes a directory on the way; its bytes, type and
+    metadata end up at ``b/a`` and ``b`` is gone (as on the memory and cloud drivers)."""
+    await store.upload("b", b"old b", content_type="text/plain", metadata={"k": "v"})
+    await store.move("b", "b/c/a")
+    assert not await store.exists("b")
+    info = await store.info("b/c/a")
+    assert (info.content_type, dict(info.metadata)) == ("text/plain", {"k": "v"})
+    assert await store.download("b/c/a") == b"old b"
+    assert await _keys(store) == ["b/c/a"]
+    assert _tree(root) == ["b/", "b/c/", "b/c/a"]
+    # a key that already is a directory too (b beside b/x)
+    await store.upload("b", b"b again")
+    await store.upload("b/x", b"x")
+    await store.move("b", "b/y")
+    assert await _keys(store) == ["b/c/a", "b/x", "b/y"]
+    assert await store.download("b/y") == b"b again"
+    assert [p.name for p in (root / "b").iterdir() if p.name.startswith(".lexigram")] == []
+
+
 async def test_etag_changes_with_content(store: BlobStore) -> None:
     first = await store.upload("e", b"1")
     second = await store.upload("e", b"2")

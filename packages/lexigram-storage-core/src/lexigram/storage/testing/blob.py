@@ -602,6 +602,21 @@ class BlobStoreConformance:
             await store.move(prefix + "m/none", prefix + "m/none2")
         assert not await store.exists(prefix + "m/none2")
 
+    @pytest.mark.asyncio
+    async def test_move_under_itself(self, store: BlobStore, prefix: str) -> None:
+        """``move("b", "b/a")``: the new key lies under the old one, and back again."""
+        src = prefix + "mv/b"
+        dst = src + "/a"
+        await store.upload(src, b"old b")
+        await store.move(src, dst)
+        assert not await store.exists(src)
+        assert await store.download(dst) == b"old b"
+        assert [i.path for i in await _collect(store.list(prefix + "mv/"))] == [dst]
+        await store.move(dst, src)
+        assert not await store.exists(dst)
+        assert await store.download(src) == b"old b"
+        assert [i.path for i in await _collect(store.list(prefix + "mv/"))] == [src]
+
     # -- URLs ---------------------------------------------------------------------------------
 
     @pytest.mark.asyncio

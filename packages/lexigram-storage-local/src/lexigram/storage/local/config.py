@@ -10,10 +10,18 @@ import attrs
 
 from lexigram.storage.config.fields import secret_field
 
-__all__ = ["MIN_SIGNING_KEY_LENGTH", "StorageLocalConfig", "security_problems", "validate_config"]
+__all__ = [
+    "DEFAULT_ORPHAN_MAX_AGE",
+    "MIN_SIGNING_KEY_LENGTH",
+    "StorageLocalConfig",
+    "security_problems",
+    "validate_config",
+]
 
 #: shortest ``signing_key`` accepted in production.
 MIN_SIGNING_KEY_LENGTH = 32
+#: default ``orphan_max_age``: one hour.
+DEFAULT_ORPHAN_MAX_AGE = 3600.0
 
 
 @attrs.frozen(kw_only=True)
@@ -37,6 +45,11 @@ class StorageLocalConfig:
     #: permission bits of new files and directories (the process umask still applies).
     file_mode: int = 0o644
     directory_mode: int = 0o755
+    #: seconds after its last write a crashed writer's temporary file (and a sidecar of a
+    #: file that never made it into place) is removed, when the root is first opened and
+    #: by ``LocalDriver.cleanup()``; a running writer's file is never removed. None: no
+    #: automatic cleanup (``cleanup()`` still works).
+    orphan_max_age: float | None = DEFAULT_ORPHAN_MAX_AGE
 
 
 def _is_base_url(value: object) -> bool:
@@ -84,6 +97,17 @@ def validate_config(config: StorageLocalConfig) -> Sequence[tuple[str, str]]:
         mode = getattr(config, name)
         if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
             problems.append((name, f"{name} must be permission bits such as 0o644"))
+    age = config.orphan_max_age
+    if age is not None and (
+        isinstance(age, bool) or not isinstance(age, int | float) or not 0 <= age < float("inf")
+    ):
+        problems.append(
+            (
+                "orphan_max_age",
+                "orphan_max_age must be a number of seconds >= 0 (e.g. 3600), or null to "
+                "turn the automatic cleanup of crashed uploads off",
+            )
+        )
     return problems
 
 

@@ -227,6 +227,17 @@ class LocalDriver(BlobDriver):
             content_disposition=request.content_disposition if request.method == "GET" else None,
         )
 
+    # -- housekeeping -------------------------------------------------------------------
+
+    async def cleanup(self, max_age: float | None = None) -> int:
+        """Remove what crashed uploads left below ``root_dir``: temporary files (and
+        sidecars of files that never made it into place) older than ``max_age`` seconds
+        (default: the config's ``orphan_max_age``, else one hour) whose writer no longer
+        runs. A running writer's file is never removed; listing never shows these files
+        either way. Also done when the root is first opened. Returns how many entries
+        were removed."""
+        return await asyncio.to_thread(self.files.cleanup, max_age)
+
     # -- health -------------------------------------------------------------------------
 
     async def ping(self) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import errno
 
-from lexigram.storage.errors import ErrorCode
+from lexigram.storage.errors import DriverError, ErrorCode
 
-__all__ = ["ERRNO_CODES", "classify_os_error"]
+__all__ = ["ERRNO_CODES", "classify_os_error", "symlink_refused"]
 
 #: errno → code. Anything else is UNKNOWN (with the OS reason in the message).
 ERRNO_CODES: dict[int, ErrorCode] = {
@@ -43,3 +43,12 @@ def classify_os_error(exc: OSError) -> ErrorCode:
     if exc.errno is None:
         return ErrorCode.UNKNOWN
     return ERRNO_CODES.get(exc.errno, ErrorCode.UNKNOWN)
+
+
+def symlink_refused(path: str) -> DriverError:
+    """The error of a symbolic link met below the root (never followed)."""
+    return DriverError(
+        ErrorCode.PERMISSION_DENIED,
+        f"{path!r} is a symbolic link; the local driver never follows links "
+        "(a key cannot reach outside root_dir)",
+    )

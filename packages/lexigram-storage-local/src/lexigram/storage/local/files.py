@@ -1,6 +1,7 @@
 """The blocking filesystem operations behind the driver; each runs in one worker thread.
 
-Atomic writes: the bytes go to ``.lexigram-tmp-<random>`` in the target's directory, are
+Atomic writes: the bytes go to a temporary file (``.lexigram-tmp-<host>-<pid>-<time>-<random>``,
+see :mod:`.tempnames`) in the target's directory, are
 fsynced, and the file is renamed over the target (``os.rename``: atomic on POSIX) — or,
 for ``create_only``, hard-linked to it (``os.link`` fails if the name exists, so exactly
 one of several concurrent creators wins) and the temp name unlinked; then the directory
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -24,8 +25,10 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
-from lexigram.storage.local.config import StorageLocalConfig
+from lexigram.storage.local.config import DEFAULT_ORPHAN_MAX_AGE, StorageLocalConfig
 from lexigram.storage.local.nesting import SELF_NAME
+from lexigram.storage.local.nofollow import open_dir
+from lexigram.storage.local.orphans import sweep
 from lexigram.storage.local.paths import (
     DIR_FLAGS,
     FILE_READ_FLAGS,
@@ -38,10 +41,12 @@ from lexigram.storage.local.paths import (
     walk_parent,
 )
 from lexigram.storage.local.sidecar import read_sidecar, remove_all, remove_one, write_sidecar
+from lexigram.storage.local.tempnames import temp_name
 
 __all__ = ["LocalFiles", "PendingWrite", "WriteCancelled"]
 
-TEMP_PREFIX = RESERVED_PREFIX + "-tmp-"
+logger = logging.getLogger("lexigram.storage.local")
+
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
@@ -105,8 +110,34 @@ class LocalFiles:
         with self._lock:
             if self._root < 0:
                 os.makedirs(self.root, self.config.directory_mode, exist_ok=True)
-                self._root = open_root(self.root)
+                opened = open_root(self.root)
+                max_age = self.config.orphan_max_age
+                if max_age is not None:
+                    try:
+                        self._sweep(opened, max_age)
+                    except Exception as exc:  # never fails the operation that opened the root
+                        logger.warning("cleanup of %s failed: %r", self.root, exc)
+                self._root = opened
             return self._root
+
+    def cleanup(self, max_age: float | None = None) -> int:
+        """Remove what crashed writers left below the root (see :mod:`.orphans`): their
+        temporary files older than ``max_age`` seconds (default: the config's
+        ``orphan_max_age``, or one hour if that is None) and sidecars of files that never
+        made it into place. Never a running writer's file. Returns how many were removed."""
+        if max_age is None:
+            max_age = self.config.orphan_max_age
+        return self._sweep(self.root_fd(), DEFAULT_ORPHAN_MAX_AGE if max_age is None else max_age)
+
+    def _sweep(self, root: int, max_age: float) -> int:
+        def is_current(key: str, ino: int) -> bool:
+            st = _stat_at(root, key)
+            return st is not None and st.st_ino == ino
+
+        removed = sweep(root, max_age=max_age, is_current=is_current)
+        if removed:
+            logger.info("removed %d orphaned temporary file(s) below %s", removed, self.root)
+        return removed
 
     def root_gone(self) -> bool:
         """Whether the root directory was removed (or replaced) since it was opened; if
@@ -278,22 +309,7 @@ class LocalFiles:
         return found
 
     def _stat_once(self, key: str) -> os.stat_result | None:
-        segments = split_key(key)
-        try:
-            walk = walk_parent(self.root_fd(), segments, create=False)
-        except DriverError as exc:
-            if exc.code is ErrorCode.NOT_FOUND:
-                return None
-            raise
-        try:
-            if not _resolve(walk, key, for_write=False):
-                return None
-            st = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        finally:
-            walk.close()
-        return st if stat.S_ISREG(st.st_mode) else None
+        return _stat_at(self.root_fd(), key)
 
     def head(self, key: str) -> BlobInfo:
         st = self._stat(key)
@@ -337,7 +353,7 @@ class LocalFiles:
                 continue
             try:
                 _resolve(walk, key, for_write=True)
-                temp = TEMP_PREFIX + secrets.token_hex(8)
+                temp = temp_name()
                 fd = os.open(temp, _WRITE_FLAGS, self.config.file_mode, dir_fd=walk.parent)
             except FileNotFoundError:
                 # A concurrent delete pruned a directory we had just opened (or the root
@@ -400,47 +416,17 @@ class LocalFiles:
             if cancelled is not None and cancelled.is_set():
                 raise WriteCancelled()
             # -- the commit point --
-            if create_only:
-                try:
-                    os.link(
-                        pending.temp,
-                        walk.name,
-                        src_dir_fd=walk.parent,
-                        dst_dir_fd=walk.parent,
-                        follow_symlinks=False,
-                    )
-                except FileExistsError:
-                    if not _is_dir(walk.name, walk.parent):
-                        raise DriverError(ErrorCode.ALREADY_EXISTS) from None
-                    # promoted meanwhile (a/b was written): the object goes inside
-                    try:
-                        os.link(
-                            pending.temp,
-                            f"{walk.name}/{SELF_NAME}",
-                            src_dir_fd=walk.parent,
-                            dst_dir_fd=walk.parent,
-                            follow_symlinks=False,
-                        )
-                    except FileExistsError:
-                        raise DriverError(ErrorCode.ALREADY_EXISTS) from None
-                os.unlink(pending.temp, dir_fd=walk.parent)
-            else:
-                try:
-                    os.rename(
-                        pending.temp, walk.name, src_dir_fd=walk.parent, dst_dir_fd=walk.parent
-                    )
-                except IsADirectoryError:
-                    # promoted meanwhile (a/b was written): the object goes inside
-                    os.rename(
-                        pending.temp,
-                        f"{walk.name}/{SELF_NAME}",
-                        src_dir_fd=walk.parent,
-                        dst_dir_fd=walk.parent,
-                    )
-            pending.temp = ""
-            sidecar_written = None
-            if self.config.fsync:
-                os.fsync(walk.parent)
+            inner = _place(walk.parent, pending.temp, walk.parent, walk.name, key, link=create_only)
+            try:
+                if create_only:
+                    os.unlink(pending.temp, dir_fd=walk.parent)
+                pending.temp = ""
+                sidecar_written = None
+                if self.config.fsync:
+                    os.fsync(walk.parent if inner is None else inner)
+            finally:
+                if inner is not None:
+                    os.close(inner)
             if old is not None and old.st_ino != st.st_ino:
                 remove_one(root, key, old.st_ino)
         except BaseException:
@@ -579,6 +565,12 @@ class LocalFiles:
             )
             try:
                 _resolve(dst_walk, dst, for_write=True)
+                # Making dst's parents may have turned src into a directory (moving `b`
+                # to `b/a` promotes `b`): find src's file again, now `b/.lexigram-self`.
+                if not _resolve(src_walk, src, for_write=False):
+                    _prune(dst_walk)
+                    raise DriverError(ErrorCode.NOT_FOUND)
+                st = os.stat(src_walk.name, dir_fd=src_walk.parent, follow_symlinks=False)
                 old = _lstat_or_none(dst_walk.name, dst_walk.parent)
                 wrote = meta or ctype != guess_content_type(dst)
                 if wrote:
@@ -592,20 +584,26 @@ class LocalFiles:
                         directory_mode=self.config.directory_mode,
                     )
                 try:
-                    os.rename(
+                    inner = _place(
+                        src_walk.parent,
                         src_walk.name,
+                        dst_walk.parent,
                         dst_walk.name,
-                        src_dir_fd=src_walk.parent,
-                        dst_dir_fd=dst_walk.parent,
+                        dst,
+                        link=False,
                     )
                 except BaseException:
                     if wrote:
                         remove_one(root, dst, st.st_ino)
                     _prune(dst_walk)
                     raise
-                if self.config.fsync:
-                    os.fsync(dst_walk.parent)
-                    os.fsync(src_walk.parent)
+                try:
+                    if self.config.fsync:
+                        os.fsync(dst_walk.parent if inner is None else inner)
+                        os.fsync(src_walk.parent)
+                finally:
+                    if inner is not None:
+                        os.close(inner)
                 if old is not None and old.st_ino != st.st_ino:
                     remove_one(root, dst, old.st_ino)
             finally:
@@ -644,6 +642,26 @@ class LocalFiles:
             yield from _walk(walk.parent, base, partial, rollup)
         finally:
             walk.close()
+
+
+def _stat_at(root_fd: int, key: str) -> os.stat_result | None:
+    """The stat of ``key``'s file below ``root_fd``, or None; refuses symlinks."""
+    segments = split_key(key)
+    try:
+        walk = walk_parent(root_fd, segments, create=False)
+    except DriverError as exc:
+        if exc.code is ErrorCode.NOT_FOUND:
+            return None
+        raise
+    try:
+        if not _resolve(walk, key, for_write=False):
+            return None
+        st = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    finally:
+        walk.close()
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def _entries(fd: int, partial: str) -> list[tuple[str, str, os.stat_result | None]]:
@@ -757,13 +775,7 @@ def _resolve(walk: Walk, key: str, *, for_write: bool) -> bool:
     if stat.S_ISLNK(mode):
         raise symlink_refused(key)
     if stat.S_ISDIR(mode) and walk.name != SELF_NAME:
-        try:
-            fd = os.open(walk.name, DIR_FLAGS, dir_fd=walk.parent)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise symlink_refused(key) from None
-            raise
-        walk.fds.append(fd)
+        walk.fds.append(open_dir(walk.name, walk.parent, key))
         walk.segments.append(SELF_NAME)
         return _resolve(walk, key, for_write=for_write)
     if stat.S_ISREG(mode):
@@ -773,6 +785,48 @@ def _resolve(walk: Walk, key: str, *, for_write: bool) -> bool:
             ErrorCode.INVALID_ARGUMENT, f"{key!r} exists and is not a regular file or directory"
         )
     return False
+
+
+def _place(src_dir: int, src: str, dst_dir: int, dst: str, key: str, *, link: bool) -> int | None:
+    """Rename (or, with ``link``, hard-link: fails if the name exists) the file ``src``
+    to object ``key``'s name ``dst``.
+
+    If ``dst`` is a directory (``key/...`` was written meanwhile, see :mod:`.nesting`)
+    the file goes inside it as :data:`SELF_NAME`, through an fd of that directory opened
+    with ``O_NOFOLLOW``, never through the path ``dst/...``: a directory swapped for a
+    symlink in between is refused (``PERMISSION_DENIED``), not followed out of the root.
+    Returns that directory's fd (the caller fsyncs and closes it), or None when the file
+    landed in ``dst_dir``.
+    """
+    for _ in range(_ATTEMPTS):
+        try:
+            if link:
+                os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
+            else:
+                os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+            return None
+        except (IsADirectoryError, FileExistsError):
+            if dst == SELF_NAME or (link and not _is_dir(dst, dst_dir)):
+                if link:
+                    raise DriverError(ErrorCode.ALREADY_EXISTS) from None
+                raise
+        try:
+            inner = open_dir(dst, dst_dir, key)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed, or replaced by a file, meanwhile: try the name again
+        try:
+            if link:
+                os.link(src, SELF_NAME, src_dir_fd=src_dir, dst_dir_fd=inner, follow_symlinks=False)
+            else:
+                os.rename(src, SELF_NAME, src_dir_fd=src_dir, dst_dir_fd=inner)
+        except FileExistsError:
+            os.close(inner)
+            raise DriverError(ErrorCode.ALREADY_EXISTS) from None
+        except BaseException:
+            os.close(inner)
+            raise
+        return inner
+    raise DriverError(ErrorCode.UNAVAILABLE, f"{key!r} kept changing while being written")
 
 
 def _is_dir(name: str, dir_fd: int) -> bool:

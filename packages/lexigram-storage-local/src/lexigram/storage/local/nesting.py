@@ -19,16 +19,17 @@ import ctypes
 import ctypes.util
 import errno
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Callable
+
+from lexigram.storage.local.nofollow import open_dir
+from lexigram.storage.local.tempnames import temp_name
 
 __all__ = ["SELF_NAME", "promote"]
 
 #: the file of an object whose key is also a directory (``a`` when ``a/b`` exists).
 SELF_NAME = ".lexigram-self"
-_TEMP_DIR_PREFIX = ".lexigram-tmp-dir-"
 _RENAME_EXCHANGE = 2
 _lock = threading.Lock()
 
@@ -56,9 +57,15 @@ def _load_exchange() -> Callable[[int, str, int, str], None] | None:
 _exchange = _load_exchange()
 
 
-def promote(dir_fd: int, name: str, directory_mode: int) -> None:
+def promote(dir_fd: int, name: str, directory_mode: int, *, path: str) -> None:
     """Turn the regular file ``name`` (in ``dir_fd``) into a directory holding it as
-    :data:`SELF_NAME`. Returns quietly if ``name`` is no longer a regular file."""
+    :data:`SELF_NAME`. Returns quietly if ``name`` is no longer a regular file.
+    ``path`` (the key prefix ``name`` stands for) names it in errors.
+
+    Every step names one entry of a directory fd: the temporary directory and ``name``
+    are entered through fds opened with ``O_NOFOLLOW``, never through a path ``x/y``, so
+    one swapped for a symlink meanwhile is refused (``ELOOP``), not followed.
+    """
     with _lock:
         try:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -66,12 +73,21 @@ def promote(dir_fd: int, name: str, directory_mode: int) -> None:
             return
         if not stat.S_ISREG(st.st_mode):
             return
-        temp = _TEMP_DIR_PREFIX + secrets.token_hex(8)
+        temp = temp_name()
         os.mkdir(temp, directory_mode, dir_fd=dir_fd)
-        inner = f"{temp}/{SELF_NAME}"
+        linked = -1
+        try:
+            temp_fd = open_dir(temp, dir_fd, f"{path}'s temporary directory {temp}")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rmdir(temp, dir_fd=dir_fd)
+            raise
         try:
             try:
-                os.link(name, inner, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+                os.link(
+                    name, SELF_NAME, src_dir_fd=dir_fd, dst_dir_fd=temp_fd, follow_symlinks=False
+                )
+                linked = temp_fd
             except FileNotFoundError:
                 return  # deleted meanwhile: the caller simply makes the directory
             swapped = False
@@ -86,16 +102,24 @@ def promote(dir_fd: int, name: str, directory_mode: int) -> None:
                 # No atomic exchange: a short moment without `name`.
                 os.unlink(name, dir_fd=dir_fd)
                 os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                linked = -1
                 return
+            linked = -1  # the directory holding the link is `name` now
             # `temp` now names the file that was at `name` — the one we linked, or a
             # newer one a concurrent overwrite put there meanwhile: the newer one wins.
             out = os.stat(temp, dir_fd=dir_fd, follow_symlinks=False)
             if out.st_ino == st.st_ino:
                 os.unlink(temp, dir_fd=dir_fd)
-            else:
-                os.rename(temp, f"{name}/{SELF_NAME}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                return
+            inner = open_dir(name, dir_fd, path)  # refused if swapped for a link
+            try:
+                os.rename(temp, SELF_NAME, src_dir_fd=dir_fd, dst_dir_fd=inner)
+            finally:
+                os.close(inner)
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(inner, dir_fd=dir_fd)  # only if we did not swap (temp still a dir)
+            if linked >= 0:  # not swapped: the temp directory still holds our link
+                with contextlib.suppress(OSError):
+                    os.unlink(SELF_NAME, dir_fd=linked)
+            os.close(temp_fd)
             with contextlib.suppress(OSError):
                 os.rmdir(temp, dir_fd=dir_fd)

@@ -17,7 +17,9 @@ import os
 import stat
 
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.local.errors import symlink_refused
 from lexigram.storage.local.nesting import promote
+from lexigram.storage.local.nofollow import DIR_FLAGS
 
 __all__ = [
     "DIR_FLAGS",
@@ -40,7 +42,6 @@ _RETRIES = 50
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in the root must not hang (no effect on regular files).
 FILE_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 
@@ -91,14 +92,6 @@ def open_root(root: str) -> int:
         raise DriverError(
             ErrorCode.BUCKET_NOT_FOUND, f"root_dir {root!r} is not a directory"
         ) from None
-
-
-def symlink_refused(path: str) -> DriverError:
-    return DriverError(
-        ErrorCode.PERMISSION_DENIED,
-        f"{path!r} is a symbolic link; the local driver never follows links "
-        "(a key cannot reach outside root_dir)",
-    )
 
 
 def _lstat_mode(name: str, dir_fd: int) -> int | None:
@@ -176,7 +169,7 @@ def walk_parent(
                     if stat.S_ISREG(mode):
                         # `a` is an object and `a/...` is being written: move it in as
                         # a/.lexigram-self (atomically for readers) and open the directory.
-                        promote(here, segment, directory_mode)
+                        promote(here, segment, directory_mode, path=path)
                         continue
                     raise DriverError(
                         ErrorCode.INVALID_ARGUMENT,

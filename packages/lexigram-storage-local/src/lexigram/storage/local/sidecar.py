@@ -21,19 +21,29 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
+import stat
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from lexigram.storage.local.paths import (
+    FILE_READ_FLAGS,
     RESERVED_PREFIX,
     close_quietly,
     walk_parent,
 )
+from lexigram.storage.local.tempnames import temp_name
 
-__all__ = ["META_DIR", "Sidecar", "read_sidecar", "remove_all", "remove_one", "write_sidecar"]
+__all__ = [
+    "META_DIR",
+    "Sidecar",
+    "read_payload",
+    "read_sidecar",
+    "remove_all",
+    "remove_one",
+    "write_sidecar",
+]
 
 #: the driver's own directory under the root (reserved: no key segment may start so).
 META_DIR = RESERVED_PREFIX
@@ -92,7 +102,7 @@ def _write_once(
     walk = walk_parent(root_fd, [*_segments(key), "x"], create=True, directory_mode=directory_mode)
     try:
         final = f"{ino}.json"
-        temp = f"{final}.{secrets.token_hex(6)}.tmp"
+        temp = temp_name()
         fd = os.open(
             temp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
@@ -115,6 +125,29 @@ def _write_once(
         walk.close()
 
 
+def read_payload(dir_fd: int, name: str) -> dict[str, Any] | None:
+    """The JSON object in the sidecar file ``name`` of ``dir_fd``, or None if it is not a
+    readable regular file holding one (a symlink or a FIFO planted there is never
+    followed and never waited on)."""
+    try:
+        fd = os.open(name, FILE_READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raw = os.read(fd, 1 << 16)
+    except OSError:
+        return None
+    finally:
+        close_quietly(fd)
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def read_sidecar(root_fd: int, key: str, st: os.stat_result) -> Sidecar | None:
     """The sidecar of data file ``st`` of ``key``, or None (then: guessed type, no metadata)."""
     try:
@@ -122,21 +155,11 @@ def read_sidecar(root_fd: int, key: str, st: os.stat_result) -> Sidecar | None:
     except Exception:
         return None
     try:
-        fd = os.open(walk.name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC, dir_fd=walk.parent)
-    except OSError:
-        walk.close()
-        return None
-    try:
-        raw = os.read(fd, 1 << 16)
+        data = read_payload(walk.parent, walk.name)
     finally:
-        close_quietly(fd)
         walk.close()
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        return None
     if (
-        not isinstance(data, dict)
+        data is None
         or data.get("key") != key
         or data.get("ino") != st.st_ino
         or data.get("size") != st.st_size
