@@ -134,7 +134,11 @@ def _key_target(provider: StorageProvider, text: str) -> Target:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Installed by the distribution lexigram-storage-kit (not the unrelated "
+    "lexigram-storage on PyPI). Documentation: https://lexigram.github.io/lexigram-storage/cli/",
+)
 @click.option(
     "--config",
     "config_path",
