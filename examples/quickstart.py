@@ -1,6 +1,6 @@
 """Quick start: write, list, read and delete on the memory store, with nothing but core.
 
-Run it with ``python3 -m hatch run demo`` (or ``python examples/quickstart.py``).
+Run it with ``python3 -m hatch run demo:run`` (or ``python examples/quickstart.py``).
 """
 
 import asyncio

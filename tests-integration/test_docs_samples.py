@@ -1,4 +1,4 @@
-"""The code samples of the README and of docs/ run as written.
+"""The code samples of the README, of docs/ and of packages/*/README.md run as written.
 
 Every ```python block of the pages below is executed in a fresh process, in an empty
 temporary folder, with top-level ``await`` allowed (as in an asyncio REPL). A python block
@@ -42,9 +42,16 @@ EXECUTED_PAGES = [
     "docs/cli.md",
     "docs/drivers/memory.md",
     "docs/drivers/local.md",
+    # the distributions' pages on the package index
+    "packages/lexigram-storage-core/README.md",
+    "packages/lexigram-storage-local/README.md",
 ]
 YAML_PAGES = sorted(
-    {*EXECUTED_PAGES, *(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))}
+    {
+        *EXECUTED_PAGES,
+        *(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md")),
+        *(str(p.relative_to(ROOT)) for p in (ROOT / "packages").glob("*/README.md")),
+    }
 )
 _BLOCK = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
 _RUNNER = """
@@ -99,6 +106,9 @@ CLOUD_PAGES = {
     "docs/drivers/r2.md": "r2",
     "docs/drivers/gcs.md": "gcs",
     "docs/drivers/azure.md": "azure",
+    "packages/lexigram-storage-s3/README.md": "s3",
+    "packages/lexigram-storage-gcs/README.md": "gcs",
+    "packages/lexigram-storage-azure/README.md": "azure",
 }
 CLOUD = _cases("python", list(CLOUD_PAGES))
 YAML = _cases("yaml", YAML_PAGES)

@@ -40,7 +40,7 @@ def test_well_known_missing_driver_names_its_distribution(
         get_driver(name)
     message = str(caught.value)
     assert f"pip install {dist}" in message
-    assert f"lexigram-storage[{extra}]" in message
+    assert f"lexigram-storage-kit[{extra}]" in message
     assert isinstance(caught.value, LookupError)
 
 

@@ -34,8 +34,8 @@ from lexigram.storage.testing.wheels import venv_with_wheels
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PACKAGES_DIR = REPO_ROOT / "packages"
 CORE = "lexigram-storage-core"
-# The meta distribution `lexigram-storage` carries the command line.
-SUBPACKAGE_OF = {"lexigram-storage": "cli"}
+# The meta distribution `lexigram-storage-kit` carries the command line.
+SUBPACKAGE_OF = {"lexigram-storage-kit": "cli"}
 EXTEND_PATH = '__path__ = __import__("pkgutil").extend_path(__path__, __name__)'
 BUILD_TIMEOUT = 300
 
@@ -227,3 +227,16 @@ def test_wheels_install_together_and_import(wheels: dict[str, Wheel], tmp_path: 
     assert seen["memory_file"].startswith(site), seen
     assert seen["missing_subpackages"] == [], seen
     assert "memory" in seen["drivers"], seen
+
+    # The command line comes with the meta distribution and names it (not the unrelated
+    # `lexigram-storage` on PyPI).
+    version = subprocess.run(
+        [str(python.parent / "lexigram-storage"), "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert version.returncode == 0, version.stdout + version.stderr
+    assert version.stdout.strip() == "lexigram-storage-kit 0.1.0", version.stdout

@@ -3,6 +3,13 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 # lexigram-storage: one async API for blob storage, and a small KV store with TTL.
 # The line above lets driver distributions (lexigram.storage.s3, ...) live beside this
 # package in other wheels; it must stay the first statement (DESIGN.md section 2).
+# ruff: noqa: E402 (the imports below come after the namespace check on purpose)
+
+from lexigram.storage.namespace_check import check_namespace
+
+# Before anything else is imported: stop with a clear error if another project's
+# lexigram/__init__.py is on the path (its files overwrite ours; see namespace_check).
+check_namespace()
 
 from lexigram.storage.body import ProgressCallback, UploadBody
 from lexigram.storage.config import BackendConfig, StorageConfig, secret_field

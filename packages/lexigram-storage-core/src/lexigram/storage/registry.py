@@ -135,7 +135,7 @@ def _not_installed(name: str) -> str:
         dist, extra = known
         how = f"pip install {dist}"
         if extra:
-            how += f" (or: pip install 'lexigram-storage[{extra}]')"
+            how += f" (or: pip install 'lexigram-storage-kit[{extra}]')"
         return (
             f"No storage driver named {name!r} is installed. Install it with: {how}. "
             f"Installed drivers: {installed}."

@@ -26,19 +26,31 @@ import venv
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["build_wheel", "venv_with_wheels"]
+__all__ = ["build_sdist_and_wheel", "build_wheel", "venv_with_wheels"]
 
 TIMEOUT = 300
 
 
 def build_wheel(source: Path, out: Path) -> Path:
     """Build the wheel of the project in ``source`` into ``out``; return its path."""
+    (wheel,) = _build(source, out, "--wheel")
+    return wheel
+
+
+def build_sdist_and_wheel(source: Path, out: Path) -> tuple[Path, Path]:
+    """Build the sdist and the wheel of the project in ``source`` into ``out`` (both from
+    the source tree); return their paths."""
+    sdist, wheel = _build(source, out, "--sdist", "--wheel")
+    return sdist, wheel
+
+
+def _build(source: Path, out: Path, *formats: str) -> list[Path]:
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "build",
-            "--wheel",
+            *formats,
             "--no-isolation",
             "--outdir",
             str(out),
@@ -50,9 +62,11 @@ def build_wheel(source: Path, out: Path) -> Path:
         cwd=source,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"building the wheel of {source} failed:\n{done.stdout}{done.stderr}")
-    (wheel,) = list(out.glob("*.whl"))
-    return wheel
+        raise RuntimeError(f"building {source} failed:\n{done.stdout}{done.stderr}")
+    built = [*out.glob("*.tar.gz"), *out.glob("*.whl")]  # sdist first, as in `formats`
+    if len(built) != len(formats):
+        raise RuntimeError(f"building {source} gave {built}, expected {formats}")
+    return built
 
 
 def venv_with_wheels(wheels: Iterable[Path], where: Path) -> tuple[Path, Path]:

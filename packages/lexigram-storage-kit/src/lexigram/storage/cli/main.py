@@ -134,7 +134,11 @@ def _key_target(provider: StorageProvider, text: str) -> Target:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Installed by the distribution lexigram-storage-kit (not the unrelated "
+    "lexigram-storage on PyPI). Documentation: https://lexigram.github.io/lexigram-storage/cli/",
+)
 @click.option(
     "--config",
     "config_path",
@@ -144,7 +148,7 @@ pass_ctx = click.make_pass_decorator(Context)
     "$LEXIGRAM_STORAGE_CONFIG, else a local store under ./storage/data.",
 )
 @click.option("--debug", is_flag=True, help="Show the traceback of errors.")
-@click.version_option(package_name="lexigram-storage")
+@click.version_option(package_name="lexigram-storage-kit", message="%(package)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """One command line for every configured storage backend.

@@ -243,3 +243,9 @@ def test_ctrl_c_leaves_nothing_partial(tmp_path: Path) -> None:
     assert not (data / "big.bin").exists()
     leftovers = [p for p in data.rglob("*") if p.is_file()] if data.exists() else []
     assert leftovers == []
+
+
+def test_help_names_the_distribution_and_the_docs(tmp_path: Path) -> None:
+    out = " ".join(run(tmp_path, "--help").stdout.split())
+    assert "Installed by the distribution lexigram-storage-kit" in out
+    assert "https://lexigram.github.io/lexigram-storage/cli/" in out
