@@ -5,8 +5,9 @@ here and nowhere else expected. After each phase of every test (setup, call, tea
 the hook below scans what a user or an operator could see, and fails the test naming the
 canary and where it appeared:
 
-- the captured stdout/stderr and log records of that phase (the ``lexigram`` loggers are
-  set to DEBUG for the session, so debug lines are checked too);
+- the captured stdout/stderr and log records of that phase: the *root* logger is set to
+  DEBUG for the session, so every record of every logger is made and captured, the debug
+  lines of the SDKs under the drivers (botocore, aiobotocore, azure-core, aiohttp...) too;
 - the failure report (traceback, exception messages and reprs, chained causes);
 - the message of every :class:`~lexigram.storage.errors.StorageError` and
   :class:`~lexigram.storage.errors.DriverError` built during the test, also the ones a
@@ -116,6 +117,7 @@ def run_cli(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
 #: (test, message) of every error built with a canary in its message or repr.
 _ERROR_LEAKS: list[str] = []
 _WRAPPED: list[tuple[type, Callable[..., None]]] = []
+_ROOT_LEVEL: list[int] = []
 
 
 def _watch_errors(cls: type) -> None:
@@ -139,12 +141,15 @@ def configure(config: pytest.Config) -> None:
         "canary_leak_expected(*channels): the test leaks canaries on purpose through these "
         "channels ('log', 'stdout', 'error'); it fails unless the scanner catches each one",
     )
-    logging.getLogger("lexigram").setLevel(logging.DEBUG)
+    _ROOT_LEVEL.append(logging.root.level)
+    logging.root.setLevel(logging.DEBUG)
     for cls in (StorageError, DriverError):
         _watch_errors(cls)
 
 
 def unconfigure() -> None:
+    while _ROOT_LEVEL:
+        logging.root.setLevel(_ROOT_LEVEL.pop())
     while _WRAPPED:
         cls, original = _WRAPPED.pop()
         cls.__init__ = original  # type: ignore[misc]

@@ -27,6 +27,8 @@ from . import canary
 
 def pytest_configure(config: pytest.Config) -> None:
     canary.configure(config)
+    # the servers' logs: removed when they stop, kept (and their paths shown) on a failure
+    config.pluginmanager.import_plugin("lexigram.storage.testing.server_logs")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -42,7 +42,8 @@ import pytest
 from lexigram.storage import BlobStore, StorageConfig, StorageProvider
 from lexigram.storage.testing.faults import FaultProxy
 
-from .conftest import AZURE_ACCOUNT, AZURE_KEY, S3_ACCESS_KEY, S3_SECRET_KEY, Backend
+from ..s3.conftest import RAW_ACCESS_KEY, RAW_SECRET_KEY
+from .conftest import AZURE_ACCOUNT, AZURE_KEY, Backend
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -145,8 +146,8 @@ async def _no_multipart_uploads(backend: Backend, stack: AsyncExitStack) -> Left
             "s3",
             endpoint_url=backend.server.url,
             region_name="us-east-1",
-            aws_access_key_id=S3_ACCESS_KEY,
-            aws_secret_access_key=S3_SECRET_KEY,
+            aws_access_key_id=RAW_ACCESS_KEY,  # the raw client's own, not a canary
+            aws_secret_access_key=RAW_SECRET_KEY,
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
     )

@@ -38,8 +38,20 @@ from .conftest import Backend
 #: wrong credentials for the error paths: canaries too.
 WRONG_AZURE_KEY = base64.b64encode(b"canary-wrong-azure-key-" + b"w" * 41).decode()
 LOCAL_SIGNING_KEY = "canary-local-signing-key-0123456789abcdef"
+#: an S3 session token (botocore sends it as X-Amz-Security-Token), and the keys the
+#: default credential chain finds in the environment.
+S3_SESSION_TOKEN = "canary-session-token-" + "t" * 40
+CHAIN_ACCESS_KEY = "AKIACANARYCHAINKEY01"
+CHAIN_SECRET_KEY = "canary-chain-secret-key-0123456789abcdef"
+CHAIN_SESSION_TOKEN = "canary-chain-session-token-" + "c" * 40
+SELF_TEST_CANARY = "canary-of-the-scanner-self-test-0123456789"
+canary.register("self-test canary", SELF_TEST_CANARY)
 canary.register("wrong azure key", WRONG_AZURE_KEY)
 canary.register("local signing key", LOCAL_SIGNING_KEY)
+canary.register("s3 session token", S3_SESSION_TOKEN)
+canary.register("chain access key", CHAIN_ACCESS_KEY)
+canary.register("chain secret key", CHAIN_SECRET_KEY)
+canary.register("chain session token", CHAIN_SESSION_TOKEN)
 
 CLI = [sys.executable, "-m", "lexigram.storage.cli"]
 
@@ -80,7 +92,8 @@ def test_the_hook_catches_a_canary_leaked_through_each_channel() -> None:
     """Leaks a canary on purpose through a DEBUG log line of a lexigram logger, stdout,
     stderr and a StorageError's message; the marker makes the hook fail this test unless
     it caught every one of them (and keeps the deliberate leaks from failing it)."""
-    secret = canary.S3_SECRET_KEY
+    # a canary no driver is given: a driver's live client would have it hidden in logs
+    secret = SELF_TEST_CANARY
     logging.getLogger("lexigram.storage.test").debug("key %s", secret)
     print(f"key {secret}")
     print(f"key {secret}", file=sys.stderr)
@@ -111,6 +124,94 @@ def test_the_service_account_key_is_registered(service_account: dict[str, Any]) 
     for line in body[:-1]:  # the last line may be too short to be a canary
         assert line in canary.CANARIES.values()
     assert service_account["data"]["private_key_id"] == canary.GCS_PRIVATE_KEY_ID
+
+
+# -- SDK debug logs, per driver -------------------------------------------------------------
+
+#: per driver: a logger of its SDK and a text of a record that carried a credential (so
+#: the test sees the SDK's debug logging really on and really scrubbed).
+_SDK_RECORD = {
+    "s3": ("botocore.endpoint", "Sending http request"),
+    "r2": ("botocore.endpoint", "Sending http request"),
+    "azure": ("azure.core.pipeline.policies.http_logging_policy", "Request URL"),
+}
+
+
+def _record_text(record: logging.LogRecord) -> str:
+    return "\n".join(
+        str(part)
+        for part in (record.getMessage(), record.exc_text, record.stack_info)
+        if part is not None
+    )
+
+
+async def _exercise(store: BlobStore) -> None:
+    await store.upload("logs/a.txt", b"a" * 10)
+    assert await store.download("logs/a.txt") == b"a" * 10
+    await store.info("logs/a.txt")
+    assert [e.path async for e in store.list("logs/")] == ["logs/a.txt"]
+    await store.copy("logs/a.txt", "logs/b.txt")
+    await store.delete_many(["logs/a.txt", "logs/b.txt"])
+    with pytest.raises(StorageError):
+        await store.download("logs/missing.txt")
+    await store.close()
+
+
+async def test_sdk_debug_logs_hold_no_canary(
+    backend: Backend, service_account: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the root logger at DEBUG every SDK logs its requests; no record of any logger
+    holds a credential the driver was given (S3: with a session token too; GCS: with a
+    service-account key, whose token request fake-gcs-server answers 404)."""
+    caplog.set_level(logging.DEBUG)  # the root logger: every logger's records
+    extra: dict[str, Any] = {}
+    if backend.driver == "s3":
+        extra = {"session_token": S3_SESSION_TOKEN}
+    await _exercise(backend.store(**extra))
+    if backend.driver == "gcs":
+        key_file = Path(service_account["path"]).with_name(f"{uuid.uuid4().hex}.json")
+        key_file.write_text(
+            json.dumps({**service_account["data"], "token_uri": f"{backend.server.url}/token"})
+        )
+        keyed = backend.store(credentials_path=str(key_file), anonymous=False)
+        with pytest.raises(StorageError):
+            await keyed.upload("logs/a.txt", b"a")
+        await keyed.get_presigned_url("logs/a.txt")  # signed with the key file's key
+        await keyed.close()
+    for record in caplog.records:
+        canary.assert_no_canary(_record_text(record), f"a record of {record.name}")
+    if backend.driver in _SDK_RECORD:
+        logger, text = _SDK_RECORD[backend.driver]
+        scrubbed = [r for r in caplog.records if r.name == logger and text in r.getMessage()]
+        assert scrubbed, f"no {text!r} record of {logger}"
+        if backend.driver != "azure":  # azure-core redacts its headers itself
+            assert all("***" in r.getMessage() for r in scrubbed)
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+async def test_s3_debug_logs_hold_no_key_of_the_credential_chain(
+    backend: Backend,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """No keys in the config: botocore's credential chain finds them in the environment,
+    and they are kept out of the logs as well."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": CHAIN_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": CHAIN_SECRET_KEY,
+        "AWS_SESSION_TOKEN": CHAIN_SESSION_TOKEN,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG)
+    await _exercise(backend.store(access_key=None, secret_key=None))
+    sent = [r for r in caplog.records if r.name == "botocore.endpoint"]
+    assert any("Sending http request" in r.getMessage() for r in sent)
+    for record in caplog.records:
+        canary.assert_no_canary(_record_text(record), f"a record of {record.name}")
 
 
 # -- reprs and errors, per driver ---------------------------------------------------------

@@ -19,6 +19,10 @@ from lexigram.storage.testing.servers import ServerProcess
 ACCESS_KEY = "AKIACANARYACCESSKEY1"
 SECRET_KEY = "canary-secret-key-never-in-messages-0123"
 REGION = "us-east-1"
+#: the plain SDK clients' own keys (moto shares its buckets between keys): never given to
+#: a driver, so not canaries. botocore logs them at DEBUG, as it would any caller's.
+RAW_ACCESS_KEY = "AKIATESTRAWSDKCLIENT"
+RAW_SECRET_KEY = "raw-sdk-client-secret-never-given-to-a-driver"
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +35,8 @@ def raw_client(endpoint: str, **overrides: Any) -> Any:
     kwargs: dict[str, Any] = {
         "region_name": REGION,
         "endpoint_url": endpoint,
-        "aws_access_key_id": ACCESS_KEY,
-        "aws_secret_access_key": SECRET_KEY,
+        "aws_access_key_id": RAW_ACCESS_KEY,
+        "aws_secret_access_key": RAW_SECRET_KEY,
         "config": AioConfig(signature_version="s3v4", s3={"addressing_style": "path"}),
     }
     kwargs.update(overrides)

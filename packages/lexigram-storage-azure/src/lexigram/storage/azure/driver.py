@@ -23,6 +23,7 @@ from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 
 __all__ = ["AzureBlobDriver"]
 
@@ -62,6 +63,7 @@ class AzureBlobDriver(BlobDriver):
         self._service: BlobServiceClient | None = None
         self._container_client: ContainerClient | None = None
         self._token: Any = None
+        self._hidden: HiddenSecrets | None = None
         self._secrets = secret_values(config)
         if self._conn.account_key:
             self._secrets.append(self._conn.account_key)
@@ -89,6 +91,9 @@ class AzureBlobDriver(BlobDriver):
 
     def _service_client(self) -> BlobServiceClient:
         if self._service is None:
+            # kept out of every log record (azure-core's, aiohttp's...) until close()
+            if self._hidden is None:
+                self._hidden = hide_in_logs(self._secrets)
             self._service, self._token = build_service_client(self.config, self._conn)
         return self._service
 
@@ -456,12 +461,17 @@ class AzureBlobDriver(BlobDriver):
         service, self._service = self._service, None
         token, self._token = self._token, None
         self._container_client = None
+        hidden, self._hidden = self._hidden, None
         try:
             if service is not None:
                 await service.close()
         finally:
-            if token is not None:
-                await token.close()
+            try:
+                if token is not None:
+                    await token.close()
+            finally:
+                if hidden is not None:
+                    hidden.release()
 
     # -- error mapping --------------------------------------------------------------------
 

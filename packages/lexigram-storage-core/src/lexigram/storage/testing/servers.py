@@ -8,8 +8,14 @@ public for third-party driver authors who test against an emulator::
     with server:
         endpoint = server.url   # http://127.0.0.1:<port>
 
-A server that cannot start raises :class:`ServerStartError` with the tail of its log:
-tests fail loudly, they never skip.
+A server that cannot start raises :class:`ServerStartError` with the tail of its log and
+its path: tests fail loudly, they never skip.
+
+Each server writes its output to a log file in the temp folder, removed when the server
+stops, unless :attr:`ServerProcess.keep_log` was set (or the server failed to start, or the
+``with`` block raised): then it stays, for a look after the run. Under pytest, the plugin
+:mod:`lexigram.storage.testing.server_logs` sets ``keep_log`` on the running servers when a
+test fails, and says where the logs are.
 """
 
 from __future__ import annotations
@@ -22,13 +28,30 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
-__all__ = ["ServerProcess", "ServerStartError", "free_port", "http_ready", "tcp_ready"]
+__all__ = [
+    "ServerProcess",
+    "ServerStartError",
+    "free_port",
+    "http_ready",
+    "running_servers",
+    "tcp_ready",
+]
 
 HOST = "127.0.0.1"
+
+#: the servers started and not yet stopped.
+_RUNNING: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
+
+
+def running_servers() -> list[ServerProcess]:
+    """The servers started and not stopped yet (e.g. to keep their logs after a failure)."""
+    return sorted(_RUNNING, key=lambda server: server.name)
 
 
 class ServerStartError(RuntimeError):
@@ -68,7 +91,14 @@ def tcp_ready(port: int) -> bool:
 
 
 class ServerProcess:
-    """A server subprocess on a free 127.0.0.1 port. ``{port}`` in argv is replaced."""
+    """A server subprocess on a free 127.0.0.1 port. ``{port}`` in argv is replaced.
+
+    Its output goes to :attr:`log_path`, a file in the temp folder that :meth:`stop` removes
+    unless :attr:`keep_log` is true.
+    """
+
+    #: keep the log file when the server stops (set by whoever saw something fail).
+    keep_log: bool
 
     def __init__(
         self,
@@ -89,17 +119,37 @@ class ServerProcess:
         self._cwd = cwd
         self._timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log: IO[bytes] | None = None
+        self._log_path: str | None = None
+        self.keep_log = False
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     @property
-    def log_path(self) -> str:
-        return self._log.name
+    def log_path(self) -> str | None:
+        """The server's log file: made by :meth:`start`; None before, and once :meth:`stop`
+        removed it."""
+        return self._log_path
 
     def start(self) -> ServerProcess:
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed by stop())
+            prefix=f"{self.name}-", suffix=".log", delete=False
+        )
+        self._log_path = self._log.name
+        self.keep_log = False
+        try:
+            self._start()
+        except BaseException:
+            self.keep_log = True  # the error quotes the log's tail and says where it is
+            self.stop()
+            raise
+        _RUNNING.add(self)
+        return self
+
+    def _start(self) -> None:
+        assert self._log is not None
         try:
             self._proc = subprocess.Popen(
                 self.argv,
@@ -120,18 +170,19 @@ class ServerProcess:
             if self._proc.poll() is not None:
                 raise ServerStartError(
                     f"{self.name} exited with code {self._proc.returncode} before it was ready; "
-                    f"log:\n{self.log_tail()}"
+                    f"log ({self._log_path}):\n{self.log_tail()}"
                 )
             if self._ready(self.port):
-                return self
+                return
             time.sleep(0.1)
-        self.stop()
         raise ServerStartError(
             f"{self.name} was not ready on port {self.port} within {self._timeout:g} s; "
-            f"log:\n{self.log_tail()}"
+            f"log ({self._log_path}):\n{self.log_tail()}"
         )
 
     def stop(self) -> None:
+        """Stop the server; remove its log file unless :attr:`keep_log`. Idempotent."""
+        _RUNNING.discard(self)
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -142,12 +193,21 @@ class ServerProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, 9)
                 proc.wait(timeout=10)
-        self._log.close()
+        log, self._log = self._log, None
+        if log is not None:
+            log.close()
+            if not self.keep_log:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(log.name)
+                self._log_path = None
 
     def log_tail(self, lines: int = 40) -> str:
-        self._log.flush()
+        if self._log is not None:
+            self._log.flush()
+        if self._log_path is None:
+            return "(no log)"
         try:
-            text = Path(self._log.name).read_text(errors="replace")
+            text = Path(self._log_path).read_text(errors="replace")
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
@@ -161,4 +221,6 @@ class ServerProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None and not issubclass(exc_type, GeneratorExit):
+            self.keep_log = True  # the block failed: its server's log may say why
         self.stop()

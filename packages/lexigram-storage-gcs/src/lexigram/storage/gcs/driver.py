@@ -23,6 +23,7 @@ from gcloud.aio.auth import IamClient, Token, decode
 from gcloud.aio.storage import Storage
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
@@ -32,6 +33,7 @@ from lexigram.storage.gcs.objects import blob_info
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.repair import keep_intact
 
 __all__ = ["GCSDriver"]
@@ -68,6 +70,7 @@ class GCSDriver(BlobDriver):
         self._token: Token | None = None
         self._iam: IamClient | None = None
         self._signer: Signer | None = None
+        self._hidden: HiddenSecrets | None = None
         # Per-request bounds: connecting, and the wait for the next bytes of a reply. No
         # total, so a long transfer is not cut off while it makes progress.
         self._timeout: Any = aiohttp.ClientTimeout(
@@ -108,6 +111,9 @@ class GCSDriver(BlobDriver):
             http: Any = self._http
             token = self._make_token(http)
             self._token = token
+            # the key file's secrets, kept out of every log record until close()
+            if self._hidden is None:
+                self._hidden = hide_in_logs(_key_secrets(self.config, token))
             self._sdk = Storage(
                 token=token,
                 session=http,
@@ -525,6 +531,9 @@ class GCSDriver(BlobDriver):
             raise
 
     async def close(self) -> None:
+        hidden, self._hidden = self._hidden, None
+        if hidden is not None:
+            hidden.release()
         http, self._http = self._http, None
         token, self._token = self._token, None
         self._sdk = None
@@ -555,6 +564,23 @@ class GCSDriver(BlobDriver):
     def classify(self, exc: BaseException) -> ErrorCode:
         code = classify_gcs(exc)
         return code if code is not None else super().classify(exc)
+
+
+#: the fields of a key file (service account, authorized user) that are credentials.
+_KEY_FIELDS = ("private_key_id", "private_key", "client_secret", "refresh_token")
+
+
+def _key_secrets(config: StorageGCSConfig, token: Token | None) -> list[str]:
+    """The config's secrets and the key file's: each field, and each full line of a PEM
+    key's body (a record may show the key with its line breaks escaped)."""
+    out = secret_values(config)
+    data: Mapping[str, Any] = token.service_data if token is not None else {}
+    for field in _KEY_FIELDS:
+        value = data.get(field)
+        if isinstance(value, str) and value:
+            out.append(value)
+            out.extend(line for line in value.splitlines()[1:-1] if len(line) >= 16)
+    return out
 
 
 def _corrupted() -> DriverError:

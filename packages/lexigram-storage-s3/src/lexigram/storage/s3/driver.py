@@ -19,6 +19,7 @@ from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest, buffer_too_small
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.log_redaction import hide_in_logs
 from lexigram.storage.repair import REPAIRS, keep_intact
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import (
@@ -138,15 +139,31 @@ class S3Driver(BlobDriver):
             if self._client is None:
                 session = AioSession(profile=self.settings.profile)
                 stack = AsyncExitStack()
+                # botocore logs the access key id and session token of every request at
+                # DEBUG: keep them (and the ones the credential chain finds) out of logs,
+                # until the client is closed.
+                stack.callback(hide_in_logs(self.settings.secrets).release)
                 try:
-                    self._client = await stack.enter_async_context(
+                    client = await stack.enter_async_context(
                         session.create_client("s3", **self.client_kwargs())
                     )
+                    stack.callback(hide_in_logs(await self._chain(session)).release)
                 except BaseException:
                     await stack.aclose()
                     raise
-                self._stack = stack
+                self._client, self._stack = client, stack
         return self._client
+
+    async def _chain(self, session: AioSession) -> list[str]:
+        """The keys the default credential chain found (read when the client was made),
+        when the config gives none."""
+        if self.settings.access_key and self.settings.secret_key:
+            return []
+        credentials = await session.get_credentials()  # cached by create_client
+        if credentials is None:
+            return []
+        frozen = await credentials.get_frozen_credentials()
+        return [v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v]
 
     async def close(self) -> None:
         async with self._lock:
