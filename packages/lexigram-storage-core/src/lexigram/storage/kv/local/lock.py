@@ -2,7 +2,9 @@
 
 The lock lives in its own file, not on the log, because compaction replaces the log
 with ``os.replace``: a lock held on the old log's inode would not exclude a process
-that opened the new one. The sidecar is created on first use and never removed.
+that opened the new one. The sidecar is created on first use and never removed; its
+first line holds the commit mark (:mod:`~lexigram.storage.kv.local.mark`), which the
+lock itself ignores.
 
 ``flock`` locks belong to an open file description, so two :class:`FileLock` objects
 on the same path conflict with each other even inside one process; LocalStorage uses one
@@ -54,6 +56,14 @@ class FileLock:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def read_head(self, size: int) -> bytes:
+        """The first ``size`` bytes of the lock file (where the commit mark lives)."""
+        return os.pread(self._open(), size, 0)
+
+    def write_head(self, data: bytes) -> None:
+        """Overwrite the start of the lock file with ``data`` (not synced)."""
+        os.pwrite(self._open(), data, 0)
 
     def close(self) -> None:
         fd, self._fd = self._fd, None
