@@ -133,8 +133,11 @@ def _describe(line: bytes) -> tuple[str, list[str], bool, bool]:
         elif op == "clear":
             ops.append("clear")
             cleared = True
-        else:
-            ops.append(f"{op!r}" if isinstance(op, str) else "?")
+        else:  # a damaged op: still name the key it concerns, if one is readable
+            key = rec.get("k")
+            ops.append(f"{op!r}" + (f" {key!r}" if isinstance(key, str) else ""))
+            if isinstance(key, str):
+                keys.append(key)
     text = "; ".join(ops) or "empty"
     return (text if verified else f"damaged ({text}?)"), keys, cleared, verified
 
