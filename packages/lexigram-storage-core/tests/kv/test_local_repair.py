@@ -94,7 +94,10 @@ async def test_a_sound_log_is_left_alone(tmp_path: Path) -> None:
     assert "sound" in str(report)
     assert path.read_bytes() == before
     assert [name for name in os.listdir(tmp_path) if "damaged" in name] == []
-    assert not (await LocalStorage.repair(tmp_path / "missing.jsonl")).changed
+    missing = await LocalStorage.repair(tmp_path / "no" / "such.jsonl")
+    assert (missing.found, missing.changed) == (False, False)
+    assert "does not exist" in str(missing)
+    assert not (tmp_path / "no").exists()  # nothing is created
 
 
 async def test_a_damaged_header_cuts_everything_but_keeps_the_backup(tmp_path: Path) -> None:

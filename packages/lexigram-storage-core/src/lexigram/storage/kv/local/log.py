@@ -3,10 +3,10 @@
 The store is one append-only file of JSON lines. A line is one commit: a JSON array of
 a CRC-32, a sequence number, then the commit's records, ending with ``\\n``::
 
-    [2958915170,1,{"op":"header","format":2,"log":"5d0e5b7a1f3c9e21"}]
-    [1436275066,2,{"op":"set","k":"session:abc","v":{"user":"42"},"e":1735689600.25}]
-    [3020271436,3,{"op":"mset","items":[["a",1,null],["b",2,null]]},{"op":"del","k":"c"}]
-    [1040384386,4,{"op":"clear"}]
+    [2955673064,1,{"op":"header","format":2,"log":"5d0e5b7a1f3c9e21"}]
+    [1155991303,2,{"op":"set","k":"session:abc","v":{"user":"42"},"e":1735689600.25}]
+    [697893471,3,{"op":"mset","items":[["a",1,null],["b",2,null]]},{"op":"del","k":"c"}]
+    [1418000576,4,{"op":"clear"}]
 
 The CRC is ``zlib.crc32`` of the line's exact bytes after the first comma up to the
 closing ``]`` (sequence number and records), so any damaged byte is detected. The

@@ -3,7 +3,7 @@
 After each commit (and each compaction) the writer, still holding the exclusive lock,
 writes one short line at the start of the sidecar lock file::
 
-    lexigram-kv-mark 5d0e5b7a1f3c9e21 1234 8c0a41f2
+    lexigram-kv-mark 5d0e5b7a1f3c9e21 1234 752162be
 
 (the log's id from its header, the sequence number of the last line, a CRC-32 of the
 two). A log that ends before that sequence number lost whole commits (a truncation

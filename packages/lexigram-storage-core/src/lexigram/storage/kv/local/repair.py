@@ -28,6 +28,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
+from lexigram.storage.kv.local.errors import os_failure
 from lexigram.storage.kv.local.fileio import fsync_dir, sync_data, write_all
 from lexigram.storage.kv.local.lock import FileLock
 from lexigram.storage.kv.local.log import (
@@ -46,18 +47,19 @@ __all__ = ["RepairReport", "repair_log"]
 class RepairReport:
     """What :func:`repair_log` found and did. ``str(report)`` says it in a sentence.
 
-    ``changed``: whether the log was modified (``False``: it was sound). ``cut_at``: the
-    byte offset it was cut at (``None``: not cut). ``dropped_bytes``/``dropped_lines``:
-    what was cut off; ``unverified_lines`` of those failed their checksum or could not be
-    read at all. ``dropped``: a description of each dropped line (operations and keys
-    as far as readable). ``affected_keys``: keys a dropped line set or deleted, which
-    may now show an older value or be back. ``dropped_clear``: a dropped line cleared
-    the store, so any key may be back. ``missing_commits``: commits the commit mark
-    recorded that were not in the file at all (a truncation). ``backup``: the copy of
-    the log as it was before the repair.
+    ``found``: whether there was a log at ``path``. ``changed``: whether it was modified
+    (``False``: it was sound). ``cut_at``: the byte offset it was cut at (``None``: not
+    cut). ``dropped_bytes``/``dropped_lines``: what was cut off; ``unverified_lines`` of
+    those failed their checksum or could not be read at all. ``dropped``: a description
+    of each dropped line (operations and keys as far as readable). ``affected_keys``:
+    keys a dropped line set or deleted, which may now show an older value or be back.
+    ``dropped_clear``: a dropped line cleared the store, so any key may be back.
+    ``missing_commits``: commits the commit mark recorded that were not in the file at
+    all (a truncation). ``backup``: the copy of the log as it was before the repair.
     """
 
     path: str
+    found: bool = True
     changed: bool = False
     cut_at: int | None = None
     dropped_bytes: int = 0
@@ -70,6 +72,8 @@ class RepairReport:
     backup: str | None = None
 
     def __str__(self) -> str:
+        if not self.found:
+            return f"KV log {self.path!r} does not exist: nothing to repair"
         if not self.changed:
             return f"KV log {self.path!r} is sound: nothing was changed"
         parts = [f"KV log {self.path!r} repaired; the original is kept at {self.backup!r}."]
@@ -168,10 +172,14 @@ def repair_log(path: str | os.PathLike[str]) -> RepairReport:
     log is left untouched. Raises ``LogFormatError`` for a log of a newer format.
     """
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if not os.path.exists(path):
+        return RepairReport(path, found=False)
     lock = FileLock(path + ".lock")
     try:
         with lock.exclusive():
             return _repair_locked(path, lock)
+    except OSError as exc:
+        raise os_failure(exc, path=path, what="could not repair the KV log") from exc
     finally:
         lock.close()
 
@@ -181,7 +189,7 @@ def _repair_locked(path: str, lock: FileLock) -> RepairReport:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        return RepairReport(path)
+        return RepairReport(path, found=False)
     first = data.find(b"\n")
     version = header_format(data[: first + 1]) if first >= 0 else None
     mark = decode_mark(lock.read_head(MARK_BYTES))
