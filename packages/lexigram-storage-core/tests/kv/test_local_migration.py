@@ -51,9 +51,10 @@ async def test_a_format_1_log_is_migrated_on_open(
             await store.set("e", 5)
     assert "migrated from format 1 to format 2 (3 live keys; 12 torn bytes" in caplog.text
     lines = [json.loads(line) for line in path.read_bytes().splitlines()]
-    assert lines[0][2]["op"] == "header"
-    assert lines[0][2]["format"] == 2
-    assert [line[1] for line in lines] == list(range(1, len(lines) + 1))
+    assert lines[0][1]["op"] == "header"
+    assert lines[0][1]["format"] == 2
+    assert lines[0][1]["seq"] == 1
+    assert [line[1] for line in lines[1:]] == list(range(2, len(lines) + 1))
     caplog.clear()
     async with LocalStorage(path) as store:
         assert await store.keys() == ["b", "c", "d", "e"]

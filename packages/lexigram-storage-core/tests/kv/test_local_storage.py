@@ -27,17 +27,25 @@ def _records(path: Path) -> list[dict[str, object]]:
     seqs = []
     for line in path.read_bytes().splitlines(keepends=True):
         assert line.endswith(b"\n")
-        crc, seq, *recs = json.loads(line)
+        crc, *rest = json.loads(line)
         raw = line[line.index(b",") + 1 : -2]
         assert zlib.crc32(raw) == crc
-        seqs.append(seq)
-        records.extend(recs)
+        if not seqs:  # the header: [crc,{header}]
+            (header,) = rest
+            seqs.append(header["seq"])
+            records.append(header)
+            continue
+        seqs.append(rest[0])
+        records.extend(rest[1:])
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     return records
 
 
-def _header(log_id: object = None) -> dict[str, object]:
-    return {"op": "header", "format": 2, "log": log_id}
+def _header(record: dict[str, object]) -> dict[str, object]:
+    """The header record ``record`` should be (its log id and sequence number vary)."""
+    assert isinstance(record["log"], str)
+    assert isinstance(record["seq"], int)
+    return {"op": "header", "format": 2, "log": record["log"], "seq": record["seq"]}
 
 
 async def _write_sample(path: Path) -> dict[str, object]:
@@ -84,8 +92,7 @@ async def test_log_is_json_lines_with_a_crc(tmp_path: Path) -> None:
     path = tmp_path / "kv.jsonl"
     await _write_sample(path)
     records = _records(path)
-    assert records[0] == _header(records[0]["log"])
-    assert isinstance(records[0]["log"], str)
+    assert records[0] == _header(records[0])
     assert {r["op"] for r in records} == {"header", "set", "mset", "del"}
 
 
@@ -183,11 +190,11 @@ async def test_torn_header_of_a_new_file(tmp_path: Path) -> None:
         async with LocalStorage(path) as store:
             await store.set("k", 1)
     header = _records(path)[0]
-    assert header == _header(header["log"])
+    assert header == _header(header)
 
 
 @pytest.mark.parametrize(
-    "raw", [b'{"op":"header","format":99}', b'1,{"op":"header","format":3,"log":"x"}']
+    "raw", [b'{"op":"header","format":99}', b'{"op":"header","format":3,"log":"x","seq":1}']
 )
 async def test_unknown_format_version_is_an_error_not_a_skip(tmp_path: Path, raw: bytes) -> None:
     path = tmp_path / "kv.jsonl"
@@ -216,7 +223,7 @@ async def test_compaction_drops_expired_and_overwritten_records(tmp_path: Path) 
         await store.compact()
         assert path.stat().st_size < size_before / 5
         records = _records(path)
-        assert records[0] == _header(records[0]["log"])
+        assert records[0] == _header(records[0])
         assert sorted(r["k"] for r in records[1:]) == ["hot", "later"]  # type: ignore[type-var]
         assert await store.get("hot") == 49
         await store.set("after", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import pytest
@@ -108,10 +109,21 @@ def test_the_first_line_must_be_a_header_of_this_format() -> None:
     parsed = parse_lines(encode_line(1, [CLEAR]), None)
     assert parsed.damage == (0, "the first line is not a header")
     with pytest.raises(LogFormatError, match="format 3"):
-        parse_lines(_line(b'1,{"op":"header","format":3,"log":"x"}'), None)
+        parse_lines(_line(b'{"op":"header","format":3,"log":"x","seq":1}'), None)
+    for bad in [b'{"op":"header","format":2,"log":"x"}', b'{"op":"header","format":2,"seq":1}']:
+        assert parse_lines(_line(bad), None).damage == (0, "malformed header")
 
 
-def test_header_format_reads_both_shapes() -> None:
+def test_the_header_has_the_shape_earlier_releases_read_as_a_header() -> None:
+    """Format 1 readers take ``[crc,record]`` with the CRC of the record: they meet
+    ``"format":2`` and refuse the file ("upgrade") instead of skipping every line."""
+    line = encode_header("x", 1)
+    crc, record = json.loads(line)
+    assert crc == zlib.crc32(line[line.index(b",") + 1 : -2])
+    assert record == {"op": "header", "format": 2, "log": "x", "seq": 1}
+
+
+def test_header_format_reads_every_format() -> None:
     assert header_format(_line(b'{"op":"header","format":1}')) == 1
     assert header_format(encode_header("x", 1)) == 2
     assert header_format(_line(b'{"op":"header","format":1}').replace(b"1}", b"2}")) is None

@@ -1,16 +1,20 @@
 """The on-disk record format of :class:`~lexigram.storage.kv.LocalStorage` (format 2).
 
-The store is one append-only file of JSON lines. A line is one commit: a JSON array of
-a CRC-32, a sequence number, then the commit's records, ending with ``\\n``::
+The store is one append-only file of JSON lines. The first line is the header, a JSON
+array of a CRC-32 and the header record (the shape format 1 used, so that earlier
+releases refuse the file as a newer format rather than skip its lines as damaged). Every
+other line is one commit: a JSON array of a CRC-32, a sequence number, then the
+commit's records, ending with ``\\n``::
 
-    [2955673064,1,{"op":"header","format":2,"log":"5d0e5b7a1f3c9e21"}]
+    [1025119930,{"op":"header","format":2,"log":"5d0e5b7a1f3c9e21","seq":1}]
     [1155991303,2,{"op":"set","k":"session:abc","v":{"user":"42"},"e":1735689600.25}]
     [697893471,3,{"op":"mset","items":[["a",1,null],["b",2,null]]},{"op":"del","k":"c"}]
     [1418000576,4,{"op":"clear"}]
 
 The CRC is ``zlib.crc32`` of the line's exact bytes after the first comma up to the
 closing ``]`` (sequence number and records), so any damaged byte is detected. The
-sequence numbers of a file are consecutive, starting with its header's: a line missing
+sequence numbers of a file are consecutive, starting after its header's ``seq``
+(the header counts as a line): a line missing
 in the middle is detected too. ``e`` is the absolute expiry as a Unix timestamp
 (``null``: none). The records of a group-commit batch share one line, so a batch is
 applied all or nothing, and so is a ``set_many`` (one ``mset`` record). The header names
@@ -120,8 +124,21 @@ def encode_line(seq: int, records: Sequence[str]) -> bytes:
 
 
 def encode_header(log_id: str, seq: int) -> bytes:
-    record = '{"op":"header","format":' + str(FORMAT_VERSION) + ',"log":' + _encode_key(log_id)
-    return encode_line(seq, [record + "}"])
+    """The first line of a log: ``[crc,{header}]``, the shape format 1 used for its header.
+
+    Earlier releases read it as a header and refuse the file with their
+    ``LogFormatError`` ("upgrade"), instead of skipping every line as damaged.
+    """
+    raw = (
+        '{"op":"header","format":'
+        + str(FORMAT_VERSION)
+        + ',"log":'
+        + _encode_key(log_id)
+        + ',"seq":'
+        + str(seq)
+        + "}"
+    ).encode("ascii")
+    return b"[%d,%b]\n" % (zlib.crc32(raw), raw)
 
 
 def _expiry_of(value: Any) -> float | None:
@@ -173,8 +190,8 @@ def decode_record(rec: Any, nbytes: int) -> Record:
 def header_format(line: bytes) -> int | None:
     """The format version the first line of a log declares, or ``None`` if unreadable.
 
-    Reads both shapes: ``[crc,seq,{header}]`` (format 2 and later) and ``[crc,{header}]``
-    (format 1). Only a line whose CRC checks out counts.
+    Every format's header line is ``[crc,{header}]``. Only a line whose CRC checks out
+    counts.
     """
     try:
         comma = line.index(b",")
@@ -183,7 +200,7 @@ def header_format(line: bytes) -> int | None:
         if int(line[1:comma]) != zlib.crc32(line[comma + 1 : -2]):
             return None
         decoded = json.loads(line)
-        header = decoded[1] if len(decoded) == 2 else decoded[2]
+        header = decoded[1] if len(decoded) == 2 else None
         if not isinstance(header, dict) or header.get("op") != "header":
             return None
         version = header.get("format")
@@ -192,35 +209,45 @@ def header_format(line: bytes) -> int | None:
         return None
 
 
-def _decode_line(line: bytes, expected_seq: int | None) -> tuple[int, list[Record], Header | None]:
+def _checked(line: bytes) -> list[Any]:
+    """The JSON array of a complete line whose CRC checks out; ``ValueError`` if not."""
     comma = line.index(b",")
     if line[:1] != b"[" or line[-2:] != b"]\n":
-        raise ValueError("not a [crc,seq,records...] line")
+        raise ValueError("not a [crc,...] line")
     if int(line[1:comma]) != zlib.crc32(line[comma + 1 : -2]):
         raise ValueError("checksum mismatch")
     decoded = json.loads(line)
-    if not isinstance(decoded, list) or len(decoded) < 3:
+    if not isinstance(decoded, list):
+        raise ValueError("not a [crc,...] line")
+    return decoded
+
+
+def _decode_header(decoded: list[Any]) -> Header:
+    head = decoded[1] if len(decoded) == 2 else None
+    if not isinstance(head, dict) or head.get("op") != "header":
+        raise ValueError("the first line is not a header")
+    if head.get("format") != FORMAT_VERSION:
+        raise unsupported_format(head.get("format"))
+    log_id, seq = head.get("log"), head.get("seq")
+    if not isinstance(log_id, str) or type(seq) is not int or seq < 1:
+        raise ValueError("malformed header")
+    return Header(log_id, seq)
+
+
+def _decode_line(line: bytes, expected_seq: int) -> list[Record]:
+    decoded = _checked(line)
+    if len(decoded) < 3:
         raise ValueError("not a [crc,seq,records...] line")
     seq = decoded[1]
     if type(seq) is not int:
         raise ValueError("sequence number is not an integer")
-    share = len(line) // (len(decoded) - 2)
-    records = [decode_record(rec, share) for rec in decoded[2:]]
-    if expected_seq is None:  # the first line of the file: the header
-        head = decoded[2]
-        if records[0].op != "header" or len(records) != 1:
-            raise ValueError("the first line is not a header")
-        if head.get("format") != FORMAT_VERSION:
-            raise unsupported_format(head.get("format"))
-        log_id = head.get("log")
-        if not isinstance(log_id, str) or seq < 1:
-            raise ValueError("malformed header")
-        return seq, [], Header(log_id, seq)
     if seq != expected_seq:
         raise ValueError(f"sequence number {seq} where {expected_seq} was due")
+    share = len(line) // (len(decoded) - 2)
+    records = [decode_record(rec, share) for rec in decoded[2:]]
     if any(r.op == "header" for r in records):
         raise ValueError("a header after the first line")
-    return seq, records, None
+    return records
 
 
 def parse_lines(data: bytes, seq: int | None) -> ParsedChunk:
@@ -241,12 +268,14 @@ def parse_lines(data: bytes, seq: int | None) -> ParsedChunk:
             break
         line = data[start : end + 1]
         try:
-            last, decoded, head = _decode_line(line, expected)
+            if expected is None:
+                header = _decode_header(_checked(line))
+                last = header.seq
+            else:
+                records.extend(_decode_line(line, expected))
+                last = expected
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             return ParsedChunk(records, consumed, last, header, (start, str(exc) or "malformed"))
-        if head is not None:
-            header = head
-        records.extend(decoded)
         expected = last + 1
         start = consumed = end + 1
     return ParsedChunk(records, consumed, last, header, None)
