@@ -185,3 +185,25 @@ async def test_a_commit_mark_that_cannot_be_updated_never_fails_a_write(
     monkeypatch.undo()
     async with LocalStorage(path) as store:
         assert await store.get("k") == 2  # a mark behind the log is not an error
+
+
+async def test_a_header_whose_sync_failed_is_adopted_by_the_next_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is deleted under a running store (a reset); the new header's sync fails."""
+    path = tmp_path / "kv.jsonl"
+    async with LocalStorage(path) as store:
+        await store.set("old", 1)
+        path.unlink()
+
+        def sync_full(fd: int) -> None:
+            raise _enospc()
+
+        monkeypatch.setattr(engine, "sync_data", sync_full)
+        with pytest.raises(StorageUnavailableError, match="nothing was written"):
+            await store.set("k", 1)
+        monkeypatch.undo()
+        await store.set("k", 2)  # the header that was written is read, not taken for damage
+        assert await store.keys() == ["k"]
+    async with LocalStorage(path) as store:
+        assert await store.get_many(["old", "k"]) == {"k": 2}

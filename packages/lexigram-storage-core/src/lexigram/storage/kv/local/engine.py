@@ -433,11 +433,12 @@ class LogEngine:
                 f"KV log {self.path!r}: cut off a torn header ({torn} bytes) left by a "
                 "writer that died while creating the log; the log starts empty.",
             )
-        self._log_id = new_log_id()
-        self._seq = 1
-        write_all(self._fd, encode_header(self._log_id, self._seq))
+        log_id = new_log_id()
+        write_all(self._fd, encode_header(log_id, 1))
         sync_data(self._fd)
         fsync_dir(self._dir)
+        # only now: had the header failed, the next catch-up finds it torn, or whole
+        self._log_id, self._seq = log_id, 1
         self._offset = self._seen_size = os.fstat(self._fd).st_size
         self._write_mark()
 
