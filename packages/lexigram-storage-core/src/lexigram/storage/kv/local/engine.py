@@ -386,10 +386,9 @@ class LogEngine:
             self._offset += parsed.consumed
             if parsed.damage is not None:
                 raise KVLogCorruptedError(
-                    f"KV log {self.path!r} has a damaged record at byte {self._offset} "
-                    f"(line {self._seq + 1}: {parsed.damage[1]}); the store refuses to "
-                    "load past it, because skipping a record could bring back a deleted "
-                    f"key. {REPAIR_HINT}",
+                    f"KV log {self.path!r} has a damaged line at byte {self._offset} "
+                    f"({parsed.damage[1]}); the store refuses to load past it, because "
+                    f"skipping a record could bring back a deleted key. {REPAIR_HINT}",
                     path=self.path,
                     offset=self._offset,
                 )

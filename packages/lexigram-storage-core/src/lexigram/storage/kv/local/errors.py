@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 REPAIR_HINT = (
-    "run `await LocalStorage.repair(path)` (or `lexigram.storage.kv.local.repair_log(path)`) "
+    "Run `await LocalStorage.repair(path)` (or `lexigram.storage.kv.local.repair_log(path)`) "
     "with every process using the store stopped: it keeps a copy of the file, cuts the log "
     "at the first bad record and reports what was dropped"
 )
