@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,16 +27,18 @@ __all__ = ["FileLock"]
 class FileLock:
     """An ``flock`` lock on ``path``, opened lazily, released by :meth:`close`."""
 
-    __slots__ = ("_fd", "_path")
+    __slots__ = ("_fd", "_mutex", "_path")
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
+        self._mutex = threading.Lock()  # the fd is opened once, by whichever thread is first
 
     def _open(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        return self._fd
+        with self._mutex:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            return self._fd
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -66,6 +69,7 @@ class FileLock:
         os.pwrite(self._open(), data, 0)
 
     def close(self) -> None:
-        fd, self._fd = self._fd, None
+        with self._mutex:
+            fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
