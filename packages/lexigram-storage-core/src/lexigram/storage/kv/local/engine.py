@@ -52,7 +52,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, TypeVar
 
 from lexigram.storage.errors import StorageError, StoreClosedError
 from lexigram.storage.kv.expiry import ExpiryHeap
@@ -68,16 +68,12 @@ from lexigram.storage.kv.local.errors import (
 from lexigram.storage.kv.local.fileio import fsync_dir, sync_data, write_all
 from lexigram.storage.kv.local.lock import FileLock
 from lexigram.storage.kv.local.log import (
-    CLEAR,
     FORMAT_VERSION,
     Record,
-    delete_record,
     encode_header,
     encode_line,
     header_format,
     parse_lines,
-    set_many_record,
-    set_record,
     unsupported_format,
 )
 from lexigram.storage.kv.local.mark import (
@@ -88,19 +84,15 @@ from lexigram.storage.kv.local.mark import (
     encode_mark,
 )
 from lexigram.storage.kv.local.migration import scan_format1
-from lexigram.storage.kv.validation import as_counter, decode_value
+from lexigram.storage.kv.local.ops import (
+    CompactOp,
+    Entry,
+    Op,
+    Planner,
+    describe,
+)
 
-__all__ = [
-    "ClearOp",
-    "CompactOp",
-    "DeleteOp",
-    "Entry",
-    "IncrementOp",
-    "LogEngine",
-    "Miss",
-    "Op",
-    "SetOp",
-]
+__all__ = ["LogEngine", "Miss", "new_log_id"]
 
 logger = logging.getLogger("lexigram.storage.kv")
 
@@ -108,36 +100,6 @@ T = TypeVar("T")
 
 _READ_CHUNK = 8 << 20
 _MIN_COMPACT_RETRY_BYTES = 64 << 10  # a failed compaction is retried this much later, at least
-
-
-class Entry(NamedTuple):
-    value: str  # JSON text
-    expires_at: float | None
-    nbytes: int  # bytes of log this entry accounts for
-
-
-class SetOp(NamedTuple):
-    items: list[tuple[str, str, float | None]]
-
-
-class DeleteOp(NamedTuple):
-    key: str
-
-
-class ClearOp(NamedTuple):
-    pass
-
-
-class IncrementOp(NamedTuple):
-    key: str
-    by: int
-
-
-class CompactOp(NamedTuple):
-    pass
-
-
-Op = SetOp | DeleteOp | ClearOp | IncrementOp | CompactOp
 
 
 class Miss(enum.Enum):
@@ -149,22 +111,6 @@ class Miss(enum.Enum):
 def new_log_id() -> str:
     """A fresh random log id for a new log's header (and its commit mark)."""
     return secrets.token_hex(8)
-
-
-def describe(op: Op) -> tuple[str, str | None]:
-    """What ``op`` is, for an error message, and the key it concerns (if one)."""
-    if isinstance(op, SetOp):
-        first = op.items[0][0]
-        if len(op.items) == 1:
-            return f"set of key {first!r}", first
-        return f"set_many of {len(op.items)} keys ({first!r}, ...)", first
-    if isinstance(op, IncrementOp):
-        return f"increment of key {op.key!r}", op.key
-    if isinstance(op, DeleteOp):
-        return f"delete of key {op.key!r}", op.key
-    if isinstance(op, ClearOp):
-        return "clear", None
-    return "compact", None
 
 
 def _failure(exc: OSError, path: str, op: Op, what: str) -> StorageError:
@@ -614,7 +560,7 @@ class LogEngine:
             self._check_open()
             self._catch_up(exclusive=True)
             self._current = True
-            planner = _Planner(self.index, time.time())
+            planner = Planner(self.index, time.time())
             for op in ops:
                 if isinstance(op, CompactOp):
                     force_compact = True
@@ -731,62 +677,3 @@ class LogEngine:
                 "compactions": self.compactions,
                 "compaction_failures": self.compaction_failures,
             }
-
-
-class _Planner:
-    """Turns operations into log records against the index plus the batch's own effects."""
-
-    __slots__ = ("_cleared", "_index", "_now", "_overlay")
-
-    def __init__(self, index: dict[str, Entry], now: float) -> None:
-        self._index = index
-        self._now = now
-        self._overlay: dict[str, Entry | None] = {}
-        self._cleared = False
-
-    def _lookup(self, key: str) -> Entry | None:
-        if key in self._overlay:
-            entry = self._overlay[key]
-        elif self._cleared:
-            return None
-        else:
-            entry = self._index.get(key)
-        if entry is None or (entry.expires_at is not None and entry.expires_at <= self._now):
-            return None
-        return entry
-
-    def plan(self, op: Op, texts: list[str], records: list[Record]) -> object:
-        if isinstance(op, SetOp):
-            items = op.items
-            text = set_record(*items[0]) if len(items) == 1 else set_many_record(items)
-            texts.append(text)
-            records.append(Record("set", items, 0))
-            for key, value, expires_at in items:
-                self._overlay[key] = Entry(value, expires_at, 0)
-            return None
-        if isinstance(op, IncrementOp):
-            entry = self._lookup(op.key)
-            if entry is None:
-                result, expires_at = op.by, None
-            else:
-                current = as_counter(op.key, decode_value(entry.value))
-                result, expires_at = current + op.by, entry.expires_at
-            value = str(result)
-            texts.append(set_record(op.key, value, expires_at))
-            records.append(Record("set", [(op.key, value, expires_at)], 0))
-            self._overlay[op.key] = Entry(value, expires_at, 0)
-            return result
-        if isinstance(op, DeleteOp):
-            if self._lookup(op.key) is None:
-                return False
-            texts.append(delete_record(op.key))
-            records.append(Record("del", [(op.key, "", None)], 0))
-            self._overlay[op.key] = None
-            return True
-        if isinstance(op, ClearOp):
-            texts.append(CLEAR)
-            records.append(Record("clear", [], 0))
-            self._overlay.clear()
-            self._cleared = True
-            return None
-        raise AssertionError(f"unknown op {op!r}")

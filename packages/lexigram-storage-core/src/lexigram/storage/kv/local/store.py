@@ -32,18 +32,10 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from lexigram.storage.errors import StoreClosedError
-from lexigram.storage.kv.local.engine import (
-    ClearOp,
-    CompactOp,
-    DeleteOp,
-    IncrementOp,
-    LogEngine,
-    Miss,
-    Op,
-    SetOp,
-)
+from lexigram.storage.kv.local.engine import LogEngine, Miss
 from lexigram.storage.kv.local.errors import KVLogRecoveryWarning
 from lexigram.storage.kv.local.group_commit import GroupCommitter
+from lexigram.storage.kv.local.ops import ClearOp, CompactOp, DeleteOp, IncrementOp, Op, SetOp
 from lexigram.storage.kv.local.repair import RepairReport, repair_log
 from lexigram.storage.kv.protocol import TTL
 from lexigram.storage.kv.sweeper import Sweeper
