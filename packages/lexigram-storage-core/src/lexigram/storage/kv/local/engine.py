@@ -24,6 +24,10 @@ here, which makes it atomic across tasks and processes); append their records as
 line (one commit, next sequence number) with one ``write``; ``fdatasync`` once; apply
 them to the index; update the commit mark in the lock file; compact if due; release.
 
+While the exclusive flock is held and the index is caught up, ``_current`` is set and
+readers of this process use the index without touching the file: no other process can
+be writing then, and our own batch is not acknowledged until it is applied.
+
 Failures. A damaged line, a sequence gap or a log shorter than its commit mark is a
 :class:`~lexigram.storage.kv.local.errors.KVLogCorruptedError` (never skipped: that
 could bring back a deleted key); only a torn tail after the last complete line is cut
@@ -32,9 +36,6 @@ off. An ``OSError`` while appending (a full disk) takes the partial append back 
 raises was not applied. A failed compaction never fails the writes that triggered it:
 it is logged at WARNING (no keys, no values) and retried after the log has grown
 further, with a backoff that doubles per failure.
-While the exclusive flock is held and the index is caught up, ``_current`` is set and
-readers of this process use the index without touching the file: no other process can
-be writing then, and our own batch is not acknowledged until it is applied.
 
 Reads: if ``fstat`` shows the file unchanged since we last caught up, the index is
 answered directly (:meth:`try_read`); otherwise :meth:`read_locked` catches up under the
