@@ -11,22 +11,41 @@ from pathlib import Path
 
 import pytest
 
-from lexigram.storage.errors import StoreClosedError
-from lexigram.storage.kv import KVLogRecoveryWarning, LocalStorage
-from lexigram.storage.kv.local.log import LogFormatError, encode_set
+from lexigram.storage.errors import IntegrityError, StoreClosedError
+from lexigram.storage.kv import (
+    KVLogCorruptedError,
+    KVLogRecoveryWarning,
+    LocalStorage,
+    LogFormatError,
+)
+from lexigram.storage.kv.local.log import encode_line, set_record
 
 
 def _records(path: Path) -> list[dict[str, object]]:
-    """Every line of the log as its record, checking the line format and CRC."""
+    """Every record of the log, checking the line format, CRC and sequence numbers."""
     records = []
+    seqs = []
     for line in path.read_bytes().splitlines(keepends=True):
         assert line.endswith(b"\n")
-        crc, record = json.loads(line)
+        crc, *rest = json.loads(line)
         raw = line[line.index(b",") + 1 : -2]
         assert zlib.crc32(raw) == crc
-        assert json.loads(raw) == record
-        records.append(record)
+        if not seqs:  # the header: [crc,{header}]
+            (header,) = rest
+            seqs.append(header["seq"])
+            records.append(header)
+            continue
+        seqs.append(rest[0])
+        records.extend(rest[1:])
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     return records
+
+
+def _header(record: dict[str, object]) -> dict[str, object]:
+    """The header record ``record`` should be (its log id and sequence number vary)."""
+    assert isinstance(record["log"], str)
+    assert isinstance(record["seq"], int)
+    return {"op": "header", "format": 2, "log": record["log"], "seq": record["seq"]}
 
 
 async def _write_sample(path: Path) -> dict[str, object]:
@@ -73,7 +92,7 @@ async def test_log_is_json_lines_with_a_crc(tmp_path: Path) -> None:
     path = tmp_path / "kv.jsonl"
     await _write_sample(path)
     records = _records(path)
-    assert records[0] == {"op": "header", "format": 1}
+    assert records[0] == _header(records[0])
     assert {r["op"] for r in records} == {"header", "set", "mset", "del"}
 
 
@@ -89,7 +108,7 @@ async def test_directory_is_created_and_sidecar_lock_used(tmp_path: Path) -> Non
 async def test_torn_last_record_is_recovered_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "kv.jsonl"
     expected = await _write_sample(path)
-    torn = encode_set("torn", '{"never":"acknowledged"}', None)
+    torn = encode_line(99, [set_record("torn", '{"never":"acknowledged"}', None)])
     with path.open("ab") as f:
         f.write(torn[: len(torn) // 2])
     with pytest.warns(KVLogRecoveryWarning, match="torn"):
@@ -105,19 +124,27 @@ async def test_torn_last_record_is_recovered_with_a_warning(tmp_path: Path) -> N
             assert await again.get("next") == 1
 
 
-async def test_damaged_record_in_the_middle_is_skipped_with_a_warning(tmp_path: Path) -> None:
+async def test_damaged_record_in_the_middle_is_an_error_not_a_skip(tmp_path: Path) -> None:
     path = tmp_path / "kv.jsonl"
-    expected = await _write_sample(path)
-    lines = path.read_bytes().splitlines(keepends=True)
-    victim = next(i for i, line in enumerate(lines) if b'"k":"k2"' in line)
-    lines[victim] = lines[victim].replace(b'"i":2', b'"i":7')  # parses, but the CRC fails
-    lines.insert(victim, b"garbage that is not json\n")
-    path.write_bytes(b"".join(lines))
-    del expected["k2"]
-    with pytest.warns(KVLogRecoveryWarning, match="damaged") as caught:
-        async with LocalStorage(path) as store:
-            assert await store.get_many([*expected, "k2"]) == expected
-    assert any("checksum" in str(w.message) for w in caught)
+    await _write_sample(path)
+    data = path.read_bytes()
+    victim = data.index(b'"i":2')
+    path.write_bytes(data.replace(b'"i":2', b'"i":7'))  # parses, but the CRC fails
+    line_start = data.rindex(b"\n", 0, victim) + 1
+    store = LocalStorage(path)
+    for _ in range(2):  # stays unopened: every call says so again
+        with pytest.raises(KVLogCorruptedError) as caught:
+            await store.get("k1")
+        assert isinstance(caught.value, IntegrityError)
+        assert caught.value.path == str(path)
+        assert caught.value.offset == line_start
+        assert f"byte {line_start}" in str(caught.value)
+        assert "checksum mismatch" in str(caught.value)
+        assert "LocalStorage.repair" in str(caught.value)
+    with pytest.raises(KVLogCorruptedError):
+        await store.set("k", 1)
+    await store.aclose()
+    assert path.read_bytes() == data.replace(b'"i":2', b'"i":7')  # nothing was changed
 
 
 async def test_crash_at_every_byte_of_a_write_leaves_a_loadable_file(tmp_path: Path) -> None:
@@ -125,6 +152,7 @@ async def test_crash_at_every_byte_of_a_write_leaves_a_loadable_file(tmp_path: P
     path = tmp_path / "kv.jsonl"
     expected = await _write_sample(path)
     before = path.read_bytes()
+    mark_before = path.with_name("kv.jsonl.lock").read_bytes()  # as it is while writing
     async with LocalStorage(path, fsync=False) as store:
         await store.set_many({"last": {"deep": [1, 2, {"x": "y"}]}, "k1": "changed"})
     full = path.read_bytes()
@@ -132,6 +160,7 @@ async def test_crash_at_every_byte_of_a_write_leaves_a_loadable_file(tmp_path: P
     work = tmp_path / "cut.jsonl"
     for cut in range(len(before), len(full) + 1):
         work.write_bytes(full[:cut])
+        work.with_name("cut.jsonl.lock").write_bytes(mark_before)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             async with LocalStorage(work, fsync=False) as store:
@@ -160,12 +189,15 @@ async def test_torn_header_of_a_new_file(tmp_path: Path) -> None:
     with pytest.warns(KVLogRecoveryWarning):
         async with LocalStorage(path) as store:
             await store.set("k", 1)
-    assert _records(path)[0] == {"op": "header", "format": 1}
+    header = _records(path)[0]
+    assert header == _header(header)
 
 
-async def test_unknown_format_version_is_an_error_not_a_skip(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "raw", [b'{"op":"header","format":99}', b'{"op":"header","format":3,"log":"x","seq":1}']
+)
+async def test_unknown_format_version_is_an_error_not_a_skip(tmp_path: Path, raw: bytes) -> None:
     path = tmp_path / "kv.jsonl"
-    raw = b'{"op":"header","format":99}'
     path.write_bytes(b"[%d,%b]\n" % (zlib.crc32(raw), raw))
     store = LocalStorage(path)
     for _ in range(2):  # stays unopened: every call says so again, none sees partial data
@@ -191,7 +223,7 @@ async def test_compaction_drops_expired_and_overwritten_records(tmp_path: Path) 
         await store.compact()
         assert path.stat().st_size < size_before / 5
         records = _records(path)
-        assert records[0] == {"op": "header", "format": 1}
+        assert records[0] == _header(records[0])
         assert sorted(r["k"] for r in records[1:]) == ["hot", "later"]  # type: ignore[type-var]
         assert await store.get("hot") == 49
         await store.set("after", 1)

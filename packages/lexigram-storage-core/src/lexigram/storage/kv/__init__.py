@@ -15,7 +15,14 @@ Backends: :class:`InMemoryKVStorage` (a dict, one process) and :class:`LocalStor
 
 from lexigram.storage.kv.config import KVConfig, validate_kv_config
 from lexigram.storage.kv.factory import create_kv_store
-from lexigram.storage.kv.local import KVLogRecoveryWarning, LocalStorage
+from lexigram.storage.kv.local import (
+    KVLogCorruptedError,
+    KVLogRecoveryWarning,
+    KVLogTruncatedError,
+    LocalStorage,
+    LogFormatError,
+    RepairReport,
+)
 from lexigram.storage.kv.memory import InMemoryKVStorage
 from lexigram.storage.kv.protocol import TTL, JSONValue, KVStorageProtocol
 
@@ -24,9 +31,13 @@ __all__ = [
     "InMemoryKVStorage",
     "JSONValue",
     "KVConfig",
+    "KVLogCorruptedError",
     "KVLogRecoveryWarning",
+    "KVLogTruncatedError",
     "KVStorageProtocol",
     "LocalStorage",
+    "LogFormatError",
+    "RepairReport",
     "create_kv_store",
     "validate_kv_config",
 ]

@@ -1,11 +1,16 @@
-"""Compaction: rewrite the log as one ``set`` record per live key, atomically.
+"""Compaction: rewrite the log as one ``set`` line per live key, atomically.
 
 Runs with the exclusive lock held. The live, unexpired entries are written to a
 temporary file in the log's directory (``.<name>.compact-<pid>-<random>.tmp``), which
-is fsynced, then renamed over the log with ``os.replace`` and the directory is fsynced.
+is synced, then renamed over the log with ``os.replace`` and the directory is synced.
 A crash at any moment leaves either the old log or the new one in place, both complete;
-a leftover temporary file is removed by the next :meth:`LogEngine.open`.
-Expired keys and damaged lines are dropped.
+a leftover temporary file is removed by the next :meth:`LogEngine.open`. The new log
+keeps the old one's id and continues its sequence numbers, so the commit mark stays
+meaningful. Expired keys are dropped. The same function writes the format-2 log that
+replaces a migrated format-1 one.
+
+Every write and sync goes through :mod:`~lexigram.storage.kv.local.fileio`; an
+``OSError`` (a full disk) leaves the old log in place and the temporary file removed.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ import os
 import secrets
 from collections.abc import Iterable
 
-from lexigram.storage.kv.local.fileio import fsync_dir, write_all
-from lexigram.storage.kv.local.log import encode_header, encode_set
+from lexigram.storage.kv.local.fileio import fsync_dir, sync_data, write_all
+from lexigram.storage.kv.local.log import encode_header, encode_line, set_record
 
 __all__ = ["CompactedLog", "is_temp_name", "write_compacted"]
 
@@ -33,22 +38,31 @@ def is_temp_name(log_name: str, name: str) -> bool:
 
 
 class CompactedLog:
-    """The new log after :func:`write_compacted`: its open fd, size and per-line sizes."""
+    """The new log after :func:`write_compacted`: its open fd, size, per-line sizes and
+    the sequence number of its last line."""
 
-    __slots__ = ("fd", "line_sizes", "size")
+    __slots__ = ("fd", "line_sizes", "seq", "size")
 
-    def __init__(self, fd: int, size: int, line_sizes: list[int]) -> None:
+    def __init__(self, fd: int, size: int, line_sizes: list[int], seq: int) -> None:
         self.fd = fd
         self.size = size
         self.line_sizes = line_sizes
+        self.seq = seq
 
 
 def write_compacted(
-    path: str, live: Iterable[tuple[str, str, float | None]], *, mode: int, fsync: bool
+    path: str,
+    live: Iterable[tuple[str, str, float | None]],
+    *,
+    log_id: str,
+    seq: int,
+    mode: int,
+    fsync: bool,
 ) -> CompactedLog:
     """Write ``live`` (key, value JSON, expiry) as a fresh log and put it in place of ``path``.
 
-    The returned fd is open on the new log (read/write, append); the caller owns it.
+    The header gets sequence number ``seq``, the key lines the numbers after it. The
+    returned fd is open on the new log (read/write, append); the caller owns it.
     """
     directory, name = os.path.split(path)
     directory = directory or "."
@@ -57,12 +71,13 @@ def write_compacted(
     fd = os.open(temp, flags, mode)
     try:
         os.fchmod(fd, mode)  # not narrowed by the umask: same permissions as the old log
-        header = encode_header()
+        header = encode_header(log_id, seq)
         chunks = [header]
         buffered = len(header)
         sizes: list[int] = []
         for key, value_json, expires_at in live:
-            line = encode_set(key, value_json, expires_at)
+            seq += 1
+            line = encode_line(seq, [set_record(key, value_json, expires_at)])
             chunks.append(line)
             sizes.append(len(line))
             buffered += len(line)
@@ -74,7 +89,7 @@ def write_compacted(
             write_all(fd, b"".join(chunks))
         size = os.fstat(fd).st_size
         if fsync:
-            os.fsync(fd)
+            sync_data(fd)
         os.replace(temp, path)
     except BaseException:
         os.close(fd)
@@ -82,5 +97,9 @@ def write_compacted(
             os.unlink(temp)
         raise
     if fsync:
-        fsync_dir(directory)
-    return CompactedLog(fd, size, sizes)
+        try:
+            fsync_dir(directory)
+        except BaseException:  # the new log is in place; the caller reloads it by path
+            os.close(fd)
+            raise
+    return CompactedLog(fd, size, sizes, seq)

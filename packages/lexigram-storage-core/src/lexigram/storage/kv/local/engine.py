@@ -20,11 +20,22 @@ Locks, always taken in this order, so they cannot deadlock:
 Commit (group commit, one call per batch): take the exclusive flock; catch up with
 what other processes appended (cutting off a torn tail a crashed writer left); plan
 every operation of the batch against the index (``increment`` reads the current value
-here, which makes it atomic across tasks and processes); append all of their lines with
-one ``write``; ``fdatasync`` once; apply them to the index; compact if due; release.
+here, which makes it atomic across tasks and processes); append their records as one
+line (one commit, next sequence number) with one ``write``; ``fdatasync`` once; apply
+them to the index; update the commit mark in the lock file; compact if due; release.
+
 While the exclusive flock is held and the index is caught up, ``_current`` is set and
 readers of this process use the index without touching the file: no other process can
 be writing then, and our own batch is not acknowledged until it is applied.
+
+Failures. A damaged line, a sequence gap or a log shorter than its commit mark is a
+:class:`~lexigram.storage.kv.local.errors.KVLogCorruptedError` (never skipped: that
+could bring back a deleted key); only a torn tail after the last complete line is cut
+off. An ``OSError`` while appending (a full disk) takes the partial append back with
+``ftruncate`` and fails every write of the batch with a typed error: a write that
+raises was not applied. A failed compaction never fails the writes that triggered it:
+it is logged at WARNING (no keys, no values) and retried after the log has grown
+further, with a backoff that doubles per failure.
 
 Reads: if ``fstat`` shows the file unchanged since we last caught up, the index is
 answered directly (:meth:`try_read`); otherwise :meth:`read_locked` catches up under the
@@ -37,81 +48,77 @@ import contextlib
 import enum
 import logging
 import os
+import secrets
 import stat
 import threading
 import time
-from collections.abc import Callable
-from typing import Literal, NamedTuple, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Literal, TypeVar
 
-from lexigram.storage.errors import StoreClosedError
+from lexigram.storage.errors import StorageError, StoreClosedError
 from lexigram.storage.kv.expiry import ExpiryHeap
 from lexigram.storage.kv.local.compaction import is_temp_name, write_compacted
+from lexigram.storage.kv.local.errors import (
+    REPAIR_HINT,
+    KVLogCorruptedError,
+    KVLogTruncatedError,
+    LogFormatError,
+    errno_name,
+    os_failure,
+)
 from lexigram.storage.kv.local.fileio import fsync_dir, sync_data, write_all
 from lexigram.storage.kv.local.lock import FileLock
 from lexigram.storage.kv.local.log import (
+    FORMAT_VERSION,
     Record,
-    encode_clear,
-    encode_delete,
     encode_header,
-    encode_set,
-    encode_set_many,
+    encode_line,
+    header_format,
     parse_lines,
+    unsupported_format,
 )
-from lexigram.storage.kv.validation import as_counter, decode_value
+from lexigram.storage.kv.local.mark import (
+    MARK_BYTES,
+    NO_MARK,
+    CommitMark,
+    decode_mark,
+    encode_mark,
+)
+from lexigram.storage.kv.local.migration import scan_format1
+from lexigram.storage.kv.local.ops import (
+    CompactOp,
+    Entry,
+    Op,
+    Planner,
+    describe,
+)
 
-__all__ = [
-    "ClearOp",
-    "CompactOp",
-    "DeleteOp",
-    "Entry",
-    "IncrementOp",
-    "LogEngine",
-    "Miss",
-    "Op",
-    "SetOp",
-]
+__all__ = ["LogEngine", "Miss", "new_log_id"]
 
 logger = logging.getLogger("lexigram.storage.kv")
 
 T = TypeVar("T")
 
 _READ_CHUNK = 8 << 20
-
-
-class Entry(NamedTuple):
-    value: str  # JSON text
-    expires_at: float | None
-    nbytes: int  # bytes of log this entry accounts for
-
-
-class SetOp(NamedTuple):
-    items: list[tuple[str, str, float | None]]
-
-
-class DeleteOp(NamedTuple):
-    key: str
-
-
-class ClearOp(NamedTuple):
-    pass
-
-
-class IncrementOp(NamedTuple):
-    key: str
-    by: int
-
-
-class CompactOp(NamedTuple):
-    pass
-
-
-Op = SetOp | DeleteOp | ClearOp | IncrementOp | CompactOp
+_MIN_COMPACT_RETRY_BYTES = 64 << 10  # a failed compaction is retried this much later, at least
 
 
 class Miss(enum.Enum):
     """Returned by :meth:`LogEngine.try_read` when the file must be caught up first."""
 
     MISS = enum.auto()
+
+
+def new_log_id() -> str:
+    """A fresh random log id for a new log's header (and its commit mark)."""
+    return secrets.token_hex(8)
+
+
+def _failure(exc: OSError, path: str, op: Op, what: str) -> StorageError:
+    label, key = describe(op)
+    error = os_failure(exc, path=path, what=f"{label} failed: {what}", key=key)
+    error.__cause__ = exc
+    return error
 
 
 class LogEngine:
@@ -122,11 +129,12 @@ class LogEngine:
     ) -> None:
         self.path = path
         self._dir, self._name = os.path.split(path)
+        self._lock_path = path + ".lock"
         self._fsync = fsync
         self._compact_min_bytes = compact_min_bytes
         self._compact_ratio = compact_ratio
-        self._writer_lock = FileLock(path + ".lock")
-        self._reader_lock = FileLock(path + ".lock")
+        self._writer_lock = FileLock(self._lock_path)
+        self._reader_lock = FileLock(self._lock_path)
         self._reader_mutex = threading.Lock()
         self._state = threading.Lock()
         self._open_mutex = threading.Lock()
@@ -134,9 +142,13 @@ class LogEngine:
         self.expiries = ExpiryHeap()
         self.live_bytes = 0
         self.compactions = 0
+        self.compaction_failures = 0
+        self._compact_retry_at = 0  # after a failed compaction: the log size to wait for
         self._fd = -1
         self._offset = 0  # bytes of the file reflected in the index (a line boundary)
         self._seen_size = 0  # _offset plus a torn tail we already reported
+        self._log_id = ""  # from the header; "" until a complete header was read
+        self._seq = 0  # sequence number of the last line reflected in the index
         self._current = False
         self._notices: list[str] = []
         self._reported: set[tuple[int, int, int]] = set()
@@ -148,23 +160,33 @@ class LogEngine:
         return self._fd >= 0
 
     def open(self) -> None:
-        """Create or load the log, repairing a torn tail; idempotent."""
+        """Create or load the log (migrating format 1), cutting a torn tail; idempotent.
+
+        Raises :class:`KVLogCorruptedError` for a damaged or truncated log and
+        :class:`LogFormatError` for one of a newer format; the engine then stays closed,
+        so every later call tries again and raises again.
+        """
         with self._open_mutex:
             if self._fd >= 0:
                 return
-            os.makedirs(self._dir, exist_ok=True)
-            with self._writer_lock.exclusive(), self._state:
-                self._remove_stale_temps()
-                try:
-                    self._reload()
-                    self._catch_up(exclusive=True)
-                except BaseException:
-                    if self._fd >= 0:  # stay closed, so the next call tries again
-                        os.close(self._fd)
-                        self._fd = -1
-                    self.index.clear()
-                    self.expiries.clear()
-                    raise
+            try:
+                os.makedirs(self._dir, exist_ok=True)
+                with self._writer_lock.exclusive(), self._state:
+                    self._remove_stale_temps()
+                    try:
+                        self._reload()
+                        self._catch_up(exclusive=True)
+                        if self._read_mark() != CommitMark(self._log_id, self._seq):
+                            self._write_mark()
+                    except BaseException:
+                        if self._fd >= 0:  # stay closed, so the next call tries again
+                            os.close(self._fd)
+                            self._fd = -1
+                        self.index.clear()
+                        self.expiries.clear()
+                        raise
+            except OSError as exc:
+                raise os_failure(exc, path=self.path, what="could not open the KV log") from exc
 
     def close(self) -> None:
         with self._open_mutex, self._reader_mutex, self._state:
@@ -199,16 +221,70 @@ class LogEngine:
                     os.unlink(os.path.join(self._dir, name))
 
     def _reload(self) -> None:
-        """Reopen the log by path and forget the index (it is rebuilt by catching up)."""
+        """Reopen the log by path and forget the index (it is rebuilt by catching up).
+
+        A log that does not exist is created, after resetting the commit mark: whatever
+        the mark said was about a log that is gone.
+        """
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        self._fd = os.open(self.path, flags, 0o644)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+        try:
+            self._fd = os.open(self.path, flags)
+        except FileNotFoundError:
+            self._writer_lock.write_head(encode_mark(NO_MARK))
+            self._fd = os.open(self.path, flags | os.O_CREAT, 0o644)
         self.index.clear()
         self.expiries.clear()
         self.live_bytes = 0
         self._offset = self._seen_size = 0
+        self._log_id = ""
+        self._seq = 0
+
+    # -- the commit mark ------------------------------------------------------------
+
+    def _read_mark(self) -> CommitMark | None:
+        return decode_mark(self._writer_lock.read_head(MARK_BYTES))
+
+    def _write_mark(self) -> None:
+        """Record the last committed line (exclusive flock held). Never fails a write."""
+        try:
+            self._writer_lock.write_head(encode_mark(CommitMark(self._log_id, self._seq)))
+        except OSError as exc:
+            logger.warning(
+                "KV log %r: could not update the commit mark in %r (%s: %s); a truncation "
+                "of the latest commits would go unnoticed until the next update",
+                self.path,
+                self._lock_path,
+                errno_name(exc),
+                exc.strerror or exc,
+            )
+
+    def _check_mark(self, tail: int) -> None:
+        """Raise :class:`KVLogTruncatedError` if the log ends before its commit mark."""
+        mark = self._read_mark()
+        if mark is None or mark.seq == 0:
+            return
+        if not self._log_id:
+            raise KVLogTruncatedError(
+                f"KV log {self.path!r} has no complete header ({tail} bytes), "
+                f"but {self._lock_path!r} records {mark.seq} committed lines: the "
+                f"file was emptied or truncated, and the store refuses to start empty. "
+                f"{REPAIR_HINT}",
+                path=self.path,
+                offset=0,
+            )
+        if mark.log_id == self._log_id and mark.seq > self._seq:
+            raise KVLogTruncatedError(
+                f"KV log {self.path!r} ends after line {self._seq} (byte {self._offset}), "
+                f"but {self._lock_path!r} records line {mark.seq} as committed: "
+                f"{mark.seq - self._seq} acknowledged commit(s) are missing (the file was "
+                "truncated, or replaced by an older copy); the store refuses to load it "
+                f"without them. {REPAIR_HINT}",
+                path=self.path,
+                offset=self._offset,
+            )
 
     # -- catching up with the file ---------------------------------------------------
 
@@ -219,6 +295,15 @@ class LogEngine:
         logger.warning("%s", message)
         self._notices.append(message)
 
+    def _chunks(self, size: int) -> Iterator[bytes]:
+        pos = self._offset
+        while pos < size:
+            chunk = os.pread(self._fd, min(_READ_CHUNK, size - pos), pos)
+            if not chunk:
+                return
+            pos += len(chunk)
+            yield chunk
+
     def _catch_up(self, *, exclusive: bool) -> None:
         """Apply what was appended since ``_offset``; with ``exclusive``, repair the tail.
 
@@ -228,55 +313,53 @@ class LogEngine:
         if st.st_nlink == 0 or st.st_size < self._offset:
             self._reload()  # compacted (replaced) or truncated by another process
             st = os.fstat(self._fd)
-        ino = st.st_ino
-        if st.st_size == 0:
-            if exclusive:
-                write_all(self._fd, encode_header())
-                sync_data(self._fd)
-                fsync_dir(self._dir)
-                self._offset = self._seen_size = os.fstat(self._fd).st_size
-            return
+        if self._offset == 0 and st.st_size > 0 and self._check_format(exclusive=exclusive):
+            st = os.fstat(self._fd)  # migrated: a new file
         size = st.st_size
-        if size == self._offset:
+        if size == self._offset and self._log_id:
             self._seen_size = size
             return
+        ino = st.st_ino
         now = time.time()
-        pos = self._offset
         carry = b""
-        while pos < size:
-            chunk = os.pread(self._fd, min(_READ_CHUNK, size - pos), pos)
-            if not chunk:
-                break
-            pos += len(chunk)
+        for chunk in self._chunks(size):
             data = carry + chunk if carry else chunk
-            parsed = parse_lines(data)
-            for start, why in parsed.damaged:
-                at = self._offset + start
-                self._notice(
-                    (ino, at, 0),
-                    f"KV log {self.path!r}: skipped a damaged record at byte {at} ({why}); "
-                    "the records around it were loaded. The next compaction drops it.",
-                )
+            parsed = parse_lines(data, self._seq if self._log_id else None)
+            if parsed.header is not None:
+                self._log_id = parsed.header.log_id
             for record in parsed.records:
                 self._apply(record, now)
+            self._seq = parsed.seq
             self._offset += parsed.consumed
+            if parsed.damage is not None:
+                raise KVLogCorruptedError(
+                    f"KV log {self.path!r} has a damaged line at byte {self._offset} "
+                    f"({parsed.damage[1]}); the store refuses to load past it, because "
+                    f"skipping a record could bring back a deleted key. {REPAIR_HINT}",
+                    path=self.path,
+                    offset=self._offset,
+                )
             carry = data[parsed.consumed :]
         tail = len(carry)
+        self._check_mark(tail)
+        if not self._log_id:  # an empty file, or its header was torn
+            if exclusive:
+                self._start_log(tail, ino)
+            else:
+                self._seen_size = size
+            return
         if not tail:
             self._seen_size = self._offset
             return
         if exclusive:
             os.ftruncate(self._fd, self._offset)
-            if self._offset == 0:  # the header itself was torn
-                write_all(self._fd, encode_header())
-                self._offset = os.fstat(self._fd).st_size
             sync_data(self._fd)
             self._seen_size = self._offset
             self._notice(
                 (ino, self._offset, tail),
                 f"KV log {self.path!r}: cut off a torn last record ({tail} bytes at byte "
-                f"{self._offset}) left by a writer that died mid-write; every complete "
-                "record was kept.",
+                f"{self._offset}) left by a writer that died mid-write; it was never "
+                "acknowledged, and every complete record was kept.",
             )
         else:
             self._seen_size = size
@@ -286,6 +369,74 @@ class LogEngine:
                 f"{self._offset}) left by a writer that died mid-write; the next write "
                 "cuts it off.",
             )
+
+    def _start_log(self, torn: int, ino: int) -> None:
+        """Write the header of a new log (exclusive flock held; the file is empty or torn)."""
+        if torn:
+            os.ftruncate(self._fd, 0)
+            self._notice(
+                (ino, 0, torn),
+                f"KV log {self.path!r}: cut off a torn header ({torn} bytes) left by a "
+                "writer that died while creating the log; the log starts empty.",
+            )
+        log_id = new_log_id()
+        write_all(self._fd, encode_header(log_id, 1))
+        sync_data(self._fd)
+        fsync_dir(self._dir)
+        # only now: had the header failed, the next catch-up finds it torn, or whole
+        self._log_id, self._seq = log_id, 1
+        self._offset = self._seen_size = os.fstat(self._fd).st_size
+        self._write_mark()
+
+    def _check_format(self, *, exclusive: bool) -> bool:
+        """Refuse a log of a newer format; migrate format 1. ``True`` if migrated."""
+        head = os.pread(self._fd, 512, 0)
+        end = head.find(b"\n")
+        version = None if end < 0 else header_format(head[: end + 1])
+        if version is None or version == FORMAT_VERSION:
+            return False  # (an unreadable header is reported by the parser)
+        if version != 1:
+            raise unsupported_format(version)
+        if not exclusive:
+            raise LogFormatError(
+                f"KV log {self.path!r} is in format 1 (an earlier release); it is migrated "
+                "to format 2 when a LocalStorage opens it: open one on this path"
+            )
+        self._migrate_format1()
+        return True
+
+    def _migrate_format1(self) -> None:
+        """Rewrite a format-1 log as format 2, atomically (exclusive flock held)."""
+        data = b"".join(self._chunks(os.fstat(self._fd).st_size))
+        scan = scan_format1(data)
+        if scan.damage is not None:
+            at, why = scan.damage
+            raise KVLogCorruptedError(
+                f"KV log {self.path!r} (format 1, written by an earlier release) has a "
+                f"damaged record at byte {at} ({why}); it is not migrated to format 2, "
+                f"because skipping a record could bring back a deleted key. {REPAIR_HINT}",
+                path=self.path,
+                offset=at,
+            )
+        now = time.time()
+        for record in scan.records:
+            self._apply(record, now)
+        live = self._live(now)
+        mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
+        self._log_id = new_log_id()
+        new = write_compacted(self.path, live, log_id=self._log_id, seq=1, mode=mode, fsync=True)
+        os.close(new.fd)
+        self._seq = new.seq
+        self._write_mark()
+        logger.warning(
+            "KV log %r: migrated from format 1 to format %d (%d live keys; %d torn bytes "
+            "dropped); earlier releases of lexigram-storage-core cannot open it any more",
+            self.path,
+            FORMAT_VERSION,
+            len(live),
+            len(data) - scan.consumed,
+        )
+        self._reload()
 
     def _apply(self, record: Record, now: float) -> None:
         if record.op == "set":
@@ -316,6 +467,13 @@ class LogEngine:
         if old is not None:
             self.live_bytes -= old.nbytes
 
+    def _live(self, now: float) -> list[tuple[str, str, float | None]]:
+        return [
+            (key, e.value, e.expires_at)
+            for key, e in self.index.items()
+            if e.expires_at is None or e.expires_at > now
+        ]
+
     # -- reading ----------------------------------------------------------------------
 
     def lookup(self, key: str, now: float) -> Entry | None:
@@ -341,10 +499,13 @@ class LogEngine:
 
     def read_locked(self, read: Callable[[], T]) -> T:
         """Catch up under the shared flock, then run ``read`` on the index (blocking)."""
-        with self._reader_mutex, self._reader_lock.shared(), self._state:
-            self._check_open()
-            self._catch_up(exclusive=False)
-            return read()
+        try:
+            with self._reader_mutex, self._reader_lock.shared(), self._state:
+                self._check_open()
+                self._catch_up(exclusive=False)
+                return read()
+        except OSError as exc:
+            raise os_failure(exc, path=self.path, what="could not read the KV log") from exc
 
     def sweep_expired(self) -> bool:
         """Drop expired keys from the index (not from the file: compaction does that).
@@ -376,70 +537,118 @@ class LogEngine:
     # -- writing ----------------------------------------------------------------------
 
     def commit(self, ops: list[Op]) -> list[object]:
-        """Apply a batch of operations durably; one result (or exception) per op."""
-        with self._writer_lock.exclusive():
-            try:
-                return self._commit_locked(ops)
-            finally:
-                self._current = False
+        """Apply a batch of operations durably; one result (or exception) per op.
+
+        An ``OSError`` before the batch was appended (taking the lock, catching up)
+        fails every op of it with a typed error; nothing of it was written.
+        """
+        try:
+            with self._writer_lock.exclusive():
+                try:
+                    return self._commit_locked(ops)
+                finally:
+                    self._current = False
+        except OSError as exc:
+            what = "could not prepare the KV log for writing, so nothing was written"
+            return [_failure(exc, self.path, op, what) for op in ops]
 
     def _commit_locked(self, ops: list[Op]) -> list[object]:
         results: list[object] = []
-        lines: list[bytes] = []
+        texts: list[str] = []
         records: list[Record] = []
         force_compact = False
         with self._state:
             self._check_open()
             self._catch_up(exclusive=True)
             self._current = True
-            planner = _Planner(self.index, time.time())
+            planner = Planner(self.index, time.time())
             for op in ops:
                 if isinstance(op, CompactOp):
                     force_compact = True
                     results.append(None)
                     continue
                 try:
-                    results.append(planner.plan(op, lines, records))
+                    results.append(planner.plan(op, texts, records))
                 except (TypeError, ValueError) as exc:
                     results.append(exc)
-        data = b"".join(lines)
-        if data:
+        if texts:
+            seq = self._seq + 1
+            line = encode_line(seq, texts)
             try:
-                write_all(self._fd, data)
+                write_all(self._fd, line)
                 if self._fsync:
                     sync_data(self._fd)
             except OSError as exc:
-                # take back a partial append so the file stays clean
-                with self._state, contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, self._offset)
-                return [exc for _ in ops]
+                return self._append_failed(exc, ops, results)
+            share = len(line) // len(records)
             with self._state:
                 now = time.time()
                 for record in records:
-                    self._apply(record, now)
-                self._offset += len(data)
+                    self._apply(record._replace(nbytes=share), now)
+                self._offset += len(line)
                 self._seen_size = self._offset
+                self._seq = seq
+            self._write_mark()
         if force_compact or self._compaction_due():
-            self._compact()
+            try:
+                self._compact()
+            except OSError as exc:
+                self._compaction_failed(exc)
+                if force_compact:
+                    what = "the log could not be rewritten and was left as it was"
+                    results = [
+                        _failure(exc, self.path, op, what) if isinstance(op, CompactOp) else r
+                        for op, r in zip(ops, results, strict=True)
+                    ]
         return results
+
+    def _append_failed(self, exc: OSError, ops: list[Op], results: list[object]) -> list[object]:
+        """Take back a partial append; fail every op of the batch that was to be written."""
+        with self._state:
+            try:
+                os.ftruncate(self._fd, self._offset)
+            except OSError:
+                what = (
+                    "its append failed and could not be taken back, so it may or may "
+                    "not have been applied"
+                )
+            else:
+                what = "could not append it to the log, so nothing was written"
+        return [
+            r if isinstance(r, BaseException) else _failure(exc, self.path, op, what)
+            for op, r in zip(ops, results, strict=True)
+        ]
 
     def _compaction_due(self) -> bool:
         size = self._offset
-        return size >= self._compact_min_bytes and size > self._compact_ratio * (
-            self.live_bytes + 64
+        return size >= max(self._compact_min_bytes, self._compact_retry_at) and (
+            size > self._compact_ratio * (self.live_bytes + 64)
+        )
+
+    def _compaction_failed(self, exc: OSError) -> None:
+        """Log a failed compaction and put off the next automatic one (doubling)."""
+        self.compaction_failures += 1
+        wait = max(self._compact_min_bytes, _MIN_COMPACT_RETRY_BYTES)
+        wait <<= min(self.compaction_failures - 1, 6)
+        self._compact_retry_at = self._offset + wait
+        logger.warning(
+            "KV log %r: compaction failed (%s: %s); the log was left as it was and every "
+            "write stays committed. The next automatic attempt is after %d more bytes "
+            "of log.",
+            self.path,
+            errno_name(exc),
+            exc.strerror or exc,
+            wait,
         )
 
     def _compact(self) -> None:
         """Rewrite the log with only live keys (exclusive flock held, ``_current`` set)."""
         with self._state:
-            now = time.time()
-            live = [
-                (key, e.value, e.expires_at)
-                for key, e in self.index.items()
-                if e.expires_at is None or e.expires_at > now
-            ]
+            live = self._live(time.time())
             mode = stat.S_IMODE(os.fstat(self._fd).st_mode)
-        new = write_compacted(self.path, live, mode=mode, fsync=self._fsync)
+        new = write_compacted(
+            self.path, live, log_id=self._log_id, seq=self._seq + 1, mode=mode, fsync=self._fsync
+        )
         with self._state:
             os.close(self._fd)
             self._fd = new.fd
@@ -453,7 +662,10 @@ class LogEngine:
                 if expires_at is not None:
                     self.expiries.push(key, expires_at)
             self._offset = self._seen_size = new.size
+            self._seq = new.seq
             self.compactions += 1
+            self._compact_retry_at = 0
+        self._write_mark()
 
     # -- introspection (tests, benchmarks) ---------------------------------------------
 
@@ -464,68 +676,5 @@ class LogEngine:
                 "file_bytes": self._offset,
                 "live_bytes": self.live_bytes,
                 "compactions": self.compactions,
+                "compaction_failures": self.compaction_failures,
             }
-
-
-class _Planner:
-    """Turns operations into log lines against the index plus the batch's own effects."""
-
-    __slots__ = ("_cleared", "_index", "_now", "_overlay")
-
-    def __init__(self, index: dict[str, Entry], now: float) -> None:
-        self._index = index
-        self._now = now
-        self._overlay: dict[str, Entry | None] = {}
-        self._cleared = False
-
-    def _lookup(self, key: str) -> Entry | None:
-        if key in self._overlay:
-            entry = self._overlay[key]
-        elif self._cleared:
-            return None
-        else:
-            entry = self._index.get(key)
-        if entry is None or (entry.expires_at is not None and entry.expires_at <= self._now):
-            return None
-        return entry
-
-    def plan(self, op: Op, lines: list[bytes], records: list[Record]) -> object:
-        if isinstance(op, SetOp):
-            items = op.items
-            line = encode_set(*items[0]) if len(items) == 1 else encode_set_many(items)
-            self._emit(line, Record("set", items, len(line)), lines, records)
-            for key, value, expires_at in items:
-                self._overlay[key] = Entry(value, expires_at, 0)
-            return None
-        if isinstance(op, IncrementOp):
-            entry = self._lookup(op.key)
-            if entry is None:
-                result, expires_at = op.by, None
-            else:
-                current = as_counter(op.key, decode_value(entry.value))
-                result, expires_at = current + op.by, entry.expires_at
-            value = str(result)
-            line = encode_set(op.key, value, expires_at)
-            item = (op.key, value, expires_at)
-            self._emit(line, Record("set", [item], len(line)), lines, records)
-            self._overlay[op.key] = Entry(value, expires_at, 0)
-            return result
-        if isinstance(op, DeleteOp):
-            if self._lookup(op.key) is None:
-                return False
-            line = encode_delete(op.key)
-            self._emit(line, Record("del", [(op.key, "", None)], len(line)), lines, records)
-            self._overlay[op.key] = None
-            return True
-        if isinstance(op, ClearOp):
-            line = encode_clear()
-            self._emit(line, Record("clear", [], len(line)), lines, records)
-            self._overlay.clear()
-            self._cleared = True
-            return None
-        raise AssertionError(f"unknown op {op!r}")
-
-    @staticmethod
-    def _emit(line: bytes, record: Record, lines: list[bytes], records: list[Record]) -> None:
-        lines.append(line)
-        records.append(record)

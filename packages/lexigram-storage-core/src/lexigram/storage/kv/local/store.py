@@ -11,10 +11,14 @@ and, with ``fsync=True`` (the default), ``fdatasync``-ed. A process killed right
 a write returned loses nothing; with ``fsync=True`` neither does a power cut.
 
 The file is opened lazily by the first operation (or ``async with``), in a thread.
-Recovery problems found on opening or catching up (a torn last record, a damaged line)
-are reported once each with a :class:`~lexigram.storage.kv.local.log.KVLogRecoveryWarning`
-and a log record on the ``lexigram.storage.kv`` logger; they never make the rest of the
-data unreachable.
+A torn last record (a writer died mid-write; never acknowledged) is cut off and
+reported once with a :class:`~lexigram.storage.kv.local.errors.KVLogRecoveryWarning`
+and a log record on the ``lexigram.storage.kv`` logger. A damaged record or a missing
+commit is a :class:`~lexigram.storage.kv.local.errors.KVLogCorruptedError` instead
+(skipping it could bring back a deleted key): :meth:`LocalStorage.repair` is the way out.
+A write that raises was not applied; a full disk or another ``OSError`` is a
+``StorageUnavailableError`` (``PermissionDeniedError`` for a permission) naming the key,
+the path and the errno.
 """
 
 from __future__ import annotations
@@ -28,18 +32,11 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from lexigram.storage.errors import StoreClosedError
-from lexigram.storage.kv.local.engine import (
-    ClearOp,
-    CompactOp,
-    DeleteOp,
-    IncrementOp,
-    LogEngine,
-    Miss,
-    Op,
-    SetOp,
-)
+from lexigram.storage.kv.local.engine import LogEngine, Miss
+from lexigram.storage.kv.local.errors import KVLogRecoveryWarning
 from lexigram.storage.kv.local.group_commit import GroupCommitter
-from lexigram.storage.kv.local.log import KVLogRecoveryWarning
+from lexigram.storage.kv.local.ops import ClearOp, CompactOp, DeleteOp, IncrementOp, Op, SetOp
+from lexigram.storage.kv.local.repair import RepairReport, repair_log
 from lexigram.storage.kv.protocol import TTL
 from lexigram.storage.kv.sweeper import Sweeper
 from lexigram.storage.kv.validation import (
@@ -251,8 +248,22 @@ class LocalStorage:
         self._check_open()
         await self._write(CompactOp())
 
+    @staticmethod
+    async def repair(path: str | os.PathLike[str]) -> RepairReport:
+        """Repair a log that failed to open with ``KVLogCorruptedError``.
+
+        Stop every process using the store first. The log is copied to
+        ``<path>.damaged-<UTC time>``, cut at its first bad record (that record and
+        every later one are dropped, never skipped over) and its commit mark reset; the
+        :class:`~lexigram.storage.kv.local.repair.RepairReport` says what was dropped
+        and which keys may show an older value or be back. A sound log is left as is.
+        See :func:`~lexigram.storage.kv.local.repair.repair_log`.
+        """
+        return await asyncio.to_thread(repair_log, path)
+
     async def stats(self) -> dict[str, int]:
-        """Counters for monitoring: keys, file and live bytes, compactions, commit batches."""
+        """Counters for monitoring: keys, file and live bytes, compactions (and failed
+        ones), commit batches."""
         engine = await self._ready()
         stats = await asyncio.to_thread(engine.stats)
         stats["commit_batches"] = self._committer.batches
