@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from lexigram.storage.config.fields import secret_field
+from lexigram.storage.config.fields import FileMode, secret_field
 
 __all__ = ["MIN_SIGNING_KEY_LENGTH", "StorageLocalConfig", "security_problems", "validate_config"]
 
@@ -31,9 +31,10 @@ class StorageLocalConfig:
     signing_key: str | None = secret_field()
     #: fsync each file and its directory before an upload returns (durable across a crash).
     fsync: bool = True
-    #: permission bits of new files and directories (the process umask still applies).
-    file_mode: int = 0o644
-    directory_mode: int = 0o755
+    #: permission bits of new files and directories (the process umask still applies);
+    #: in YAML quote them as octal text, ``"0644"`` (an unquoted ``644`` is refused).
+    file_mode: FileMode = attrs.field(default=FileMode(0o644))
+    directory_mode: FileMode = attrs.field(default=FileMode(0o755))
 
 
 def validate_config(config: StorageLocalConfig) -> Sequence[tuple[str, str]]:
