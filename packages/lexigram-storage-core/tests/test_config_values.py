@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -36,6 +36,7 @@ class TypedConfig:
     name: str = "n"
     optional_name: str | None = None
     where: Path = Path("x")
+    style: Literal["fast", "safe"] = "fast"
     inner: Inner = attrs.field(factory=Inner)
 
 
@@ -213,3 +214,15 @@ def test_primary_reads_like_every_boolean(given: Any, expected: bool) -> None:
 def test_direct_construction_checks_health_timeout() -> None:
     with pytest.raises(ConfigError, match="health_timeout"):
         StorageConfig(drivers={"memory": {}}, health_timeout=math.nan)
+
+
+@pytest.mark.parametrize("given", ["slow", "", 1, True, ["fast"]])
+def test_a_choice_outside_the_literal_lists_the_choices(given: Any) -> None:
+    assert _typed(style="safe").style == "safe"
+    message = _refused("style", style=given)
+    assert "must be one of 'fast', 'safe'" in message
+
+
+@pytest.mark.parametrize("given", ["yes", 3, [1], None])
+def test_nested_settings_that_are_not_a_mapping(given: Any) -> None:
+    assert "expected a mapping" in _refused("inner", inner=given)

@@ -22,9 +22,11 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
+import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.v import format_exception
@@ -177,6 +179,26 @@ def _file_mode(value: Any, _: Any) -> FileMode:
     return FileMode(mode)
 
 
+def _is_literal(type_: Any) -> bool:
+    return get_origin(type_) is Literal
+
+
+def _literal(type_: Any) -> Callable[[Any, Any], Any]:
+    choices = get_args(type_)
+
+    def structure(value: Any, _: Any) -> Any:
+        for choice in choices:  # by type too: True is not 1, "1" is not 1
+            same_kind = isinstance(value, type(choice)) and (
+                isinstance(value, bool) == isinstance(choice, bool)
+            )
+            if same_kind and value == choice:
+                return choice
+        raise _Refused(f"must be one of {', '.join(repr(c) for c in choices)}")
+
+    return structure
+
+
+converter.register_structure_hook_factory(_is_literal, _literal)
 converter.register_structure_hook(bool, _bool)
 converter.register_structure_hook(int, _int)
 converter.register_structure_hook(float, _float)
@@ -188,6 +210,9 @@ converter.register_structure_hook(FileMode, _file_mode)
 def _format(exc: BaseException, type_: type | None) -> str:
     if isinstance(exc, _Refused) or (type_ is None and isinstance(exc, ValueError | TypeError)):
         return str(exc)  # our hooks', and attrs validators' own words
+    nested = type_ is not None and attrs.has(type_) and isinstance(exc, TypeError)
+    if nested or isinstance(exc, AttributeError):  # settings given a scalar or a list
+        return "expected a mapping of settings"
     return format_exception(exc, type_)
 
 
