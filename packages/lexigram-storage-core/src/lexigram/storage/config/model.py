@@ -256,11 +256,14 @@ class StorageConfig:
         return names[0] if names else None
 
     def validate_production_security(self, environment: str | None = None) -> list[str]:
-        """Check for placeholder, demo or unresolved credentials.
+        """Check for placeholder, demo, weak or unresolved credentials and TLS
+        verification turned off.
 
-        ``environment`` defaults to ``$LEXIGRAM_ENV``. In production (``production`` or
-        ``prod``) any finding raises :class:`~lexigram.storage.errors.InsecureConfigError`
-        (a ``ValueError``) naming each field; elsewhere the findings are returned.
+        ``environment`` defaults to ``$LEXIGRAM_ENV``. In production (a name holding a
+        ``production``, ``prod``, ``prd`` or ``live`` word: ``prod-us-east-1``,
+        ``production-eu``...) any finding raises
+        :class:`~lexigram.storage.errors.InsecureConfigError` (a ``ValueError``) naming
+        each field; elsewhere the findings are returned.
         """
         from lexigram.storage.config.security import check_security
 
