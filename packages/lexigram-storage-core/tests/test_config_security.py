@@ -226,3 +226,11 @@ def test_environment_names_that_do_not_mean_production(monkeypatch: pytest.Monke
     monkeypatch.setenv("LEXIGRAM_ENV", "prod-eu-west-1")
     with pytest.raises(InsecureConfigError):
         config.validate_production_security()
+
+
+def test_plain_words_in_other_fields_are_not_placeholders() -> None:
+    # a bucket may be called "todo"; "your-bucket" or "<bucket>" is a placeholder
+    assert _config(bucket="todo").validate_production_security("production") == []
+    for placeholder in ("your-bucket-name", "<bucket>", "change-me"):
+        (finding,) = _config(bucket=placeholder).validate_production_security("dev")
+        assert finding.startswith("storage.drivers.vault.bucket ")

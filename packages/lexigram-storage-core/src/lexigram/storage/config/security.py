@@ -46,11 +46,12 @@ _KNOWN: dict[str, str] = {
     "minioadmin": "MinIO's default credentials",
 }
 _UNRESOLVED = re.compile(r"\$\{[^}]*\}")
-# Placeholders in any field: template markers and fill-me-in words.
+# Placeholders in any field: template markers and fill-me-in phrases (not plain words
+# such as "todo", which may be a real bucket's name; secrets are checked for those too).
 _TEMPLATE = re.compile(
     r"<[A-Za-z][A-Za-z _-]{2,}>|\{\{.*?\}\}|^[^.]*\.\.\.\s*$|\u2026|(?:^|/)path/to/|"
-    r"^\s*(?:change[-_ ]?(?:me|this|it)|replace[-_ ]?(?:me|this)|your[-_ ].*|todo|tbd|fixme|"
-    r"placeholder|(?:insert|enter|put|add)[-_ ].*[-_ ]here|[x*#]{3,}(?:[-_ .][x*#]{3,})*)\s*$",
+    r"^\s*(?:change[-_ ]?(?:me|this|it)|replace[-_ ]?(?:me|this)|your[-_ ].*|"
+    r"(?:insert|enter|put|add)[-_ ].*[-_ ]here|[x*#]{3,}(?:[-_ .][x*#]{3,})*)\s*$",
     re.IGNORECASE,
 )
 # Words a placeholder or demo secret is made of ("password123", "my-secret-key",
