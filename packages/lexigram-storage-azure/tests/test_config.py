@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lexigram.storage import ConfigError, StorageConfig
+from lexigram.storage import ConfigError, InsecureConfigError, StorageConfig
 from lexigram.storage.azure import DRIVER, StorageAzureConfig
 from lexigram.storage.azure.clients import resolve
 from lexigram.storage.azure.config import security_problems, validate
@@ -187,3 +187,63 @@ def test_spec() -> None:
     assert DRIVER.name == "azure"
     assert DRIVER.distribution == "lexigram-storage-azure"
     assert DRIVER.config_class is StorageAzureConfig
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["changeme", "your-account-key", "<account-key>", "password123", "   ", "a" * 88]
+)
+def test_a_placeholder_account_key_inside_a_connection_string_is_found(placeholder: str) -> None:
+    config = StorageConfig.from_dict(
+        {
+            "default_driver": "azure",
+            "drivers": {
+                "azure": {
+                    "connection_string": "DefaultEndpointsProtocol=https;AccountName=acct;"
+                    f"AccountKey={placeholder};EndpointSuffix=core.windows.net",
+                    "container": "c",
+                }
+            },
+        }
+    )
+    with pytest.raises(InsecureConfigError) as caught:
+        config.validate_production_security("live")
+    (finding,) = caught.value.findings
+    assert finding.startswith("storage.drivers.azure.connection_string (its AccountKey= part)")
+    if placeholder.strip():
+        assert placeholder not in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["account_key", "sas_token", "client_secret"])
+def test_placeholder_secrets_are_found_in_every_field(field: str) -> None:
+    settings: dict[str, object] = {"account_name": "acct", "container": "c", field: "test123"}
+    if field == "client_secret":
+        settings |= {"tenant_id": "t", "client_id": "c"}
+    config = StorageConfig.from_dict({"default_driver": "azure", "drivers": {"azure": settings}})
+    with pytest.raises(InsecureConfigError) as caught:
+        config.validate_production_security("prod-westeurope")
+    assert any(f.startswith(f"storage.drivers.azure.{field} ") for f in caught.value.findings)
+
+
+@pytest.mark.parametrize(
+    ("field", "given"),
+    [
+        ("checksums", ""),
+        ("use_default_credential", "maybe"),
+        ("retry_backoff", float("nan")),
+        ("copy_timeout", float("inf")),
+        ("block_size", 1.5),
+        ("container", ["c"]),
+    ],
+)
+def test_bad_typed_values_name_their_path(field: str, given: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        StorageConfig.from_dict(
+            {
+                "default_driver": "azure",
+                "drivers": {
+                    "azure": {"account_name": "a", "account_key": CANARY, "container": "c"}
+                    | {field: given}
+                },
+            }
+        )
+    assert f"@ $.storage.drivers.azure.{field}" in str(caught.value)

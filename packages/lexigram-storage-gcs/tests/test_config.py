@@ -112,3 +112,39 @@ def test_security_findings() -> None:
     with pytest.raises(ValueError, match="endpoint_url"):
         config.validate_production_security("production")
     assert config.validate_production_security("development")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("false", False), ("FALSE", False), ("no", False), ("off", False), ("0", False)],
+)
+def test_anonymous_false_as_text_is_false(given: str, expected: bool) -> None:
+    settings = _config(bucket="b", endpoint_url="https://gcs.internal", anonymous=given)
+    gcs = settings.drivers["gcs"]
+    assert gcs.anonymous is expected and gcs.is_anonymous is False
+    assert _config(bucket="b", checksums=given).drivers["gcs"].checksums is False
+
+
+@pytest.mark.parametrize("given", ["", "  ", "nope", 5])
+def test_anonymous_that_is_not_a_boolean_is_a_config_error(given: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config(bucket="b", anonymous=given)
+    assert "@ $.storage.drivers.gcs.anonymous" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "given"),
+    [
+        ("timeout", float("nan")),
+        ("connect_timeout", "inf"),
+        ("timeout", -5),
+        ("chunk_size", 262144.5),
+        ("max_connections", False),
+        ("bucket", ["a", "b"]),
+        ("project_id", 1234),
+    ],
+)
+def test_bad_typed_values_name_their_path(field: str, given: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config(**({"bucket": "b"} | {field: given}))
+    assert f"@ $.storage.drivers.gcs.{field}" in str(caught.value)

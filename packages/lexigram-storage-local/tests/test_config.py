@@ -179,3 +179,71 @@ def test_malformed_base_url_is_a_config_error(base_url: str) -> None:
     message = str(caught.value)
     assert "storage.drivers.local.base_url" in message
     assert "https://" in message and "/files" in message  # both accepted forms shown
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "mode"),
+    [('"0644"', 0o644), ("'0o640'", 0o640), ('"600"', 0o600), ("0644", 0o644)],
+)
+def test_file_mode_in_yaml_is_octal(tmp_path: Path, yaml_value: str, mode: int) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        f"storage:\n  drivers:\n    local:\n      root_dir: {tmp_path / 'r'}\n"
+        f"      file_mode: {yaml_value}\n      directory_mode: '0750'\n"
+    )
+    settings = StorageConfig.from_yaml(path).drivers["local"]
+    assert (settings.file_mode, settings.directory_mode) == (mode, 0o750)
+
+
+@pytest.mark.parametrize("yaml_value", ["644", "600", "400", "755", "1777"])
+def test_a_decimal_file_mode_in_yaml_is_refused(tmp_path: Path, yaml_value: str) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        f"storage:\n  drivers:\n    local:\n      root_dir: {tmp_path / 'r'}\n"
+        f"      file_mode: {yaml_value}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        StorageConfig.from_yaml(path)
+    message = str(caught.value)
+    assert "@ $.storage.drivers.local.file_mode" in message
+    assert f'"0{yaml_value}"' in message  # says how to write it
+
+
+def test_file_mode_from_python_and_from_dict() -> None:
+    assert _config(file_mode=0o644, directory_mode="0o700").drivers["local"].directory_mode == 0o700
+    assert _config(file_mode="0644").drivers["local"].file_mode == 0o644
+    with pytest.raises(ConfigError, match='"0644"'):
+        _config(file_mode=644)  # the number 644 is 0o1204: almost certainly not meant
+
+
+@pytest.mark.parametrize(
+    ("settings", "path"),
+    [
+        ({"root_dir": [1, 2]}, "root_dir"),
+        ({"root_dir": 5}, "root_dir"),
+        ({"fsync": "false-ish"}, "fsync"),
+        ({"fsync": ""}, "fsync"),
+        ({"file_mode": "0999"}, "file_mode"),
+        ({"directory_mode": 7.5}, "directory_mode"),
+        ({"directory_mode": True}, "directory_mode"),
+    ],
+)
+def test_bad_values_name_their_path(settings: dict[str, object], path: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config(**settings)
+    assert f"@ $.storage.drivers.local.{path}" in str(caught.value)
+
+
+def test_fsync_false_from_a_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LXS_FSYNC", "false")
+    assert _config(fsync="${LXS_FSYNC}").drivers["local"].fsync is False
+
+
+@pytest.mark.parametrize("key", ["a" * 64, "0123456789abcdef" * 4, "signing-key-" * 4, " " * 40])
+def test_long_but_predictable_signing_keys_are_production_findings(key: str) -> None:
+    config = _config(signing_key=key)
+    with pytest.raises(InsecureConfigError) as caught:
+        config.validate_production_security("prod")
+    assert "storage.drivers.local.signing_key" in str(caught.value)
+    if key.strip():
+        assert key not in str(caught.value)

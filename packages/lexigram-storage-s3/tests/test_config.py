@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from lexigram.storage import ConfigError, StorageConfig
+from lexigram.storage import ConfigError, InsecureConfigError, StorageConfig
 from lexigram.storage.registry import get_driver
 from lexigram.storage.s3 import EncryptionConfig, StorageR2Config, StorageS3Config
 
@@ -118,3 +120,94 @@ def test_entry_point_module_does_not_import_the_sdk() -> None:
         "assert 'aiobotocore' not in sys.modules and 'botocore' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _s3(**settings: object) -> StorageS3Config:
+    config = StorageConfig.from_dict(
+        {"default_driver": "s3", "drivers": {"s3": {"bucket": "b", **settings}}}
+    )
+    result: StorageS3Config = config.drivers["s3"]
+    return result
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("false", False), ("False", False), ("no", False), ("off", False), ("0", False)],
+)
+def test_verify_ssl_reads_false_as_false(given: str, expected: bool) -> None:
+    assert _s3(verify_ssl=given).verify_ssl is expected
+    assert _s3(verify_ssl=given.upper(), encryption={"enabled": given}).encryption.enabled is False
+
+
+@pytest.mark.parametrize("given", ["", " ", "maybe", "2", 2, [True]])
+def test_verify_ssl_that_is_not_a_boolean_is_a_config_error(given: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _s3(verify_ssl=given)
+    assert "@ $.storage.drivers.s3.verify_ssl" in str(caught.value)
+
+
+def test_an_unset_variable_does_not_turn_verification_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LXS_VERIFY", raising=False)
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "storage:\n  drivers:\n    s3:\n      bucket: b\n      verify_ssl: ${LXS_VERIFY:-}\n"
+    )
+    with pytest.raises(ConfigError, match=r"@ \$\.storage\.drivers\.s3\.verify_ssl"):
+        StorageConfig.from_yaml(path)
+    monkeypatch.setenv("LXS_VERIFY", "false")
+    assert StorageConfig.from_yaml(path).drivers["s3"].verify_ssl is False
+
+
+@pytest.mark.parametrize(
+    ("field", "given"),
+    [
+        ("connect_timeout", float("nan")),
+        ("read_timeout", float("inf")),
+        ("read_timeout", "nan"),
+        ("connect_timeout", -1),
+        ("max_concurrency", 2.5),
+        ("max_concurrency", -4),
+        ("max_attempts", True),
+        ("region", ["eu-west-1"]),
+        ("profile", 123),
+    ],
+)
+def test_bad_typed_values_name_their_path(field: str, given: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _s3(**{field: given})
+    assert f"@ $.storage.drivers.s3.{field}" in str(caught.value)
+
+
+def test_verify_ssl_false_is_a_production_finding() -> None:
+    config = StorageConfig.from_dict(
+        {"default_driver": "s3", "drivers": {"s3": {"bucket": "b", "verify_ssl": "false"}}}
+    )
+    with pytest.raises(InsecureConfigError) as caught:
+        config.validate_production_security("production-eu")
+    assert "storage.drivers.s3.verify_ssl" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["password123", "test123", "   ", "your-secret-here", "x" * 40, "0123456789" * 4]
+)
+def test_placeholder_keys_are_production_findings(placeholder: str) -> None:
+    config = StorageConfig.from_dict(
+        {
+            "default_driver": "r2",
+            "drivers": {
+                "r2": {
+                    "bucket": "b",
+                    "access_key": placeholder,
+                    "secret_key": placeholder,
+                    "endpoint_url": "https://acct.r2.cloudflarestorage.com",
+                }
+            },
+        }
+    )
+    with pytest.raises(InsecureConfigError) as caught:
+        config.validate_production_security("prd")
+    findings = caught.value.findings
+    assert any(f.startswith("storage.drivers.r2.access_key ") for f in findings)
+    assert any(f.startswith("storage.drivers.r2.secret_key ") for f in findings)

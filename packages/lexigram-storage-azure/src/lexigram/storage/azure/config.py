@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from lexigram.storage.config.fields import secret_field
+from lexigram.storage.config.fields import connection_string_parts, secret_field
 
 __all__ = ["StorageAzureConfig", "connection_string_parts", "security_problems", "validate"]
 
@@ -98,16 +98,6 @@ class StorageAzureConfig:
     #: uploads, and every download range checked against the MD5 the service computes
     #: (ranges of at most 4 MiB). False: none of these.
     checksums: bool = True
-
-
-def connection_string_parts(value: str) -> dict[str, str]:
-    """``Key=Value;...`` into a dict with lower-case keys (values may hold ``=``)."""
-    parts: dict[str, str] = {}
-    for piece in value.split(";"):
-        if "=" in piece:
-            name, _, val = piece.partition("=")
-            parts[name.strip().lower()] = val.strip()
-    return parts
 
 
 def _has_ad(config: StorageAzureConfig) -> bool:

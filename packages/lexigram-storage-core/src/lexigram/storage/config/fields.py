@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, NewType
 
 import attrs
 
 from lexigram.storage.secrets import redacted_repr
 
-__all__ = ["is_secret", "secret_field", "secret_values"]
+__all__ = [
+    "FileMode",
+    "connection_string_parts",
+    "is_secret",
+    "is_secret_part",
+    "secret_field",
+    "secret_values",
+]
+
+#: Permission bits (``0o644``) of a config field. Structured strictly by the core: a
+#: string is read as octal (``"0644"``, ``"0o644"``), an int from Python is taken as is,
+#: and an int written in decimal in YAML (``644``) is refused, as it is not ``0o644``.
+FileMode = NewType("FileMode", int)
+
+# parts of a connection string that are secrets (AccountKey, SharedAccessSignature,
+# SharedAccessKey, Password, ClientSecret, ...)
+_SECRET_PART = re.compile(r"key|signature|secret|password|pwd|token|sas", re.IGNORECASE)
 
 
 def secret_field(default: str | None = None) -> Any:
@@ -22,6 +39,21 @@ def secret_field(default: str | None = None) -> Any:
 
 def is_secret(field: attrs.Attribute[Any]) -> bool:
     return bool(field.metadata.get("secret"))
+
+
+def connection_string_parts(value: str) -> dict[str, str]:
+    """``Key=Value;...`` into a dict with lower-case keys (values may hold ``=``)."""
+    parts: dict[str, str] = {}
+    for piece in value.split(";"):
+        if "=" in piece:
+            name, _, val = piece.partition("=")
+            parts[name.strip().lower()] = val.strip()
+    return parts
+
+
+def is_secret_part(name: str) -> bool:
+    """Whether a connection string's part (``AccountKey``, ``AccountName``...) is a secret."""
+    return bool(_SECRET_PART.search(name))
 
 
 def secret_values(obj: Any) -> list[str]:

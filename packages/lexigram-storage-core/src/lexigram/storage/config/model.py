@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from lexigram.storage import registry
-from lexigram.storage.config.converter import structure_at
+from lexigram.storage.config.converter import structure_at, structure_value
 from lexigram.storage.config.interpolate import interpolate
+from lexigram.storage.config.yaml_file import load_yaml_file
 from lexigram.storage.errors import ConfigError, DriverNotFoundError
 from lexigram.storage.kv.config import KVConfig, validate_kv_config
 from lexigram.storage.retry import RetryPolicy
@@ -99,6 +99,7 @@ class StorageConfig:
 
     def __attrs_post_init__(self) -> None:
         root = self._path
+        self.health_timeout = _positive_seconds(self.health_timeout, f"{root}.health_timeout")
         if not isinstance(self.drivers, Mapping):
             raise ConfigError(
                 f"drivers must be a mapping of driver name to settings @ {root}.drivers"
@@ -190,11 +191,7 @@ class StorageConfig:
         backends = data.get("backends") or []
         if not isinstance(backends, list):
             raise ConfigError(f"backends must be a list @ {path}.backends")
-        timeout = data.get("health_timeout", 5.0)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigError(
-                f"health_timeout must be a positive number of seconds @ {path}.health_timeout"
-            )
+        timeout = _positive_seconds(data.get("health_timeout", 5.0), f"{path}.health_timeout")
         return cls(
             default_driver=default_driver,
             drivers=dict(drivers),
@@ -205,33 +202,31 @@ class StorageConfig:
             if data.get("kv") is not None
             else None,
             retry=structure_at(data.get("retry") or {}, RetryPolicy, f"{path}.retry"),
-            health_timeout=float(timeout),
+            health_timeout=timeout,
             _path=path,
         )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> StorageConfig:
-        """Read the ``storage:`` section of a YAML file."""
-        file = Path(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read config file {str(file)!r}: {exc.strerror or exc}"
-            ) from None
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = (
-                f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            )
-            raise ConfigError(f"config file {str(file)!r} is not valid YAML{where}") from None
+        """Read the ``storage:`` section of a YAML file.
+
+        The file must be UTF-8; nesting and the expansion of YAML aliases are bounded and
+        a key given twice in one mapping is refused (see ``config.yaml_file``). Every
+        problem is a :class:`ConfigError` naming the file.
+        """
+        name = repr(str(path))
+        doc = load_yaml_file(path)
         if doc is None:
             doc = {}
-        if not isinstance(doc, Mapping) or "storage" not in doc:
+        if not isinstance(doc, Mapping):
             raise ConfigError(
-                f"config file {str(file)!r} has no top-level 'storage:' section @ $.storage"
+                f"config file {name} holds {_describe(doc)} at its top level: it must be a "
+                "mapping with a 'storage:' section"
+            )
+        if "storage" not in doc:
+            raise ConfigError(
+                f"config file {name} has no top-level 'storage:' section @ $.storage: add "
+                "one (see the configuration docs)"
             )
         return cls.from_dict(doc["storage"])
 
@@ -261,11 +256,14 @@ class StorageConfig:
         return names[0] if names else None
 
     def validate_production_security(self, environment: str | None = None) -> list[str]:
-        """Check for placeholder, demo or unresolved credentials.
+        """Check for placeholder, demo, weak or unresolved credentials and TLS
+        verification turned off.
 
-        ``environment`` defaults to ``$LEXIGRAM_ENV``. In production (``production`` or
-        ``prod``) any finding raises :class:`~lexigram.storage.errors.InsecureConfigError`
-        (a ``ValueError``) naming each field; elsewhere the findings are returned.
+        ``environment`` defaults to ``$LEXIGRAM_ENV``. In production (a name holding a
+        ``production``, ``prod``, ``prd`` or ``live`` word: ``prod-us-east-1``,
+        ``production-eu``...) any finding raises
+        :class:`~lexigram.storage.errors.InsecureConfigError` (a ``ValueError``) naming
+        each field; elsewhere the findings are returned.
         """
         from lexigram.storage.config.security import check_security
 
@@ -289,9 +287,7 @@ def _backend_from_dict(entry: Any, path: str) -> BackendConfig:
             + "; ".join(f"extra field {k!r} @ {path}.{k}" for k in extra)
             + f" (a backend has {', '.join(_BACKEND_KEYS)} and its settings under {driver!r})"
         )
-    primary = entry.get("primary", False)
-    if not isinstance(primary, bool):
-        raise ConfigError(f"primary must be true or false @ {path}.primary")
+    primary = structure_value(entry.get("primary", False), bool, f"{path}.primary")
     return BackendConfig(
         name=name,
         driver=driver,
@@ -300,3 +296,18 @@ def _backend_from_dict(entry: Any, path: str) -> BackendConfig:
         retry=entry.get("retry"),
         _path=path,
     )
+
+
+def _positive_seconds(value: Any, path: str) -> float:
+    seconds: float = structure_value(value, float, path)
+    if seconds <= 0:
+        raise ConfigError(f"must be a positive number of seconds, not {seconds!r} @ {path}")
+    return seconds
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return f"a {type(value).__name__}"

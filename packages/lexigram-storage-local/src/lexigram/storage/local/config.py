@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from lexigram.storage.config.fields import secret_field
+from lexigram.storage.config.fields import FileMode, secret_field
 
 __all__ = [
     "DEFAULT_ORPHAN_MAX_AGE",
@@ -42,9 +42,10 @@ class StorageLocalConfig:
     signing_key: str | None = secret_field()
     #: fsync each file and its directory before an upload returns (durable across a crash).
     fsync: bool = True
-    #: permission bits of new files and directories (the process umask still applies).
-    file_mode: int = 0o644
-    directory_mode: int = 0o755
+    #: permission bits of new files and directories (the process umask still applies);
+    #: in YAML quote them as octal text, ``"0644"`` (an unquoted ``644`` is refused).
+    file_mode: FileMode = attrs.field(default=FileMode(0o644))
+    directory_mode: FileMode = attrs.field(default=FileMode(0o755))
     #: seconds after its last write a crashed writer's temporary file (and a sidecar of a
     #: file that never made it into place) is removed, when the root is first opened and
     #: by ``LocalDriver.cleanup()``; a running writer's file is never removed. None: no
