@@ -10,7 +10,11 @@ import pytest_asyncio
 from lexigram.storage import BlobStore, StorageConfig, StorageProvider
 from lexigram.storage.testing import BlobStoreConformance
 
+from lexigram.storage.local.asgi import create_app
+from lexigram.storage.testing.agreements import FetchedURL
+
 from .conftest import BASE_URL, SIGNING_KEY
+from .test_asgi import request
 
 
 class TestLocalConformance(BlobStoreConformance):
@@ -30,3 +34,8 @@ class TestLocalConformance(BlobStoreConformance):
         )
         async with StorageProvider(config=config) as provider:
             yield provider.store()
+
+    async def fetch_presigned(self, store: BlobStore, url: str) -> FetchedURL:
+        # the URL is served by the package's ASGI app, driven in-process
+        reply = await request(create_app(store), "GET", url)
+        return reply.status, reply.headers, reply.body

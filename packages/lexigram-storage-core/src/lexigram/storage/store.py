@@ -28,6 +28,11 @@ from lexigram.storage.errors import (
     StorageError,
     StoreClosedError,
 )
+from lexigram.storage.header_values import (
+    content_type_problem,
+    disposition_problem,
+    metadata_value_problem,
+)
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent
 from lexigram.storage.keys import validate_key, validate_prefix
@@ -167,8 +172,10 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
-        body = UploadBody.from_data(data, size=size, progress=progress)
         meta = self._check_metadata(path, metadata)
+        if content_type is not None:
+            self._check_header(path, "content_type", content_type_problem(content_type))
+        body = UploadBody.from_data(data, size=size, progress=progress)
         ctype = content_type if content_type is not None else guess_content_type(path)
 
         failed: Exception | None = None
@@ -518,6 +525,12 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
+        if content_type is not None:
+            self._check_header(path, "content_type", content_type_problem(content_type))
+        if content_disposition is not None:
+            self._check_header(
+                path, "content_disposition", disposition_problem(content_disposition)
+            )
         request = PresignRequest(
             method=verb,
             expires_in=expires_in,
@@ -653,6 +666,13 @@ class BlobStore:
                     backend=self.name,
                     key=path,
                 )
+            problem = metadata_value_problem(v)
+            if problem is not None:
+                raise InvalidArgumentError(
+                    f"Invalid metadata value for {k!r} on {path!r}: {problem}.",
+                    backend=self.name,
+                    key=path,
+                )
             total += len(k) + len(v)
             out[k] = v
         if total > _META_MAX_BYTES:
@@ -662,6 +682,14 @@ class BlobStore:
                 key=path,
             )
         return out
+
+    def _check_header(self, path: str, argument: str, problem: str | None) -> None:
+        if problem is not None:
+            raise InvalidArgumentError(
+                f"Invalid {argument} for {path!r} on backend {self.name!r}: {problem}.",
+                backend=self.name,
+                key=path,
+            )
 
     def _unsupported(self, operation: str, key: str | None) -> NotSupportedError:
         return NotSupportedError(

@@ -37,6 +37,14 @@ async def _nothing() -> AsyncIterator[bytes]:
     yield b""  # an empty async generator
 
 
+def _quoted(etag: str | None) -> str | None:
+    """The etag in its HTTP form, ``"0x8D..."``, on every path: Azure's Get Blob
+    Properties and Put Blob give it quoted, List Blobs without the quotes."""
+    if etag is None or etag.startswith(('"', 'W/"')):
+        return etag
+    return f'"{etag}"'
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -131,7 +139,7 @@ class AzureBlobDriver(BlobDriver):
             size=int(props.size or 0),
             content_type=settings.content_type if settings is not None else None,
             last_modified=_utc(props.last_modified),
-            etag=props.etag,
+            etag=_quoted(props.etag),
             metadata=dict(props.metadata or {}),
         )
 
@@ -148,7 +156,7 @@ class AzureBlobDriver(BlobDriver):
             size=size,
             content_type=content_type,
             last_modified=_utc(reply.get("last_modified")),
-            etag=reply.get("etag"),
+            etag=_quoted(reply.get("etag")),
             metadata=dict(metadata),
         )
 

@@ -67,7 +67,7 @@ class MemoryDriver(BlobDriver):
             metadata=dict(metadata),
         )
         self._objects[key] = (data, info)
-        return info
+        return _copy(info)
 
     def _get(self, key: str) -> tuple[bytes, BlobInfo]:
         found = self._objects.get(key)
@@ -91,7 +91,7 @@ class MemoryDriver(BlobDriver):
             yield bytes(view[offset : min(offset + chunk_size, stop)])
 
     async def head(self, key: str) -> BlobInfo:
-        return self._get(key)[1]
+        return _copy(self._get(key)[1])
 
     async def exists(self, key: str) -> bool:
         return key in self._objects
@@ -100,7 +100,7 @@ class MemoryDriver(BlobDriver):
         for key in sorted(k for k in self._objects if k.startswith(prefix)):
             found = self._objects.get(key)
             if found is not None:  # deleted while we were iterating
-                yield found[1]
+                yield _copy(found[1])
 
     async def delete(self, key: str) -> None:
         self._objects.pop(key, None)
@@ -124,3 +124,9 @@ class MemoryDriver(BlobDriver):
 
     async def close(self) -> None:
         self._objects.clear()
+
+
+def _copy(info: BlobInfo) -> BlobInfo:
+    """``info`` with a metadata dict of its own: a caller that changes the mapping it was
+    given does not change the stored object."""
+    return attrs.evolve(info, metadata=dict(info.metadata))

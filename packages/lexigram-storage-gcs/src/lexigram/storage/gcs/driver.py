@@ -482,7 +482,7 @@ class GCSDriver(BlobDriver):
             key=key,
             method=request.method,
             expires_in=request.expires_in,
-            content_type=request.content_type if request.method == "PUT" else None,
+            content_type=request.content_type,
             content_disposition=request.content_disposition,
         )
 

@@ -58,7 +58,7 @@ async def sign_url(
     scope = f"{moment:%Y%m%d}/auto/storage/goog4_request"
     resource = f"/{bucket}/{quote(key, safe='/~')}"
     headers = {"host": host}
-    if content_type:
+    if content_type and method == "PUT":
         headers["content-type"] = content_type
     signed_headers = ";".join(sorted(headers))
     params = {
@@ -70,6 +70,8 @@ async def sign_url(
     }
     if content_disposition:
         params["response-content-disposition"] = content_disposition
+    if content_type and method != "PUT":
+        params["response-content-type"] = content_type
     query = canonical_query(params)
     canonical_headers = "".join(f"{k}:{' '.join(headers[k].split())}\n" for k in sorted(headers))
     canonical_request = "\n".join(

@@ -118,7 +118,16 @@ def create_app(
             if method == "PUT":
                 await _put(blobs, key, grant.content_type, headers, receive, send)
             else:
-                await _get(blobs, key, grant.content_disposition, headers, method, chunk_size, send)
+                await _get(
+                    blobs,
+                    key,
+                    grant.content_disposition,
+                    headers,
+                    method,
+                    chunk_size,
+                    send,
+                    grant.content_type,
+                )
         except BlobNotFoundError:
             await _text(send, 404, "not found")
         except InvalidArgumentError as exc:
@@ -193,6 +202,7 @@ async def _get(
     method: str,
     chunk_size: int,
     send: Send,
+    signed_type: str | None = None,
 ) -> None:
     # Everything said about the object and every byte sent come from one opened version.
     async with await open_version(blobs, key) as version:
@@ -200,6 +210,9 @@ async def _get(
         validators: list[str] = []
         # a content type stored by other means than this app may not be a header value
         content_type = header_value(info.content_type or "") or b"application/octet-stream"
+        if signed_type:
+            # the URL's signed override of the response's type (as S3's response-content-type)
+            content_type = header_value(signed_type) or content_type
         out = [(b"content-type", content_type), (b"accept-ranges", b"bytes")]
         if info.etag:
             out.append((b"etag", info.etag.encode("latin-1")))

@@ -223,7 +223,8 @@ class LocalDriver(BlobDriver):
             key=key,
             method=request.method,
             expires=expires,
-            content_type=request.content_type if request.method == "PUT" else None,
+            # PUT: the type the upload is stored with; GET: the response's Content-Type.
+            content_type=request.content_type,
             content_disposition=request.content_disposition if request.method == "GET" else None,
         )
 
