@@ -117,6 +117,9 @@ def fake_gcs() -> Iterator[ServerProcess]:
             "{port}",
             "-backend",
             "memory",
+            # serve path-style object URLs (presigned ones) on the loopback address too
+            "-public-host",
+            "127.0.0.1:{port}",
             "-log-level",
             "error",
         ],
