@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest_asyncio
 
 from lexigram.storage import BlobStore, StorageConfig, StorageProvider
-from lexigram.storage.testing import BlobStoreConformance
-
 from lexigram.storage.local.asgi import create_app
+from lexigram.storage.testing import BlobStoreConformance
 from lexigram.storage.testing.agreements import FetchedURL
 
 from .conftest import BASE_URL, SIGNING_KEY

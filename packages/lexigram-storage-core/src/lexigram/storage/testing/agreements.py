@@ -53,7 +53,7 @@ FetchedURL = tuple[int, Mapping[str, str], bytes]
 
 def _fetch(url: str) -> FetchedURL:
     try:
-        with urllib.request.urlopen(url, timeout=60) as reply:  # noqa: S310 (the store's URL)
+        with urllib.request.urlopen(url, timeout=60) as reply:
             headers = {k.lower(): v for k, v in reply.headers.items()}
             return reply.status, headers, reply.read()
     except urllib.error.HTTPError as exc:

@@ -40,6 +40,7 @@ from lexigram.storage.s3.integrity import (
     md5_of,
     sdk_verified,
 )
+from lexigram.storage.s3.session import new_session
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import (
     MAX_COPY_SIZE,
@@ -137,7 +138,8 @@ class S3Driver(BlobDriver):
             if self._closed:
                 raise DriverError(ErrorCode.UNKNOWN, "the driver is closed")
             if self._client is None:
-                session = AioSession(profile=self.settings.profile)
+                # made in a worker thread: reading botocore's models would block the loop
+                session = await new_session(self.settings.profile)
                 stack = AsyncExitStack()
                 # botocore logs the access key id and session token of every request at
                 # DEBUG: keep them (and the ones the credential chain finds) out of logs,
