@@ -91,9 +91,9 @@ async def run(quick: bool) -> list[dict[str, Any]]:
                 "target": "<= 1.5x",
             }
         )
-    # The structural floor of any layered design (DESIGN.md section 3): one key check and
-    # one await of a driver coroutine, nothing else. It shows how much of the ratio above
-    # is the layering itself rather than BlobStore's policy.
+    # The structural floor of any layered design (docs/architecture.md, "Layers"): one key
+    # check and one await of a driver coroutine, nothing else. It shows how much of the
+    # ratio above is the layering itself rather than BlobStore's policy.
     driver = MemoryDriver()
     for key in keys:
         body = UploadBody.from_data(data)

@@ -47,7 +47,8 @@ PROGRAM = textwrap.dedent(
                     "s3": {"bucket": "b", "endpoint_url": "http://127.0.0.1:9",
                            "region": "us-east-1"},
                     "gcs": {"bucket": "b", "endpoint_url": "http://127.0.0.1:9"},
-                    "azure": {"container": "c", "account_name": "devstoreaccount1", "sas_token": "sv=x",
+                    "azure": {"container": "c", "account_name": "devstoreaccount1",
+                              "sas_token": "sv=x",
                               "endpoint_url": "http://127.0.0.1:9/devstoreaccount1"},
                 },
             })

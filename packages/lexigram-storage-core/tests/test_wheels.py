@@ -1,6 +1,6 @@
 """Build a wheel of every distribution in the monorepo and check the namespace rules.
 
-The rules (DESIGN.md, section 2):
+The rules (docs/architecture.md, "Distributions and the namespace rule"):
 
 - no wheel ships ``lexigram/__init__.py`` (``lexigram`` is a PEP 420 namespace);
 - only ``lexigram-storage-core`` ships ``lexigram/storage/__init__.py``, and its first

@@ -2,7 +2,8 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 # lexigram-storage: one async API for blob storage, and a small KV store with TTL.
 # The line above lets driver distributions (lexigram.storage.s3, ...) live beside this
-# package in other wheels; it must stay the first statement (DESIGN.md section 2).
+# package in other wheels; it must stay the first statement (see docs/architecture.md,
+# "Distributions and the namespace rule").
 # ruff: noqa: E402 (the imports below come after the namespace check on purpose)
 
 from lexigram.storage.namespace_check import check_namespace

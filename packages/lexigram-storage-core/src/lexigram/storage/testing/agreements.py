@@ -1,4 +1,4 @@
-"""Rules every driver must agree on, part of :class:`~lexigram.storage.testing.BlobStoreConformance`.
+"""Rules every driver must agree on: part of the blob conformance kit.
 
 Each test holds one promise the public API makes the same way on every backend:
 
