@@ -197,15 +197,25 @@ class AzureBlobDriver(BlobDriver):
                 # Cheap early answer; the commit below is what makes create atomic.
                 raise DriverError(ErrorCode.ALREADY_EXISTS)
             head = [first] if second is None else [first, second]
-            with self._sdk(create=create_only):
-                size, reply = await upload_blocks(
-                    blob,
-                    head,
-                    blocks,
-                    concurrency=cfg.max_concurrency,
-                    commit={"content_settings": settings, "metadata": dict(metadata), **condition},
-                    checksums=cfg.checksums,
-                )
+            try:
+                with self._sdk(create=create_only):
+                    size, reply = await upload_blocks(
+                        blob,
+                        head,
+                        blocks,
+                        concurrency=cfg.max_concurrency,
+                        commit={
+                            "content_settings": settings,
+                            "metadata": dict(metadata),
+                            **condition,
+                        },
+                        checksums=cfg.checksums,
+                    )
+            except DriverError as exc:
+                if create_only and exc.code is ErrorCode.FAILED_PRECONDITION:
+                    # the other upload that won the race created the key
+                    raise DriverError(ErrorCode.ALREADY_EXISTS, exc.detail) from exc
+                raise
         return self._written(key, size, content_type, metadata, reply)
 
     async def _put_single(

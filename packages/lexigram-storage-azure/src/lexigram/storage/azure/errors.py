@@ -164,3 +164,10 @@ def translate(
     elif code is ErrorCode.PERMISSION_DENIED:
         detail += "; check account_key / sas_token / connection_string and the permissions"
     return DriverError(code, detail)
+
+
+def block_list_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Put Block List refused because its staged blocks are gone
+    (``InvalidBlockList``): another upload of the key committed meanwhile, and a commit
+    discards every uncommitted block of the blob."""
+    return isinstance(exc, HttpResponseError) and _error_code(exc) == "InvalidBlockList"

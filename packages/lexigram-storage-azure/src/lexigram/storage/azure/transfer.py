@@ -15,7 +15,10 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock
+from lexigram.storage.azure.errors import block_list_lost
+from lexigram.storage.errors import DriverError, ErrorCode
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient
@@ -48,6 +51,13 @@ def as_bytes(block: bytes | bytearray | memoryview) -> bytes:
 
 #: piece of a block handed to the socket at a time.
 WRITE_PIECE = 256 * 1024
+
+#: detail of an upload whose staged blocks another upload's commit discarded
+LOST_RACE = (
+    "another upload of this key committed while this one was staging its blocks, which "
+    "discarded them; nothing of this upload was stored and the other upload's content is "
+    "in place. Upload again if this content should replace it"
+)
 
 
 class BlockBody:
@@ -131,7 +141,12 @@ async def upload_blocks(
             for task in done:
                 task.result()
         blocks = [BlobBlock(block_id) for block_id in ids]
-        response = await blob.commit_block_list(blocks, **commit)
+        try:
+            response = await blob.commit_block_list(blocks, **commit)
+        except HttpResponseError as exc:
+            if not block_list_lost(exc):
+                raise
+            raise DriverError(ErrorCode.FAILED_PRECONDITION, LOST_RACE) from exc
         return total, dict(response)
     finally:
         await source.aclose()
