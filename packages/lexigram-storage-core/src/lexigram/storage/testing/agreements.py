@@ -196,3 +196,17 @@ class DriverAgreements:
         key = agreement_prefix + "good-type"
         await store.upload(key, b"x", content_type=content_type)
         assert (await store.info(key)).content_type == content_type
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        "disposition",
+        ["", " attachment", "attachment\r\nx-injected: 1", 'inline; filename="\u6587"'],
+    )
+    async def test_malformed_content_disposition_is_refused(
+        self, store: BlobStore, agreement_prefix: str, disposition: str
+    ) -> None:
+        key = agreement_prefix + "bad-disposition"
+        with pytest.raises((InvalidArgumentError, NotSupportedError)) as caught:
+            await store.get_presigned_url(key, content_disposition=disposition)
+        if isinstance(caught.value, InvalidArgumentError):
+            assert key in str(caught.value) and "content_disposition" in str(caught.value)
