@@ -33,6 +33,7 @@ from lexigram.storage.errors import (
     StorageError,
     StorageUnavailableError,
     StoreClosedError,
+    SyncInEventLoopError,
 )
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent
@@ -41,6 +42,7 @@ from lexigram.storage.provider import StorageProvider
 from lexigram.storage.registry import available_drivers, get_driver, register_driver
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.store import BlobStore
+from lexigram.storage.urls import open_store
 
 __version__ = "0.1.0"
 
@@ -78,9 +80,11 @@ __all__ = [
     "StorageProvider",
     "StorageUnavailableError",
     "StoreClosedError",
+    "SyncInEventLoopError",
     "UploadBody",
     "available_drivers",
     "get_driver",
+    "open_store",
     "register_driver",
     "secret_field",
 ]
