@@ -48,15 +48,17 @@ def normalize_prefix(prefix: str) -> str:
 class PrefixedDriver(BlobDriver):
     """``inner`` with every key under ``prefix`` (normalized to end with ``/``).
 
-    Build it with :func:`prefixed`, which gives the wrapper the inner driver's ``name``
-    and ``capabilities``. Attributes it does not define (a driver's own extras, such as
-    ``LocalDriver.cleanup``) are looked up on the inner driver.
+    It has the inner driver's ``name`` and ``capabilities``. Attributes it does not
+    define (a driver's own extras, such as ``LocalDriver.cleanup``) are looked up on the
+    inner driver.
     """
 
     def __init__(self, inner: BlobDriver, prefix: str) -> None:
         self.inner = inner
         self.prefix = normalize_prefix(prefix)
         self.delete_concurrency = inner.delete_concurrency
+        # the inner driver's name and capabilities, per instance (class variables of the SPI)
+        vars(self).update(name=inner.name, capabilities=inner.capabilities)
 
     def __getattr__(self, name: str) -> Any:
         if name == "inner":  # not set yet (during unpickling or a failed __init__)
@@ -162,15 +164,6 @@ class PrefixedDriver(BlobDriver):
 
 
 def prefixed(inner: BlobDriver, prefix: str) -> BlobDriver:
-    """``inner`` itself for an empty prefix, else a :class:`PrefixedDriver` with the inner
-    driver's ``name`` and ``capabilities``."""
+    """``inner`` itself for an empty prefix, else a :class:`PrefixedDriver` over it."""
     normalized = normalize_prefix(prefix)
-    if not normalized:
-        return inner
-    cls = type(
-        f"Prefixed{type(inner).__name__}",
-        (PrefixedDriver,),
-        {"name": inner.name, "capabilities": inner.capabilities, "__slots__": ()},
-    )
-    driver: BlobDriver = cls(inner, normalized)
-    return driver
+    return PrefixedDriver(inner, normalized) if normalized else inner

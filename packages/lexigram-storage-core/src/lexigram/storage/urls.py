@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import attrs
 
 from lexigram.storage import registry
-from lexigram.storage.config.fields import secret_values
+from lexigram.storage.config.fields import is_secret, secret_values
 from lexigram.storage.config.model import structure_driver_settings
 from lexigram.storage.driver import DriverSpec
 from lexigram.storage.errors import ConfigError, DriverNotFoundError, StorageError
@@ -73,7 +73,16 @@ class StoreURL(NamedTuple):
     prefix: str
 
     def __repr__(self) -> str:
-        shown = {k: (_MASK if _looks_secret(k) else v) for k, v in self.settings.items()}
+        try:
+            public = set(
+                _parameter_names(registry.get_driver(self.driver).config_class, secret=False)
+            )
+        except DriverNotFoundError:
+            public = set()
+        shown = {
+            k: (v if k in public and not _looks_secret(k) else _MASK)
+            for k, v in self.settings.items()
+        }
         return f"StoreURL(driver={self.driver!r}, settings={shown!r}, prefix={self.prefix!r})"
 
 
@@ -82,9 +91,10 @@ def _looks_secret(name: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
-def redact_url(url: str) -> str:
-    """``url`` with the values of secret-looking query parameters and any userinfo
-    replaced by ``***`` (for messages)."""
+def redact_url(url: str, reveal: Collection[str] = ()) -> str:
+    """``url`` for messages: any userinfo and the value of every query parameter are
+    replaced by ``***``, except the parameters named in ``reveal`` that do not look
+    secret (a misspelt ``secret_acess_key=`` is hidden too)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -94,7 +104,9 @@ def redact_url(url: str) -> str:
         netloc = _MASK + "@" + netloc.rsplit("@", 1)[1]
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     query = urlencode(
-        [(k, _MASK if _looks_secret(k) else v) for k, v in pairs], safe="*/:", quote_via=quote
+        [(k, v if k in reveal and not _looks_secret(k) else _MASK) for k, v in pairs],
+        safe="*/:",
+        quote_via=quote,
     )
     scheme = f"{parts.scheme}:" if parts.scheme else ""
     slashes = "//" if url[len(scheme) :].startswith("//") else ""
@@ -149,14 +161,15 @@ def _field_names(cls: type) -> dict[str, attrs.Attribute[Any]]:
     return {f.alias or f.name: f for f in attrs.fields(cls) if not f.name.startswith("_")}
 
 
-def _parameter_names(cls: type, prefix: str = "") -> list[str]:
-    """Every query parameter a config class accepts (nested classes with dots)."""
+def _parameter_names(cls: type, prefix: str = "", *, secret: bool | None = None) -> list[str]:
+    """Every query parameter a config class accepts (nested classes with dots); only the
+    secret (or only the other) ones if ``secret`` is given."""
     names: list[str] = []
     for name, field in _field_names(cls).items():
         inner = field.type if isinstance(field.type, type) else None
         if inner is not None and attrs.has(inner):
-            names += _parameter_names(inner, f"{prefix}{name}.")
-        else:
+            names += _parameter_names(inner, f"{prefix}{name}.", secret=secret)
+        elif secret is None or is_secret(field) == secret:
             names.append(prefix + name)
     return names
 
@@ -196,6 +209,7 @@ def parse_store_url(url: str) -> StoreURL:
             "through the environment as the SDK expects (or as query parameters)"
         )
     spec = _spec_for_scheme(scheme, shown)
+    shown = repr(redact_url(url, _parameter_names(spec.config_class, secret=False)))
     settings: dict[str, Any] = {}
     prefix = ""
     host = unquote(parts.netloc)
@@ -279,9 +293,9 @@ def open_store(url: str, *, retry: RetryPolicy | None = None, name: str | None =
     the driver's name); ``retry`` is its retry policy (default: ``RetryPolicy()``).
     """
     parsed = parse_store_url(url)
-    shown = repr(redact_url(url))
-    config = _structure(parsed, shown)
     spec = registry.get_driver(parsed.driver)
+    shown = repr(redact_url(url, _parameter_names(spec.config_class, secret=False)))
+    config = _structure(parsed, shown)
     redactor = Redactor([*secret_values(config), *_secret_query_values(url)])
     try:
         driver = spec.build(config)
