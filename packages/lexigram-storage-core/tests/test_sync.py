@@ -310,3 +310,27 @@ def test_open_store_from_a_url_owns_its_thread() -> None:
     assert not thread.is_alive()
     with pytest.raises(StoreClosedError):
         store.download("k")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mirror"),
+    [(BlobStoreProtocol, "SyncBlobStore"), (KVStorageProtocol, "SyncKVStore")],
+)
+def test_the_typed_declarations_match_the_protocol(protocol: type, mirror: str) -> None:
+    """What the type checker sees (the TYPE_CHECKING block of sync/store.py) has the
+    protocol's method names and parameters: it cannot drift from what is generated."""
+    import ast
+
+    import lexigram.storage.sync.store as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == mirror]
+    (block,) = [n for n in cls.body if isinstance(n, ast.If)]
+    declared = {
+        f.name: [a.arg for a in f.args.args + f.args.kwonlyargs]
+        for f in block.body
+        if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")
+    }
+    for name in protocol_methods(protocol):
+        params = inspect.signature(getattr(protocol, name)).parameters
+        assert declared.get(name) == list(params), name

@@ -5,6 +5,15 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from datetime import timedelta
+    from typing import Literal
+
+    from lexigram.storage.body import BlobData, ProgressCallback
+    from lexigram.storage.info import BlobInfo, HealthStatus
+    from lexigram.storage.kv.protocol import TTL
+
 from lexigram.storage.errors import StoreClosedError
 from lexigram.storage.kv.protocol import KVStorageProtocol
 from lexigram.storage.protocol import BlobStoreProtocol
@@ -76,8 +85,61 @@ class SyncBlobStore(MirrorBase):
     ) -> None:
         self.close()
 
-    if TYPE_CHECKING:  # the generated methods
+    if TYPE_CHECKING:  # the generated methods, as the type checker sees them
 
+        def upload(
+            self,
+            path: str,
+            data: BlobData,
+            *,
+            content_type: str | None = None,
+            metadata: Mapping[str, str] | None = None,
+            mode: Literal["overwrite", "create"] = "overwrite",
+            size: int | None = None,
+            progress: ProgressCallback | None = None,
+        ) -> BlobInfo: ...
+        def download(
+            self,
+            path: str,
+            *,
+            range: tuple[int, int | None] | None = None,
+            progress: ProgressCallback | None = None,
+        ) -> bytes: ...
+        def download_into(
+            self,
+            path: str,
+            buffer: bytearray | memoryview,
+            *,
+            range: tuple[int, int | None] | None = None,
+        ) -> int: ...
+        def stream(
+            self,
+            path: str,
+            *,
+            chunk_size: int = ...,
+            range: tuple[int, int | None] | None = None,
+            progress: ProgressCallback | None = None,
+        ) -> Iterator[bytes]: ...
+        def info(self, path: str) -> BlobInfo: ...
+        def exists(self, path: str) -> bool: ...
+        def list(self, prefix: str = "", *, delimiter: str | None = None) -> Iterator[BlobInfo]: ...
+        def delete(self, path: str) -> None: ...
+        def delete_many(self, paths: Iterable[str]) -> None: ...
+        def copy(self, src: str, dst: str) -> None: ...
+        def move(self, src: str, dst: str) -> None: ...
+        def get_url(self, path: str) -> str: ...
+        def get_presigned_url(
+            self,
+            path: str,
+            expires_in: timedelta = ...,
+            method: str = "GET",
+            *,
+            content_type: str | None = None,
+            content_disposition: str | None = None,
+        ) -> str: ...
+        def health_check(self, timeout: float = 5.0) -> HealthStatus: ...
+
+        # methods other parts add to the protocol are generated too (typed loosely here)
         def __getattr__(self, name: str) -> Any: ...
 
 
@@ -102,8 +164,18 @@ class SyncKVStore(MirrorBase):
     def __repr__(self) -> str:
         return f"SyncKVStore({self._target!r})"
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # the generated methods, as the type checker sees them
 
+        def get(self, key: str, default: Any = None) -> Any: ...
+        def set(self, key: str, value: object, ttl: TTL | None = None) -> None: ...
+        def delete(self, key: str) -> bool: ...
+        def exists(self, key: str) -> bool: ...
+        def keys(self, prefix: str = "") -> list[str]: ...
+        def ttl(self, key: str) -> float | None: ...
+        def clear(self) -> None: ...
+        def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
+        def set_many(self, items: Mapping[str, object], ttl: TTL | None = None) -> None: ...
+        def increment(self, key: str, by: int = 1) -> int: ...
         def __getattr__(self, name: str) -> Any: ...
 
 
