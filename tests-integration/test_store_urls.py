@@ -155,6 +155,10 @@ async def s3_bucket(
 async def test_s3_url_against_moto(s3_bucket: str, moto_server: ServerProcess) -> None:
     query = f"endpoint_url={quote(moto_server.url, safe='')}&addressing_style=path&region=us-east-1"
     await _exercise(f"s3://{s3_bucket}/in/here?{query}", f"s3://{s3_bucket}?{query}")
+    async with open_store(f"s3://{s3_bucket}/in/here?{query}") as store:
+        signed = await store.get_presigned_url("c.txt")
+        assert f"/{s3_bucket}/in/here/c.txt?" in signed
+        assert (await store.get_url("c.txt")).endswith(f"/{s3_bucket}/in/here/c.txt")
 
 
 async def test_s3_url_errors_never_show_the_secret(

@@ -18,7 +18,7 @@ from lexigram.storage import (
 )
 from lexigram.storage.config.fields import secret_field
 from lexigram.storage.memory import MemoryDriver
-from lexigram.storage.prefixed import PrefixedDriver
+from lexigram.storage.prefixed import PrefixedDriver, prefixed
 from lexigram.storage.urls import StoreURL, parse_store_url, redact_url
 
 
@@ -240,3 +240,18 @@ def test_every_driver_operation_is_forwarded_by_the_prefixed_view() -> None:
         if not name.startswith("_") and (callable(value) or isinstance(value, property))
     } - {"name", "capabilities"}
     assert spi <= set(vars(PrefixedDriver)), spi - set(vars(PrefixedDriver))
+
+
+async def test_public_urls_and_presigned_urls_include_the_prefix() -> None:
+    class Public(MemoryDriver):
+        @property
+        def public_base_url(self) -> str | None:
+            return "https://cdn.example/files/"
+
+        def native_url(self, key: str) -> str:
+            return f"mem://{key}"
+
+    store = BlobStore(prefixed(Public(None), "team a"), name="p")
+    assert await store.get_url("x/1.txt") == "https://cdn.example/files/team%20a/x/1.txt"
+    driver = store.driver
+    assert driver.native_url("k") == "mem://team a/k"
