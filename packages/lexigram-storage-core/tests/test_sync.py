@@ -334,3 +334,23 @@ def test_the_typed_declarations_match_the_protocol(protocol: type, mirror: str) 
     for name in protocol_methods(protocol):
         params = inspect.signature(getattr(protocol, name)).parameters
         assert declared.get(name) == list(params), name
+
+
+def test_a_provider_dropped_without_close_does_not_leave_its_thread() -> None:
+    import gc
+
+    provider = SyncStorageProvider()
+    store = provider.store()
+    thread = provider.thread
+    del provider
+    gc.collect()
+    assert thread.is_alive()  # its store still uses it
+    store.upload("k", b"1")
+    del store
+    gc.collect()
+    assert not thread.is_alive()
+    standalone = open_store("memory://")
+    thread = standalone._runner.thread
+    del standalone
+    gc.collect()
+    assert not thread.is_alive()

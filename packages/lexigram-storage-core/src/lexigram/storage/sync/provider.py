@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +38,8 @@ class SyncStorageProvider:
         self._lock = threading.Lock()
         self._stores: dict[str, SyncBlobStore] = {}
         self._kv: SyncKVStore | None = None
+        # dropped without close(): the loop thread still ends (the stores are not closed)
+        weakref.finalize(self, self._runner.stop)
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, hooks: Iterable[Hook] = ()) -> SyncStorageProvider:
@@ -78,7 +81,7 @@ class SyncStorageProvider:
             store = self._provider.store(name)
             found = self._stores.get(store.name)
             if found is None:
-                found = self._stores[store.name] = SyncBlobStore(store, self._runner)
+                found = self._stores[store.name] = SyncBlobStore(store, self._runner, owner=self)
             return found
 
     def kv(self) -> SyncKVStore:
@@ -86,7 +89,7 @@ class SyncStorageProvider:
         self._check_open()
         with self._lock:
             if self._kv is None:
-                self._kv = SyncKVStore(self._provider.kv(), self._runner)
+                self._kv = SyncKVStore(self._provider.kv(), self._runner, owner=self)
             return self._kv
 
     def health_check(self) -> dict[str, HealthStatus]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +39,20 @@ class SyncBlobStore(MirrorBase):
     """
 
     def __init__(
-        self, store: BlobStoreProtocol, runner: LoopThread, *, owns_runner: bool = False
+        self,
+        store: BlobStoreProtocol,
+        runner: LoopThread,
+        *,
+        owns_runner: bool = False,
+        owner: object = None,
     ) -> None:
         self._target = store
         self._runner = runner
         self._owns_runner = owns_runner
+        self._owner = owner  # keeps the provider (and so its loop thread) alive
         self._label = f"SyncBlobStore({store.name!r})"
+        if owns_runner:  # a store dropped without close() does not leave its thread behind
+            weakref.finalize(self, runner.stop)
 
     @property
     def name(self) -> str:
@@ -152,9 +161,10 @@ class SyncKVStore(MirrorBase):
     generated from :class:`~lexigram.storage.kv.KVStorageProtocol`. The provider closes
     it."""
 
-    def __init__(self, kv: KVStorageProtocol, runner: LoopThread) -> None:
+    def __init__(self, kv: KVStorageProtocol, runner: LoopThread, *, owner: object = None) -> None:
         self._target = kv
         self._runner = runner
+        self._owner = owner
         self._label = "SyncKVStore"
 
     @property
