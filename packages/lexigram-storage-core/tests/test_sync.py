@@ -354,3 +354,25 @@ def test_a_provider_dropped_without_close_does_not_leave_its_thread() -> None:
     del standalone
     gc.collect()
     assert not thread.is_alive()
+
+
+def test_upload_takes_a_plain_iterable_of_bytes(provider: SyncStorageProvider) -> None:
+    store = provider.store()
+    pulled_in: set[str] = set()
+
+    def parts() -> Iterator[bytes]:
+        for i in range(5):
+            pulled_in.add(threading.current_thread().name)
+            yield bytes([65 + i]) * 3
+
+    info = store.upload("gen.bin", parts())
+    assert info.size == 15
+    assert store.download("gen.bin") == b"AAABBBCCCDDDEEE"
+    assert provider.thread.name not in pulled_in  # never run on (and blocking) the loop
+    store.upload("kw.bin", data=iter([b"x", b"y"]))
+    assert store.download("kw.bin") == b"xy"
+    with pytest.raises(TypeError):
+        store.upload("bad", 12345)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        store.upload("bad", iter(["text"]))
+    assert not store.exists("bad")

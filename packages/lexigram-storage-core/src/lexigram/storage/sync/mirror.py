@@ -3,13 +3,14 @@ its result) and one per async-iterator method (returning a plain iterator)."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from lexigram.storage.sync.runner import LoopThread
 
-__all__ = ["MirrorBase", "mirrored_methods", "protocol_methods"]
+__all__ = ["MirrorBase", "chunks_from", "mirrored_methods", "protocol_methods"]
 
 #: never mirrored: the blocking classes define their own lifecycle.
 _LIFECYCLE = frozenset({"close", "aclose", "__aenter__", "__aexit__"})
@@ -43,14 +44,53 @@ class MirrorBase:
     _label: str
 
 
+def _body_parameters(fn: Callable[..., Any]) -> tuple[inspect.Signature | None, list[str]]:
+    """The parameters of ``fn`` that take upload data (annotated ``BlobData``)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover - protocol stubs always have one
+        return None, []
+    names = [p.name for p in signature.parameters.values() if "BlobData" in str(p.annotation)]
+    return (signature if names else None), names
+
+
 def _call(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    signature, bodies = _body_parameters(fn)
+
     def method(self: MirrorBase, /, *args: Any, **kwargs: Any) -> Any:
         target = self._target
+        if signature is not None:
+            bound = signature.bind_partial(self, *args, **kwargs)
+            for param in bodies:
+                if param in bound.arguments:
+                    bound.arguments[param] = chunks_from(bound.arguments[param])
+            args, kwargs = bound.args[1:], bound.kwargs
         return self._runner.run(
             lambda: getattr(target, name)(*args, **kwargs), f"{self._label}.{name}()"
         )
 
     return _describe(method, name, fn, None)
+
+
+def chunks_from(data: Any) -> Any:
+    """Upload data for the async store: a plain iterable of bytes (a generator...) becomes
+    an async iterator that advances it in a worker thread, one chunk at a time, so a slow
+    generator never blocks the loop; everything else is passed as it is."""
+    plain = (bytes, bytearray, memoryview, str, AsyncIterable)
+    if isinstance(data, plain) or callable(getattr(data, "read", None)):
+        return data
+    if not isinstance(data, Iterable):
+        return data  # the store raises its TypeError
+    return _pull(iter(data))
+
+
+async def _pull(source: Iterator[Any]) -> AsyncIterator[Any]:
+    done = object()
+    while True:
+        chunk = await asyncio.to_thread(next, source, done)
+        if chunk is done:
+            return
+        yield chunk
 
 
 def _iterate(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:

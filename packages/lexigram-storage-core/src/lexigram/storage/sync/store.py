@@ -99,7 +99,7 @@ class SyncBlobStore(MirrorBase):
         def upload(
             self,
             path: str,
-            data: BlobData,
+            data: BlobData | Iterable[bytes],
             *,
             content_type: str | None = None,
             metadata: Mapping[str, str] | None = None,
