@@ -255,3 +255,9 @@ async def test_public_urls_and_presigned_urls_include_the_prefix() -> None:
     assert await store.get_url("x/1.txt") == "https://cdn.example/files/team%20a/x/1.txt"
     driver = store.driver
     assert driver.native_url("k") == "mem://team a/k"
+
+
+def test_a_parameter_for_a_driver_without_settings_says_so() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_store_url("memory://?size=3")
+    assert "'size'" in str(caught.value) and "takes no parameters" in str(caught.value)

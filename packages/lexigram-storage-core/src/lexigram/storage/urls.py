@@ -262,9 +262,14 @@ def _apply_query(spec: DriverSpec[Any], query: str, settings: dict[str, Any], sh
                 )
             close = difflib.get_close_matches(name, valid, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
+            listed = (
+                f"valid parameters: {', '.join(sorted(valid))}"
+                if valid
+                else "this driver takes no parameters"
+            )
             raise ConfigError(
                 f"unknown parameter {name!r} in the store URL {shown} for the {spec.name!r} "
-                f"driver: {hint}valid parameters: {', '.join(sorted(valid))}"
+                f"driver: {hint}{listed}"
             )
         if name == spec.url_location and name in settings:
             raise ConfigError(
