@@ -376,3 +376,17 @@ def test_upload_takes_a_plain_iterable_of_bytes(provider: SyncStorageProvider) -
     with pytest.raises(TypeError):
         store.upload("bad", iter(["text"]))
     assert not store.exists("bad")
+
+
+def test_the_blocking_api_is_imported_only_when_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading, lexigram.storage as s; "
+        "s.open_store('memory://'); "
+        "print('lexigram.storage.sync' in sys.modules, threading.active_count())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "1"]
