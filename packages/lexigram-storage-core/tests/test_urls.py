@@ -261,3 +261,10 @@ def test_a_parameter_for_a_driver_without_settings_says_so() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_store_url("memory://?size=3")
     assert "'size'" in str(caught.value) and "takes no parameters" in str(caught.value)
+
+
+def test_non_secret_values_are_shown_unless_they_hold_credentials(vault_driver: None) -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_store("vault://main?shelves=x&fast=yes")
+    assert "fast=yes" in str(caught.value)  # useful, and not a secret
+    assert redact_url("vault://v?fast=http://user:pa55word99@host", ["fast"]).endswith("fast=***")

@@ -94,7 +94,8 @@ def _looks_secret(name: str) -> bool:
 def redact_url(url: str, reveal: Collection[str] = ()) -> str:
     """``url`` for messages: any userinfo and the value of every query parameter are
     replaced by ``***``, except the parameters named in ``reveal`` that do not look
-    secret (a misspelt ``secret_acess_key=`` is hidden too)."""
+    secret (a misspelt ``secret_acess_key=`` is hidden too) and hold no ``@`` (an
+    ``endpoint_url`` with credentials in it)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -104,7 +105,10 @@ def redact_url(url: str, reveal: Collection[str] = ()) -> str:
         netloc = _MASK + "@" + netloc.rsplit("@", 1)[1]
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     query = urlencode(
-        [(k, v if k in reveal and not _looks_secret(k) else _MASK) for k, v in pairs],
+        [
+            (k, v if k in reveal and not _looks_secret(k) and "@" not in v else _MASK)
+            for k, v in pairs
+        ],
         safe="*/:",
         quote_via=quote,
     )
