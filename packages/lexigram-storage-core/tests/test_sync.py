@@ -390,3 +390,18 @@ def test_the_blocking_api_is_imported_only_when_used() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "1"]
+
+
+def test_the_local_kv_store_works_through_the_blocking_api(tmp_path: Path) -> None:
+    config = {
+        "drivers": {"memory": {}},
+        "kv": {"backend": "local", "path": str(tmp_path / "kv.log"), "fsync": False},
+    }
+    with SyncStorageProvider.from_dict(config) as provider:
+        kv = provider.kv()
+        kv.set("a", [1, 2], ttl=3600)
+        assert kv.increment("n", 5) == 5
+        assert 0 < (kv.ttl("a") or 0) <= 3600
+    with SyncStorageProvider.from_dict(config) as provider:  # flushed and closed by close()
+        assert provider.kv().get("a") == [1, 2]
+        assert provider.kv().get_many(["a", "n"]) == {"a": [1, 2], "n": 5}
