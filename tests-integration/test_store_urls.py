@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import pytest_asyncio
 
-from lexigram.storage import BlobNotFoundError, ConfigError, open_store
+from lexigram.storage import BlobNotFoundError, BucketNotFoundError, ConfigError, open_store
 from lexigram.storage import sync as blocking
 from lexigram.storage.config.model import structure_driver_settings
 from lexigram.storage.testing.servers import ServerProcess
@@ -170,7 +170,7 @@ async def test_s3_url_errors_never_show_the_secret(
     )
     store = open_store(url)
     assert URL_SECRET_KEY not in repr(store)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(BucketNotFoundError) as caught:
         await store.upload("k", b"1")
     assert URL_SECRET_KEY not in str(caught.value)
     await store.close()
