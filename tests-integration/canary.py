@@ -41,6 +41,8 @@ __all__ = [
     "GCS_PRIVATE_KEY_ID",
     "KEYS_ACCESS_KEY",
     "KEYS_SECRET_KEY",
+    "URL_ACCESS_KEY",
+    "URL_SECRET_KEY",
     "assert_no_canary",
     "find_canaries",
     "register",
@@ -62,6 +64,8 @@ CLI_ACCESS_KEY = "AKIACANARYCLIACCESSKEY"  # test_cli_across_backends.py
 CLI_SECRET_KEY = "cli-canary-secret-key-0123456789"
 DOCS_ACCESS_KEY = "AKIADOCSEXAMPLEKEY01"  # test_docs_samples.py
 DOCS_SECRET_KEY = "docs-example-secret-key-0123456789"
+URL_ACCESS_KEY = "AKIACANARYSTOREURLS01"  # test_store_urls.py (from the environment)
+URL_SECRET_KEY = "store-url-canary-secret-0123456789abc"
 #: the generated service account's key id (conftest.py ``service_account``).
 GCS_PRIVATE_KEY_ID = "canary0private0key0id0" + "0" * 18
 
@@ -81,6 +85,8 @@ CANARIES: dict[str, str] = {
     "keys-test access key": KEYS_ACCESS_KEY,
     "cli access key": CLI_ACCESS_KEY,
     "docs access key": DOCS_ACCESS_KEY,
+    "store-url secret key": URL_SECRET_KEY,
+    "store-url access key": URL_ACCESS_KEY,
 }
 
 

@@ -39,6 +39,8 @@ EXECUTED_PAGES = [
     "docs/configuration.md",
     "docs/errors.md",
     "docs/kv.md",
+    "docs/sync.md",
+    "docs/urls.md",
     "docs/cli.md",
     "docs/drivers/memory.md",
     "docs/drivers/local.md",

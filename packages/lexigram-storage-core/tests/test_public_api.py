@@ -26,6 +26,13 @@ MODULES = [
     "lexigram.storage.memory",
     "lexigram.storage.testing",
     "lexigram.storage.kv",
+    "lexigram.storage.urls",
+    "lexigram.storage.prefixed",
+    "lexigram.storage.sync",
+    "lexigram.storage.sync.runner",
+    "lexigram.storage.sync.mirror",
+    "lexigram.storage.sync.store",
+    "lexigram.storage.sync.provider",
 ]
 
 

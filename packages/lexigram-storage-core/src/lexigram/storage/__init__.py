@@ -34,6 +34,7 @@ from lexigram.storage.errors import (
     StorageError,
     StorageUnavailableError,
     StoreClosedError,
+    SyncInEventLoopError,
 )
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent
@@ -42,6 +43,7 @@ from lexigram.storage.provider import StorageProvider
 from lexigram.storage.registry import available_drivers, get_driver, register_driver
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.store import BlobStore
+from lexigram.storage.urls import open_store
 
 __version__ = "0.1.0"
 
@@ -79,9 +81,11 @@ __all__ = [
     "StorageProvider",
     "StorageUnavailableError",
     "StoreClosedError",
+    "SyncInEventLoopError",
     "UploadBody",
     "available_drivers",
     "get_driver",
+    "open_store",
     "register_driver",
     "secret_field",
 ]

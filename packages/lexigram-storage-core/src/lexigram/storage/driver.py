@@ -26,7 +26,7 @@ import abc
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import attrs
 
@@ -328,6 +328,15 @@ class DriverSpec(Generic[ConfigT]):
     #: driver-specific production checks (weak signing keys...): (field, message) pairs,
     #: reported by ``StorageConfig.validate_production_security``.
     security_check: Callable[[ConfigT], Sequence[tuple[str, str]]] | None = None
+    #: URL schemes that open this driver (``open_store("s3://bucket/prefix")``); empty:
+    #: none. See :mod:`lexigram.storage.urls`.
+    schemes: tuple[str, ...] = ()
+    #: the config field a store URL's location fills (``bucket`` for ``s3://bucket/prefix``);
+    #: None: the URL has no location, its host and path are the prefix (``memory://``).
+    url_location: str | None = None
+    #: where that location is in the URL: ``"host"`` (``scheme://LOCATION/prefix``) or
+    #: ``"path"`` (``scheme:///a/directory``, a filesystem path; no prefix).
+    url_location_from: Literal["host", "path"] = "host"
 
     def build(self, config: Any) -> BlobDriver:
         return self.factory(config)

@@ -31,6 +31,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailableError",
     "StoreClosedError",
+    "SyncInEventLoopError",
 ]
 
 
@@ -152,6 +153,11 @@ class IntegrityError(StorageError):
 
 class StoreClosedError(StorageError, RuntimeError):
     """The store (or provider) was closed and cannot be used any more."""
+
+
+class SyncInEventLoopError(StorageError, RuntimeError):
+    """A blocking (``lexigram.storage.sync``) method was called from a thread that runs an
+    event loop: it would block that loop (and could deadlock it). Use the async API there."""
 
 
 class DeleteManyError(StorageError):

@@ -25,4 +25,8 @@ DRIVER = DriverSpec(
     distribution="lexigram-storage-sqlite",
     description="blobs in one SQLite database file",
     validate=_validate,
+    # open_store("sqlite:///var/blobs.sqlite3"): the URL's path is the database file
+    schemes=("sqlite",),
+    url_location="path",
+    url_location_from="path",
 )

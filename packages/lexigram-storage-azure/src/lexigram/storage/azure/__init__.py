@@ -31,4 +31,6 @@ DRIVER: DriverSpec[StorageAzureConfig] = DriverSpec(
     description="Azure Blob Storage (azure-storage-blob asyncio client; Azurite for tests)",
     validate=validate,
     security_check=security_problems,
+    schemes=("az", "azure"),
+    url_location="container",
 )

@@ -12,4 +12,5 @@ DRIVER: DriverSpec[MemoryConfig] = DriverSpec(
     factory=MemoryDriver,
     distribution="lexigram-storage-core",
     description="objects in process memory (tests, caches, ephemeral data)",
+    schemes=("memory",),
 )

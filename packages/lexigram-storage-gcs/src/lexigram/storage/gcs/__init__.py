@@ -31,4 +31,6 @@ DRIVER: DriverSpec[StorageGCSConfig] = DriverSpec(
     description="Google Cloud Storage (gcloud-aio-storage)",
     validate=validate,
     security_check=security_check,
+    schemes=("gs", "gcs"),
+    url_location="bucket",
 )

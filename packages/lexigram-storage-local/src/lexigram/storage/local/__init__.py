@@ -37,4 +37,7 @@ DRIVER: DriverSpec[StorageLocalConfig] = DriverSpec(
     description="objects as files under a local directory (development, CI, single host)",
     validate=validate_config,
     security_check=security_problems,
+    schemes=("file",),
+    url_location="root_dir",
+    url_location_from="path",
 )

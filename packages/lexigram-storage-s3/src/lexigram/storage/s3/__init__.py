@@ -38,6 +38,8 @@ S3: DriverSpec[StorageS3Config] = DriverSpec(
     distribution=DISTRIBUTION,
     description="AWS S3 and S3-compatible stores (MinIO, Spaces, ...) through aiobotocore",
     validate=validate_s3,
+    schemes=("s3",),
+    url_location="bucket",
 )
 
 R2: DriverSpec[StorageR2Config] = DriverSpec(
@@ -47,4 +49,6 @@ R2: DriverSpec[StorageR2Config] = DriverSpec(
     distribution=DISTRIBUTION,
     description="Cloudflare R2 (S3 API, region 'auto', explicit keys)",
     validate=validate_r2,
+    schemes=("r2",),
+    url_location="bucket",
 )
