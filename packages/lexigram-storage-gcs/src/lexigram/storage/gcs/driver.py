@@ -131,7 +131,14 @@ class GCSDriver(BlobDriver):
         return Token(scopes=_SCOPES, session=http)  # default credentials / workload identity
 
     async def _auth(self) -> dict[str, str]:
-        return await self._client()._headers()
+        """The Authorization header of a request sent on the SDK's session, from
+        gcloud-aio-auth's public ``Token.get()``; none when anonymous (emulators), as the
+        SDK's own requests (``api_is_dev``), even when a key file is there for signing."""
+        self._client()
+        token = self._token
+        if token is None or self.config.is_anonymous:
+            return {}
+        return {"Authorization": f"Bearer {await token.get()}"}
 
     # -- writing ----------------------------------------------------------------------
 
@@ -340,11 +347,9 @@ class GCSDriver(BlobDriver):
         which build the same request with a few dozen more Python calls per object (what
         a 4 KiB download's CPU is made of); errors are raised as the SDK raises them.
         """
-        sdk = self._client()
+        headers = await self._auth()
         http = self._http
         assert http is not None
-        # Anonymous (emulators): no token, no headers to ask the SDK for.
-        headers = {} if self._token is None else await sdk._headers()
         if start or end is not None:
             headers.update(self._range(start, end))
         try:
