@@ -116,9 +116,16 @@ def test_ls_info_cat_pipe_rm_find(fs: Any) -> None:
         fs.rm_file("data/nope")
     fs.rm_file("data/top.txt")
     assert not fs.exists("data/top.txt")
+    fs.pipe({"data/g/1.csv": b"1", "data/g/2.txt": b"2"})
+    fs.rm("data/g/*.csv")
+    assert fs.find("data/g") == ["data/g/2.txt"]
     fs.rm("data/dir", recursive=True)
-    assert fs.find("data") == []
+    assert fs.find("data") == ["data/g/2.txt"]
     assert not fs.exists("data/dir")
+    with pytest.raises(FileNotFoundError):
+        fs.rm("data/dir", recursive=True)
+    fs.rm(["lexigram://data/g/2.txt"])
+    assert fs.find("data") == []
 
 
 def test_open_read_fetches_only_the_blocks_asked_for(

@@ -285,14 +285,31 @@ class LexigramFileSystem(AsyncFileSystem):  # type: ignore[misc]
         await store.delete(key)
 
     async def _rm(
-        self, path: Any, recursive: bool = False, batch_size: int | None = None, **kwargs: Any
+        self,
+        path: Any,
+        recursive: bool = False,
+        maxdepth: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
-        paths = await self._expand_path(path, recursive=recursive)
-        by_backend: dict[str, list[str]] = {}
+        paths = path if isinstance(path, list) else [path]
+        files: dict[str, None] = {}
         for p in paths:
-            store, key = self._split(p)
-            if key and await self._isfile(p):
-                by_backend.setdefault(store.name, []).append(key)
+            p = self._strip_protocol(p)
+            if not recursive or any(c in p for c in "*?["):  # a glob, or one file
+                for found in await self._expand_path(p, recursive=recursive, maxdepth=maxdepth):
+                    if await self._isfile(found):
+                        files[found] = None
+                continue
+            # one flat listing for the whole tree (and the path itself, when a file)
+            found_files = await self._find(p, maxdepth=maxdepth)
+            if not found_files:
+                raise FileNotFoundError(p)
+            files.update(dict.fromkeys(found_files))
+        by_backend: dict[str, list[str]] = {}
+        for name in files:
+            store, key = self._split(name)
+            by_backend.setdefault(store.name, []).append(key)
         for backend, keys in by_backend.items():
             await self.provider.store(backend).delete_many(keys)
 
