@@ -158,6 +158,11 @@ def test_put_and_get_file(fs: Any, tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
     fs.get_file("data/up/in.txt", str(target))
     assert target.read_bytes() == b"hello put"
+    with pytest.raises(FileNotFoundError):
+        fs.get_file("data/up/missing.txt", str(tmp_path / "missing.txt"))
+    assert not (tmp_path / "missing.txt").exists()
+    fs.get("data/up/", str(tmp_path / "tree"), recursive=True)
+    assert (tmp_path / "tree" / "in.txt").read_bytes() == b"hello put"
 
 
 def test_pandas_csv_round_trip(backend_config: dict[str, Any]) -> None:

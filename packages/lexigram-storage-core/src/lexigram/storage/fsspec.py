@@ -249,7 +249,10 @@ class LexigramFileSystem(AsyncFileSystem):  # type: ignore[misc]
             return
         store, key = self._split(rpath)
         chunks = store.stream(key)
+        # the first chunk before the local file: a missing object leaves no empty file
+        first = await anext(chunks, b"")
         with open(lpath, "wb") as out:  # noqa: ASYNC230 (a local file, as fsspec's own do)
+            out.write(first)
             async for chunk in chunks:
                 out.write(chunk)
 
