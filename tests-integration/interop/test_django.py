@@ -57,8 +57,9 @@ def test_save_open_exists_size_delete(storage: LexigramStorage) -> None:
         assert f.read() == b"custom contents"
 
     # a str content is stored encoded, as FileSystemStorage does
-    assert storage.save("docs/t.txt", ContentFile("héllo")) == "docs/t.txt"
-    assert _read(storage, "docs/t.txt") == "héllo".encode()
+    assert storage.save("docs/t.txt", ContentFile("héllo wörld")) == "docs/t.txt"
+    assert _read(storage, "docs/t.txt") == "héllo wörld".encode()
+    assert storage.size("docs/t.txt") == len("héllo wörld".encode())
 
     storage.delete("docs/a.txt")
     assert not storage.exists("docs/a.txt")

@@ -264,3 +264,15 @@ async def test_async_use_on_a_running_loop(tmp_path: Path) -> None:
     assert await fs._cat_file("memory/k/v.txt", start=1) == b"sync"
     assert await fs._ls("memory", detail=False) == ["memory/k"]
     await fs._close()
+
+
+def test_a_closed_filesystem_is_not_handed_out_again(tmp_path: Path) -> None:
+    config = {"drivers": {"local": {"root_dir": str(tmp_path / "c")}}}
+    first = fsspec.filesystem("lexigram", config=config)
+    assert fsspec.filesystem("lexigram", config=config) is first  # fsspec's instance cache
+    first.pipe_file("local/a.txt", b"1")
+    first.close()
+    second = fsspec.filesystem("lexigram", config=config)
+    assert second is not first
+    assert second.cat_file("local/a.txt") == b"1"
+    second.close()

@@ -21,6 +21,7 @@ thread, one per process.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import tempfile
 import threading
@@ -190,7 +191,7 @@ class LexigramStorage(Storage):  # type: ignore[misc]
                     self._store.upload(
                         key,
                         _chunks(content),
-                        size=getattr(content, "size", None),
+                        size=_byte_size(content),
                         mode="create" if create else "overwrite",
                     )
                 )
@@ -270,6 +271,14 @@ class LexigramStorage(Storage):  # type: ignore[misc]
     def close(self) -> None:
         """Close the backend's clients (the storage cannot be used afterwards)."""
         _LOOP.run(self._provider.aclose())
+
+
+def _byte_size(content: Any) -> int | None:
+    """The size in bytes when known: a text file's ``size`` counts characters."""
+    if isinstance(getattr(content, "file", content), io.TextIOBase):
+        return None
+    size = getattr(content, "size", None)
+    return size if isinstance(size, int) else None
 
 
 async def _chunks(content: Any) -> AsyncIterator[bytes]:

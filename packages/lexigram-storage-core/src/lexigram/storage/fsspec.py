@@ -353,10 +353,13 @@ class LexigramFileSystem(AsyncFileSystem):  # type: ignore[misc]
         )
 
     async def _close(self) -> None:
+        self._cache.pop(getattr(self, "_fs_token", None), None)
         await self.provider.aclose()
 
     def close(self) -> None:
-        """Close the provider's stores (from sync code)."""
+        """Close the provider's stores (from sync code). fsspec then builds a new
+        filesystem for the same options instead of handing out this one."""
+        self._cache.pop(getattr(self, "_fs_token", None), None)
         sync(self.loop, self._close)
 
 
