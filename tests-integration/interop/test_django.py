@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
@@ -21,7 +23,7 @@ from django.core.files.storage import StorageHandler
 from django.test import override_settings
 from django.utils import timezone
 
-from lexigram.storage.django import LexigramStorage, UnsafeFileNameError
+from lexigram.storage.django import _LOOP, LexigramStorage, UnsafeFileNameError
 from lexigram.storage.errors import InvalidArgumentError, InvalidKeyError
 
 BACKEND = "lexigram.storage.django.LexigramStorage"
@@ -196,3 +198,32 @@ def _yaml(tmp_path: Any) -> Any:
     if not path.exists():
         path.write_text(f"storage:\n  drivers:\n    local:\n      root_dir: {tmp_path / 'd'}\n")
     return path
+
+
+def test_a_forked_worker_gets_clients_of_its_own(storage: LexigramStorage) -> None:
+    storage.save("fork/parent.txt", ContentFile(b"p"))  # the loop thread runs in the parent
+    parent_store = storage.store
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: the parent's loop thread does not exist here
+        code = 1
+        try:
+            # checked before any call that would wait on the parent's (absent) loop thread
+            if _LOOP._loop is not None:
+                code = 3
+            elif storage.store is parent_store:
+                code = 4
+            else:
+                storage.save("fork/child.txt", ContentFile(b"c"))
+                code = 0 if _read(storage, "fork/parent.txt") == b"p" else 2
+        finally:
+            os.write(write_end, bytes([code]))
+            os._exit(code)
+    os.close(write_end)
+    status = os.read(read_end, 1)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert status == bytes([0])
+    assert _read(storage, "fork/child.txt") == b"c"

@@ -68,6 +68,11 @@ class _LoopThread:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def reset_after_fork(self) -> None:
+        """A forked child has no copy of the thread: start a new one on next use."""
+        self._lock = threading.Lock()
+        self._loop = None
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._start()
         try:
@@ -92,6 +97,7 @@ class _LoopThread:
 
 
 _LOOP = _LoopThread()
+os.register_at_fork(after_in_child=_LOOP.reset_after_fork)
 
 
 def _load_config(
@@ -131,9 +137,22 @@ class LexigramStorage(Storage):  # type: ignore[misc]
         config: StorageConfig | Mapping[str, Any] | None = None,
         config_path: str | Path | None = None,
     ) -> None:
-        self._provider = StorageProvider(_load_config(config, config_path))
+        self._config = _load_config(config, config_path)
         self._backend = backend
-        self._store = self._provider.store(backend)
+        self._open_provider()
+
+    def _open_provider(self) -> None:
+        self._pid = os.getpid()
+        self._provider = StorageProvider(self._config)
+        self._current = self._provider.store(self._backend)
+
+    @property
+    def _store(self) -> BlobStore:
+        if self._pid != os.getpid():
+            # a forked worker (gunicorn --preload, ...): the parent's clients belong to a
+            # loop that does not run here, so this process gets clients of its own
+            self._open_provider()
+        return self._current
 
     def __repr__(self) -> str:
         return f"LexigramStorage(backend={self._store.name!r})"
