@@ -44,6 +44,8 @@ EXECUTED_PAGES = [
     "docs/cli.md",
     "docs/drivers/memory.md",
     "docs/drivers/local.md",
+    "docs/otel.md",
+    "docs/django.md",
     # the distributions' pages on the package index
     "packages/lexigram-storage-core/README.md",
     "packages/lexigram-storage-local/README.md",

@@ -209,3 +209,17 @@ def test_the_kit_installs_the_command_line(built: dict[str, Built]) -> None:
     assert "lexigram-storage = lexigram.storage.cli:main" in entry_points
     meta = built[KIT].metadata()
     assert set(meta.get_all("Provides-Extra", [])) >= {"aws", "gcp", "azure", "local", "all"}
+
+
+def test_core_declares_the_integrations(built: dict[str, Built]) -> None:
+    core = built["lexigram-storage-core"]
+    entry_points = core.wheel_file(".dist-info/entry_points.txt")
+    assert "[fsspec.specs]" in entry_points
+    assert "lexigram = lexigram.storage.fsspec:LexigramFileSystem" in entry_points
+    meta = core.metadata()
+    assert set(meta.get_all("Provides-Extra", [])) >= {"fsspec", "otel", "django"}
+    requires = meta.get_all("Requires-Dist", [])
+    # only in their extras: installing the core brings none of them
+    for name in ("fsspec", "opentelemetry-api", "django"):
+        found = [r for r in requires if r.lower().startswith(name)]
+        assert found and all("extra ==" in r for r in found), (name, found)

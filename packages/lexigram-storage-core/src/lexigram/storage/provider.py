@@ -132,6 +132,13 @@ class StorageProvider:
     ) -> None:
         await self.aclose()
 
+    def add_hook(self, hook: Hook) -> None:
+        """Call ``hook(event)`` after every operation of every store, those created so far
+        and those created later (see :mod:`lexigram.storage.instrumentation`)."""
+        self._hooks.append(hook)
+        for store in self._stores.values():
+            store.add_hook(hook)
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError("this StorageProvider is closed: create a new one")

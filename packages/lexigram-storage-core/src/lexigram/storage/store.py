@@ -34,7 +34,7 @@ from lexigram.storage.header_values import (
     metadata_value_problem,
 )
 from lexigram.storage.info import BlobInfo, HealthStatus
-from lexigram.storage.instrumentation import Hook, OperationEvent
+from lexigram.storage.instrumentation import Hook, OperationEvent, default_hooks
 from lexigram.storage.keys import validate_key, validate_prefix
 from lexigram.storage.listing import collapse_prefixes
 from lexigram.storage.retry import RetryPolicy
@@ -103,7 +103,7 @@ class BlobStore:
         self._driver = driver
         self.name = name if name is not None else driver.name
         self._retry = retry if retry is not None else RetryPolicy()
-        self._hooks: list[Hook] = list(hooks)
+        self._hooks: list[Hook] = [*default_hooks(), *hooks]
         # Every message is scrubbed of the driver config's secrets, also when the store is
         # built directly rather than by the provider.
         self._redactor = (
@@ -328,11 +328,11 @@ class BlobStore:
                     await asyncio.sleep(self._retry.delay(attempt))
                     continue
                 err = self._error("stream", exc, path, attempts=attempt)
-                self._emit("stream", path, started, err)
+                self._emit("stream", path, started, err, attempts=attempt, nbytes=done)
                 raise err from exc
         if progress is not None and done == 0:
             progress(0, 0 if total is None else total)
-        self._emit("stream", path, started, None)
+        self._emit("stream", path, started, None, attempts=attempt, nbytes=done)
 
     async def info(self, path: str) -> BlobInfo:
         """Size, content type, last modified (aware UTC), etag and metadata of ``path``."""
@@ -753,11 +753,13 @@ class BlobStore:
                     continue
                 err = self._error(operation, exc, key, attempts=attempt)
                 if hooks:
-                    self._emit(operation, key, started, err)
+                    self._emit(operation, key, started, err, attempts=attempt)
                 raise err from exc
             break
         if hooks:
-            self._emit(operation, key, started, None)
+            self._emit(
+                operation, key, started, None, attempts=attempt, nbytes=_moved(operation, result)
+            )
         return result
 
     def _error(
@@ -794,7 +796,14 @@ class BlobStore:
         return cls(message, backend=self.name, driver=driver.name, key=key, operation=operation)
 
     def _emit(
-        self, operation: str, key: str | None, started: float, error: StorageError | None
+        self,
+        operation: str,
+        key: str | None,
+        started: float,
+        error: StorageError | None,
+        *,
+        attempts: int = 1,
+        nbytes: int | None = None,
     ) -> None:
         if not self._hooks:
             return
@@ -805,12 +814,27 @@ class BlobStore:
             key=key,
             duration_s=time.perf_counter() - started,
             error=error,
+            attempts=attempts,
+            nbytes=nbytes,
+            location=self._driver.location,
         )
         for hook in self._hooks:
             try:
                 hook(event)
             except Exception:
                 logger.exception("instrumentation hook %r failed", hook)
+
+
+def _moved(operation: str, result: object) -> int | None:
+    """The bytes an operation read or wrote, for the hooks (``None``: it moves none)."""
+    if operation == "upload" and isinstance(result, BlobInfo):
+        return result.size
+    if operation == "download":
+        if isinstance(result, bytes):
+            return len(result)
+        if isinstance(result, int):  # download_into
+            return result
+    return None
 
 
 def _detail(exc: BaseException) -> str:
