@@ -34,6 +34,7 @@ from lexigram.storage.errors import (
     StorageUnavailableError,
     StoreClosedError,
 )
+from lexigram.storage.headers import HttpHeaders
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent
 from lexigram.storage.protocol import BlobStoreProtocol
@@ -61,6 +62,7 @@ __all__ = [
     "DriverSpec",
     "ErrorCode",
     "HealthStatus",
+    "HttpHeaders",
     "Hook",
     "InsecureConfigError",
     "IntegrityError",
