@@ -542,6 +542,14 @@ class BlobStore:
             raise InvalidArgumentError(
                 f"Presigned URLs are for GET or PUT, not {method!r}.", backend=self.name, key=path
             )
+        self._check_presign_headers(
+            path,
+            verb,
+            content_disposition=content_disposition,
+            cache_control=cache_control,
+            content_encoding=content_encoding,
+            content_language=content_language,
+        )
         if verb not in caps.presign_methods:
             raise self._unsupported(f"get_presigned_url(method={verb!r})", path)
         if not isinstance(expires_in, timedelta):
@@ -557,14 +565,6 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
-        self._check_presign_headers(
-            path,
-            verb,
-            content_disposition=content_disposition,
-            cache_control=cache_control,
-            content_encoding=content_encoding,
-            content_language=content_language,
-        )
         request = PresignRequest(
             method=verb,
             expires_in=expires_in,
