@@ -49,6 +49,10 @@ class HttpHeaders:
         for name in HEADER_FIELDS:
             yield name, getattr(self, name)
 
+    def fields(self) -> dict[str, str | None]:
+        """The four values by argument name (``BlobInfo(..., **headers.fields())``)."""
+        return dict(self.items())
+
     def set_items(self) -> Iterator[tuple[str, str]]:
         """``(argument name, value)`` of the headers that are set."""
         for name, value in self.items():

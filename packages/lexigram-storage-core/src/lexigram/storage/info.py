@@ -47,6 +47,18 @@ class BlobInfo:
             content_language=self.content_language,
         )
 
+    def with_headers(self, headers: HttpHeaders) -> BlobInfo:
+        """A copy with the four HTTP header fields set from ``headers``."""
+        if not headers:
+            return self
+        return attrs.evolve(
+            self,
+            cache_control=headers.cache_control,
+            content_disposition=headers.content_disposition,
+            content_encoding=headers.content_encoding,
+            content_language=headers.content_language,
+        )
+
 
 @attrs.frozen(slots=True)
 class HealthStatus:

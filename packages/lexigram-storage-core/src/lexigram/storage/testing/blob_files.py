@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,13 @@ class HeadersAndFilesConformance:
     """HTTP headers stored with objects; ``upload_file``/``download_file``; totals."""
 
     large_size: int
+
+    @pytest.fixture
+    def files_dir(self, tmp_path: Path) -> Path:
+        """An empty local directory of the test's own (the store's root may be tmp_path)."""
+        path = tmp_path / f"local-files-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        return path
 
     # -- HTTP headers ---------------------------------------------------------------------
 
@@ -158,10 +166,10 @@ class HeadersAndFilesConformance:
 
     @pytest.mark.asyncio
     async def test_upload_file_streams_with_total_and_guesses_type(
-        self, store: BlobStore, prefix: str, tmp_path: Path
+        self, store: BlobStore, prefix: str, files_dir: Path
     ) -> None:
         data = _blob(self.large_size)
-        source = tmp_path / "picture.png"
+        source = files_dir / "picture.png"
         source.write_bytes(data)
         seen: list[tuple[int, int | None]] = []
         key = prefix + "files/no-extension"
@@ -179,15 +187,15 @@ class HeadersAndFilesConformance:
         got = await store.info(prefix + "files/b")
         assert got.content_type == "application/x-mine" and got.metadata == {"k": "v"}
         # no guess from the file name: the key's extension decides, as for upload()
-        plain = tmp_path / "no_extension"
+        plain = files_dir / "no_extension"
         plain.write_bytes(b"abc")
         assert (await store.upload_file(prefix + "files/c.txt", plain)).content_type == "text/plain"
 
     @pytest.mark.asyncio
     async def test_upload_accepts_a_path(
-        self, store: BlobStore, prefix: str, tmp_path: Path
+        self, store: BlobStore, prefix: str, files_dir: Path
     ) -> None:
-        source = tmp_path / "body.bin"
+        source = files_dir / "body.bin"
         source.write_bytes(b"from a path")
         seen: list[tuple[int, int | None]] = []
         info = await store.upload(
@@ -199,28 +207,28 @@ class HeadersAndFilesConformance:
 
     @pytest.mark.asyncio
     async def test_upload_file_bad_source(
-        self, store: BlobStore, prefix: str, tmp_path: Path
+        self, store: BlobStore, prefix: str, files_dir: Path
     ) -> None:
         key = prefix + "bad-source"
         with pytest.raises(InvalidArgumentError, match="source"):
-            await store.upload_file(key, tmp_path / "missing.bin")
+            await store.upload_file(key, files_dir / "missing.bin")
         with pytest.raises(InvalidArgumentError, match="source"):
-            await store.upload_file(key, tmp_path)  # a directory
+            await store.upload_file(key, files_dir)  # a directory
         with pytest.raises(InvalidArgumentError, match="source"):
             await store.upload_file(key, 42)  # type: ignore[arg-type]
         if hasattr(os, "mkfifo"):
-            fifo = tmp_path / "fifo"
+            fifo = files_dir / "fifo"
             os.mkfifo(fifo)
             with pytest.raises(InvalidArgumentError, match="source"):
                 await store.upload_file(key, fifo)  # refused, never waited on
         assert not await store.exists(key)
 
     @pytest.mark.asyncio
-    async def test_download_file(self, store: BlobStore, prefix: str, tmp_path: Path) -> None:
+    async def test_download_file(self, store: BlobStore, prefix: str, files_dir: Path) -> None:
         data = _blob(self.large_size, seed=9)
         key = prefix + "dl/object.bin"
         await store.upload(key, data)
-        target = tmp_path / "out.bin"
+        target = files_dir / "out.bin"
         target.write_bytes(b"old content")
         seen: list[tuple[int, int | None]] = []
         info = await store.download_file(key, target, progress=lambda d, t: seen.append((d, t)))
@@ -229,33 +237,33 @@ class HeadersAndFilesConformance:
         assert info.last_modified is not None
         assert abs(target.stat().st_mtime - info.last_modified.timestamp()) < 0.001
         assert seen and all(t == len(data) for _, t in seen) and seen[-1][0] == len(data)
-        assert _names(tmp_path) == ["out.bin"]
-        await store.download_file(key, str(tmp_path / "part.bin"), range=(10, 1000))
-        assert (tmp_path / "part.bin").read_bytes() == data[10:1000]
+        assert _names(files_dir) == ["out.bin"]
+        await store.download_file(key, str(files_dir / "part.bin"), range=(10, 1000))
+        assert (files_dir / "part.bin").read_bytes() == data[10:1000]
 
     @pytest.mark.asyncio
     async def test_download_file_keeps_bytes_of_gzip_encoded_object(
-        self, store: BlobStore, prefix: str, tmp_path: Path
+        self, store: BlobStore, prefix: str, files_dir: Path
     ) -> None:
         if not store.driver.capabilities.http_headers:
             return
         data = gzip.compress(_blob(200_000))
         key = prefix + "dl/page.html"
         await store.upload(key, data, content_type="text/html", content_encoding="gzip")
-        await store.download_file(key, tmp_path / "page.html.gz")
-        assert (tmp_path / "page.html.gz").read_bytes() == data
+        await store.download_file(key, files_dir / "page.html.gz")
+        assert (files_dir / "page.html.gz").read_bytes() == data
         buf = bytearray(len(data))
         assert await store.download_into(key, buf) == len(data) and bytes(buf) == data
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("fault", ["error", "cancel"])
     async def test_download_file_never_half_writes(
-        self, store: BlobStore, prefix: str, tmp_path: Path, fault: str
+        self, store: BlobStore, prefix: str, files_dir: Path, fault: str
     ) -> None:
         data = _blob(self.large_size, seed=5)
         key = prefix + "dl/big.bin"
         await store.upload(key, data)
-        target = tmp_path / "keep.bin"
+        target = files_dir / "keep.bin"
         target.write_bytes(b"previous")
 
         def planted(done: int, total: int | None) -> None:
@@ -271,26 +279,26 @@ class HeadersAndFilesConformance:
         with pytest.raises(expected):
             await store.download_file(key, target, progress=planted)
         assert target.read_bytes() == b"previous"
-        assert _names(tmp_path) == ["keep.bin"]
-        fresh = tmp_path / "fresh.bin"
+        assert _names(files_dir) == ["keep.bin"]
+        fresh = files_dir / "fresh.bin"
         with pytest.raises(expected):
             await store.download_file(key, fresh, progress=planted)
         assert not fresh.exists()
-        assert _names(tmp_path) == ["keep.bin"]
+        assert _names(files_dir) == ["keep.bin"]
 
     @pytest.mark.asyncio
     async def test_download_file_bad_target(
-        self, store: BlobStore, prefix: str, tmp_path: Path
+        self, store: BlobStore, prefix: str, files_dir: Path
     ) -> None:
         key = prefix + "dl/x.bin"
         await store.upload(key, b"x")
         with pytest.raises(InvalidArgumentError, match="target"):
-            await store.download_file(key, tmp_path)  # a directory
+            await store.download_file(key, files_dir)  # a directory
         with pytest.raises(InvalidArgumentError, match="target"):
-            await store.download_file(key, tmp_path / "no" / "such" / "dir.bin")
+            await store.download_file(key, files_dir / "no" / "such" / "dir.bin")
         with pytest.raises(FileNotFoundError):  # BlobNotFoundError
-            await store.download_file(prefix + "dl/missing", tmp_path / "m.bin")
-        assert _names(tmp_path) == []
+            await store.download_file(prefix + "dl/missing", files_dir / "m.bin")
+        assert _names(files_dir) == []
 
     # -- progress totals ------------------------------------------------------------------
 
