@@ -100,3 +100,38 @@ def test_non_rsa_key_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="not an RSA key"):
         rsa_signer(other.decode())
+
+
+async def test_put_url_signs_the_object_headers() -> None:
+    bound = {
+        "cache-control": "public, max-age=60",
+        "content-disposition": 'attachment; filename="x.txt"',
+        "content-encoding": "gzip",
+        "content-language": "en",
+    }
+    url = await sign_url(
+        signer=rsa_signer(PEM),
+        client_email="sa@p",
+        scheme="https",
+        host="storage.googleapis.com",
+        bucket="bkt",
+        key="k",
+        method="PUT",
+        expires_in=timedelta(minutes=5),
+        content_type="text/plain",
+        now=NOW,
+        signed_headers=bound,
+    )
+    q = dict(parse_qsl(urlsplit(url).query))
+    assert q["X-Goog-SignedHeaders"] == (
+        "cache-control;content-disposition;content-encoding;content-language;content-type;host"
+    )
+    headers = {"content-type": "text/plain", **bound}
+    to_sign = _expected_string_to_sign(url, "PUT", headers)
+    KEY.public_key().verify(_signature(url), to_sign.encode(), padding.PKCS1v15(), hashes.SHA256())
+    # an uploader sending another value (or none) does not match the signature
+    other = _expected_string_to_sign(url, "PUT", {**headers, "cache-control": "no-cache"})
+    with pytest.raises(InvalidSignature):
+        KEY.public_key().verify(
+            _signature(url), other.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )

@@ -36,6 +36,7 @@ from lexigram.storage.errors import (
     StoreClosedError,
     SyncInEventLoopError,
 )
+from lexigram.storage.headers import HttpHeaders
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent
 from lexigram.storage.protocol import BlobStoreProtocol
@@ -65,6 +66,7 @@ __all__ = [
     "ErrorCode",
     "HealthStatus",
     "Hook",
+    "HttpHeaders",
     "InsecureConfigError",
     "IntegrityError",
     "InvalidArgumentError",

@@ -56,6 +56,7 @@ class AsyncReadable(Protocol):
 
 BlobData: TypeAlias = (
     "bytes | bytearray | memoryview | AsyncIterable[bytes] | SyncReadable | AsyncReadable"
+    " | os.PathLike[str]"
 )
 
 

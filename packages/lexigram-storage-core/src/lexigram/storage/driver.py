@@ -32,6 +32,7 @@ import attrs
 
 from lexigram.storage.body import UploadBody
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 
 __all__ = [
@@ -72,6 +73,11 @@ class Capabilities:
     #: characters the backend would change in a key (Azure turns ``\\`` into ``/``); the
     #: core refuses keys holding them with ``InvalidKeyError``, so no key is ever aliased.
     forbidden_key_chars: str = ""
+    #: ``put`` stores the HTTP headers it is given (``headers=``) and ``head``/``copy``
+    #: return and keep them; otherwise uploads that set one raise ``NotSupportedError``.
+    http_headers: bool = False
+    #: the HTTP headers a presigned PUT URL can bind (the uploader must send them).
+    presign_put_headers: frozenset[str] = frozenset()
 
 
 @attrs.frozen(kw_only=True)
@@ -82,6 +88,21 @@ class PresignRequest:
     expires_in: timedelta
     content_type: str | None = None
     content_disposition: str | None = None
+    #: for PUT: headers the URL is signed with, so the uploader must send them (only
+    #: those in ``capabilities.presign_put_headers`` reach the driver).
+    cache_control: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+
+    @property
+    def headers(self) -> HttpHeaders:
+        """The four object headers of the request (content type aside)."""
+        return HttpHeaders(
+            cache_control=self.cache_control,
+            content_disposition=self.content_disposition,
+            content_encoding=self.content_encoding,
+            content_language=self.content_language,
+        )
 
 
 class BlobDriver(abc.ABC):
@@ -117,8 +138,12 @@ class BlobDriver(abc.ABC):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         """Store ``body`` under ``key`` and return its info.
+
+        ``headers``: the HTTP headers to store with the object (passed only when one is
+        set and ``capabilities.http_headers`` is true; values are already checked).
 
         Core guarantees: ``key`` is valid, ``content_type`` is set, ``metadata`` keys and
         values are valid, ``create_only`` is only true if ``capabilities.create_only``.
@@ -230,8 +255,8 @@ class BlobDriver(abc.ABC):
     async def copy(self, src: str, dst: str) -> None:
         """Server-side copy (only called if ``capabilities.server_side_copy``).
 
-        Core guarantees ``src != dst``. ``NOT_FOUND`` if ``src`` is missing. Content type
-        and metadata are copied with the bytes.
+        Core guarantees ``src != dst``. ``NOT_FOUND`` if ``src`` is missing. Content type,
+        metadata and HTTP headers are copied with the bytes.
         """
         raise DriverError(ErrorCode.NOT_SUPPORTED, "copy")
 

@@ -19,6 +19,7 @@ import attrs
 from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, PresignRequest
 from lexigram.storage.errors import ConfigError, ErrorCode, InvalidKeyError
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.keys import validate_key
 
@@ -99,13 +100,17 @@ class PrefixedDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
+        # only when set: the store passes headers only to drivers that take them
+        extra = {"headers": headers} if headers else {}
         info = await self.inner.put(
             self._in(key),
             body,
             content_type=content_type,
             metadata=metadata,
             create_only=create_only,
+            **extra,
         )
         return self._out(info)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from lexigram.storage.body import BlobData, ProgressCallback
 from lexigram.storage.info import BlobInfo, HealthStatus
@@ -35,13 +36,23 @@ class BlobStoreProtocol(Protocol):
         mode: Literal["overwrite", "create"] = "overwrite",
         size: int | None = None,
         progress: ProgressCallback | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+        content_language: str | None = None,
     ) -> BlobInfo:
-        """Store ``data`` (bytes, an async iterable of bytes or a binary file object).
+        """Store ``data`` (bytes, an async iterable of bytes, a binary file object or the
+        ``os.PathLike`` path of a local file).
 
         Streams are never read whole. ``mode="create"`` raises ``BlobExistsError`` if the
         key exists, atomically. ``content_type`` is guessed from the extension when not
         given. ``size`` is an optional hint for streams. ``progress(done, total)`` is
         called as bytes go out. A failed upload leaves the previous object untouched.
+        ``cache_control``, ``content_disposition``, ``content_encoding`` and
+        ``content_language`` are stored with the object as its HTTP headers (printable
+        ASCII; ``InvalidArgumentError`` naming the argument otherwise), served back by
+        the backend and returned on :class:`BlobInfo`. A ``content_encoding`` is only a
+        label: the bytes are stored and downloaded exactly as given.
         """
         ...
 
@@ -121,8 +132,12 @@ class BlobStoreProtocol(Protocol):
         *,
         content_type: str | None = None,
         content_disposition: str | None = None,
+        cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_language: str | None = None,
     ) -> str:
-        """A time-limited URL granting GET or PUT on ``path``."""
+        """A time-limited URL granting GET or PUT on ``path``. For PUT the headers given
+        are signed into the URL, so the uploader must send them."""
         ...
 
     async def health_check(self, timeout: float = 5.0) -> HealthStatus:
@@ -141,3 +156,24 @@ class BlobStoreProtocol(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    async def upload_file(
+        self, path: str, source: str | os.PathLike[str], **upload_options: Any
+    ) -> BlobInfo:
+        """Upload the local file ``source``: streamed with its size known, never read
+        whole; content type guessed from the file's name unless given."""
+        ...
+
+    async def download_file(
+        self,
+        path: str,
+        target: str | os.PathLike[str],
+        *,
+        range: tuple[int, int | None] | None = None,
+        progress: ProgressCallback | None = None,
+        **conditions: Any,
+    ) -> BlobInfo:
+        """Download into the local file ``target`` through a temporary file renamed into
+        place, so ``target`` is never half-written; its mtime is set from
+        ``last_modified``. Returns the object's info."""
+        ...

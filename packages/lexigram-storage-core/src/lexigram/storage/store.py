@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -28,11 +29,13 @@ from lexigram.storage.errors import (
     StorageError,
     StoreClosedError,
 )
+from lexigram.storage.files import download_to_file, upload_from_file, upload_path
 from lexigram.storage.header_values import (
     content_type_problem,
     disposition_problem,
     metadata_value_problem,
 )
+from lexigram.storage.headers import HttpHeaders, check_header_value, headers_of
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent, default_hooks
 from lexigram.storage.keys import validate_key, validate_prefix
@@ -154,12 +157,38 @@ class BlobStore:
         mode: UploadMode = "overwrite",
         size: int | None = None,
         progress: ProgressCallback | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+        content_encoding: str | None = None,
+        content_language: str | None = None,
     ) -> BlobInfo:
         """Store ``data`` under ``path``; see
         :class:`~lexigram.storage.protocol.BlobStoreProtocol`."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        if isinstance(data, os.PathLike):
+            return await upload_path(
+                self,
+                path,
+                data,
+                content_type=content_type,
+                metadata=metadata,
+                mode=mode,
+                progress=progress,
+                cache_control=cache_control,
+                content_disposition=content_disposition,
+                content_encoding=content_encoding,
+                content_language=content_language,
+            )
+        headers = self._check_headers(
+            path,
+            cache_control=cache_control,
+            content_disposition=content_disposition,
+            content_encoding=content_encoding,
+            content_language=content_language,
+        )
+        extra: dict[str, HttpHeaders] = {"headers": headers} if headers else {}
         if mode == "overwrite":
             create_only = False
         elif mode == "create":
@@ -183,7 +212,7 @@ class BlobStore:
             # Hot path: one driver call; errors go through the same policy as below.
             try:
                 info = await self._driver.put(
-                    path, body, content_type=ctype, metadata=meta, create_only=create_only
+                    path, body, content_type=ctype, metadata=meta, create_only=create_only, **extra
                 )
             except Exception as exc:
                 failed = exc
@@ -193,7 +222,7 @@ class BlobStore:
 
         async def put() -> BlobInfo:
             info = await self._driver.put(
-                path, body, content_type=ctype, metadata=meta, create_only=create_only
+                path, body, content_type=ctype, metadata=meta, create_only=create_only, **extra
             )
             body.finish()
             return info
@@ -301,6 +330,8 @@ class BlobStore:
             await self.info(path)
             return
         total: int | None = None if end is None else end - start
+        if progress is not None:
+            total = await self._stream_total(path, start, end)
         done = 0
         attempt = 0
         started = time.perf_counter()
@@ -454,6 +485,7 @@ class BlobStore:
                 content_type=source.content_type or guess_content_type(dst),
                 metadata=dict(source.metadata),
                 create_only=False,
+                **self._headers_to_keep(source),
             ),
             body=body,
         )
@@ -499,8 +531,15 @@ class BlobStore:
         *,
         content_type: str | None = None,
         content_disposition: str | None = None,
+        cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_language: str | None = None,
     ) -> str:
-        """A URL that grants ``method`` (GET or PUT) on ``path`` until it expires."""
+        """A URL that grants ``method`` (GET or PUT) on ``path`` until it expires.
+
+        For PUT, ``content_type`` and the headers given are signed into the URL where the
+        backend can (the uploader must then send them and they are stored with the
+        object); a header the backend cannot bind raises ``NotSupportedError``."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
@@ -510,6 +549,14 @@ class BlobStore:
             raise InvalidArgumentError(
                 f"Presigned URLs are for GET or PUT, not {method!r}.", backend=self.name, key=path
             )
+        self._check_presign_headers(
+            path,
+            verb,
+            content_disposition=content_disposition,
+            cache_control=cache_control,
+            content_encoding=content_encoding,
+            content_language=content_language,
+        )
         if verb not in caps.presign_methods:
             raise self._unsupported(f"get_presigned_url(method={verb!r})", path)
         if not isinstance(expires_in, timedelta):
@@ -536,6 +583,9 @@ class BlobStore:
             expires_in=expires_in,
             content_type=content_type,
             content_disposition=content_disposition,
+            cache_control=cache_control,
+            content_encoding=content_encoding,
+            content_language=content_language,
         )
         return await self._run(
             "get_presigned_url", path, lambda: self._driver.presign(path, request)
@@ -691,6 +741,47 @@ class BlobStore:
                 key=path,
             )
 
+    def _check_headers(self, path: str, **given: str | None) -> HttpHeaders:
+        headers = headers_of(backend=self.name, key=path, **given)
+        if headers and not self._driver.capabilities.http_headers:
+            names = ", ".join(name for name, _ in headers.set_items())
+            raise self._unsupported(f"HTTP headers on upload ({names})", path)
+        return headers
+
+    def _headers_to_keep(self, source: BlobInfo) -> dict[str, HttpHeaders]:
+        headers = source.http_headers
+        if headers and self._driver.capabilities.http_headers:
+            return {"headers": headers}
+        return {}
+
+    def _check_presign_headers(self, path: str, verb: str, **given: str | None) -> None:
+        for name, value in given.items():
+            check_header_value(name, value, backend=self.name, key=path)
+        if verb != "PUT":
+            for name in ("cache_control", "content_encoding", "content_language"):
+                if given[name] is not None:
+                    raise InvalidArgumentError(
+                        f"{name} applies to presigned PUT URLs (the header the uploader must "
+                        f"send), not to {verb}: drop it, or use method='PUT'.",
+                        backend=self.name,
+                        key=path,
+                    )
+            return
+        allowed = self._driver.capabilities.presign_put_headers
+        for name, value in given.items():
+            if value is not None and name not in allowed:
+                raise self._unsupported(
+                    f"get_presigned_url(method='PUT', {name}=...) (the backend cannot bind "
+                    "that header to the URL)",
+                    path,
+                )
+
+    async def _stream_total(self, path: str, start: int, end: int | None) -> int:
+        """The number of bytes a read of ``[start, end)`` yields, for progress."""
+        size = (await self.info(path)).size
+        stop = size if end is None else min(end, size)
+        return max(0, stop - start)
+
     def _unsupported(self, operation: str, key: str | None) -> NotSupportedError:
         return NotSupportedError(
             f"Driver {self._driver.name!r} (backend {self.name!r}) does not support {operation}.",
@@ -823,6 +914,41 @@ class BlobStore:
                 hook(event)
             except Exception:
                 logger.exception("instrumentation hook %r failed", hook)
+
+    # -- files --------------------------------------------------------------------------
+
+    async def upload_file(
+        self, path: str, source: str | os.PathLike[str], **upload_options: Any
+    ) -> BlobInfo:
+        """Upload the local file ``source`` to ``path``, streamed with its size known (so
+        large files go multipart and progress has a total), never read whole. The
+        content type is guessed from the file's name unless given; ``upload_options``
+        are those of :meth:`upload`."""
+        if self._closed:
+            raise self._closed_error()
+        self._valid(path)
+        return await upload_from_file(self, path, source, **upload_options)
+
+    async def download_file(
+        self,
+        path: str,
+        target: str | os.PathLike[str],
+        *,
+        range: tuple[int, int | None] | None = None,
+        progress: ProgressCallback | None = None,
+        **conditions: Any,
+    ) -> BlobInfo:
+        """Download ``path`` (or ``range`` of it) into the local file ``target`` and return
+        the object's info. The bytes go to a temporary file beside ``target`` that is
+        renamed into place once complete, so ``target`` is never half-written, also when
+        the download fails or is cancelled; its mtime is set from ``last_modified``.
+        ``conditions`` are passed on to :meth:`info` and :meth:`stream`."""
+        if self._closed:
+            raise self._closed_error()
+        self._valid(path)
+        return await download_to_file(
+            self, path, target, range=range, progress=progress, conditions=conditions
+        )
 
 
 def _moved(operation: str, result: object) -> int | None:

@@ -8,6 +8,7 @@ import attrs
 
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from lexigram.storage.azure.config import StorageAzureConfig, connection_string_parts
+from lexigram.storage.azure.encoded_bytes import KeepStoredBytes
 from lexigram.storage.errors import DriverError, ErrorCode
 
 if TYPE_CHECKING:
@@ -118,5 +119,7 @@ def build_service_client(
         max_chunk_get_size=config.download_chunk_size,
         max_single_put_size=config.single_put_threshold,
         max_block_size=config.block_size,
+        # blob downloads keep the stored bytes of gzip-encoded blobs (see the module)
+        _additional_pipeline_policies=[KeepStoredBytes()],
     )
     return client, token

@@ -16,12 +16,14 @@ from azure.storage.blob.aio import BlobClient, BlobPrefix, BlobServiceClient, Co
 from lexigram.storage.azure.clients import build_service_client, resolve
 from lexigram.storage.azure.config import StorageAzureConfig
 from lexigram.storage.azure.errors import classify_azure, translate
+from lexigram.storage.azure.object_headers import settings_args, settings_headers
 from lexigram.storage.azure.sas import DelegationKeys, blob_sas
 from lexigram.storage.azure.transfer import as_bytes, content_md5, md5_header, upload_blocks
 from lexigram.storage.body import UploadBody
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 
@@ -63,7 +65,10 @@ class AzureBlobDriver(BlobDriver):
 
     name = "azure"
     # Azure stores a backslash in a blob name as '/': the core refuses such keys.
-    capabilities = Capabilities(delete_batch_size=BATCH_LIMIT, forbidden_key_chars="\\")
+    # A SAS cannot bind request headers: presigned PUT URLs bind none (presign_put_headers).
+    capabilities = Capabilities(
+        delete_batch_size=BATCH_LIMIT, forbidden_key_chars="\\", http_headers=True
+    )
 
     def __init__(self, config: StorageAzureConfig) -> None:
         self.config = config
@@ -141,7 +146,7 @@ class AzureBlobDriver(BlobDriver):
             last_modified=_utc(props.last_modified),
             etag=_quoted(props.etag),
             metadata=dict(props.metadata or {}),
-        )
+        ).with_headers(settings_headers(settings))
 
     @staticmethod
     def _written(
@@ -170,18 +175,21 @@ class AzureBlobDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         cfg = self.config
         blob = self._blob(key)
-        settings = ContentSettings(content_type=content_type)
+        settings = ContentSettings(content_type=content_type, **settings_args(headers))
         # IfMissing alone (never with etag=): the SDK turns it into If-None-Match: *.
         condition: dict[str, Any] = (
             {"match_condition": MatchConditions.IfMissing} if create_only else {}
         )
         if body.data is not None and body.data.nbytes <= cfg.single_put_threshold:
-            return await self._put_single(
-                blob, key, as_bytes(body.data), settings, metadata, create_only, condition
-            )
+            return (
+                await self._put_single(
+                    blob, key, as_bytes(body.data), settings, metadata, create_only, condition
+                )
+            ).with_headers(headers)
         # In-memory data: zero-copy slices. Streams: each block copied once into its own buffer.
         blocks = cast(
             AsyncGenerator[bytes | bytearray | memoryview, None], body.blocks(cfg.block_size)
@@ -190,9 +198,11 @@ class AzureBlobDriver(BlobDriver):
             first = await anext(blocks, b"")
             second = await anext(blocks, None)
             if second is None and len(first) <= cfg.single_put_threshold:
-                return await self._put_single(
-                    blob, key, as_bytes(first), settings, metadata, create_only, condition
-                )
+                return (
+                    await self._put_single(
+                        blob, key, as_bytes(first), settings, metadata, create_only, condition
+                    )
+                ).with_headers(headers)
             if create_only and await self.exists(key):
                 # Cheap early answer; the commit below is what makes create atomic.
                 raise DriverError(ErrorCode.ALREADY_EXISTS)
@@ -216,7 +226,7 @@ class AzureBlobDriver(BlobDriver):
                     # the other upload that won the race created the key
                     raise DriverError(ErrorCode.ALREADY_EXISTS, exc.detail) from exc
                 raise
-        return self._written(key, size, content_type, metadata, reply)
+        return self._written(key, size, content_type, metadata, reply).with_headers(headers)
 
     async def _put_single(
         self,
@@ -234,7 +244,9 @@ class AzureBlobDriver(BlobDriver):
             # and the blob keeps it as its Content-MD5 property, for any later reader.
             digest = content_md5(data)
             settings = ContentSettings(
-                content_type=settings.content_type, content_md5=bytearray(digest)
+                content_type=settings.content_type,
+                content_md5=bytearray(digest),
+                **settings_args(settings_headers(settings)),
             )
             integrity["headers"] = md5_header(digest)
         try:
@@ -288,7 +300,11 @@ class AzureBlobDriver(BlobDriver):
     async def read(self, key: str, *, start: int, end: int | None) -> bytes:
         with self._sdk():
             downloader = await self._blob(key).download_blob(
-                max_concurrency=1, **self._window(start, end), **self._validation()
+                max_concurrency=1,
+                # the bytes stored, also of a blob with Content-Encoding: gzip
+                decompress=False,
+                **self._window(start, end),
+                **self._validation(),
             )
             data: bytes = await downloader.readall()
         return data
@@ -298,7 +314,11 @@ class AzureBlobDriver(BlobDriver):
     ) -> AsyncIterator[bytes]:
         with self._sdk():
             downloader = await self._blob(key).download_blob(
-                max_concurrency=1, **self._window(start, end), **self._validation()
+                max_concurrency=1,
+                # the bytes stored, also of a blob with Content-Encoding: gzip
+                decompress=False,
+                **self._window(start, end),
+                **self._validation(),
             )
             async for chunk in downloader.chunks():
                 if len(chunk) <= chunk_size:

@@ -11,6 +11,7 @@ import attrs
 from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.memory.config import MemoryConfig
 
@@ -33,6 +34,7 @@ class MemoryDriver(BlobDriver):
         native_move=True,
         presign_methods=frozenset(),
         native_urls=False,
+        http_headers=True,
     )
 
     def __init__(self, config: MemoryConfig | None = None) -> None:
@@ -51,6 +53,7 @@ class MemoryDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         if create_only and key in self._objects:
             raise DriverError(ErrorCode.ALREADY_EXISTS)
@@ -65,6 +68,10 @@ class MemoryDriver(BlobDriver):
             last_modified=datetime.now(UTC),
             etag=f'"{next(_etags):x}"',
             metadata=dict(metadata),
+            cache_control=headers.cache_control,
+            content_disposition=headers.content_disposition,
+            content_encoding=headers.content_encoding,
+            content_language=headers.content_language,
         )
         self._objects[key] = (data, info)
         return _copy(info)

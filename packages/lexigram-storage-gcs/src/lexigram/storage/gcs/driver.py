@@ -29,9 +29,10 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
 from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, raise_for_status, status_of
 from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
-from lexigram.storage.gcs.objects import blob_info
+from lexigram.storage.gcs.objects import RESOURCE_FIELDS, blob_info, resource_fields
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.repair import keep_intact
@@ -50,7 +51,11 @@ class GCSDriver(BlobDriver):
     """
 
     name = "gcs"
-    capabilities = Capabilities(max_presign_expiry=timedelta(days=7))
+    capabilities = Capabilities(
+        max_presign_expiry=timedelta(days=7),
+        http_headers=True,
+        presign_put_headers=frozenset(RESOURCE_FIELDS),
+    )
 
     def __init__(
         self,
@@ -66,6 +71,10 @@ class GCSDriver(BlobDriver):
         self._upload_url = f"{self._root}/upload/storage/v1/b/{quote(self._bucket, safe='')}/o"
         self._object_url = f"{self._root}/storage/v1/b/{quote(self._bucket, safe='')}/o/"
         self._http: aiohttp.ClientSession | None = None
+        #: the session of object media reads: the same connection pool, but bodies are
+        #: never decompressed (an object stored with Content-Encoding: gzip is read as
+        #: the bytes stored, and its CRC32C checks out).
+        self._media_http: aiohttp.ClientSession | None = None
         self._sdk: Storage | None = None
         self._token: Token | None = None
         self._iam: IamClient | None = None
@@ -106,6 +115,13 @@ class GCSDriver(BlobDriver):
                 connector=aiohttp.TCPConnector(limit=self.config.max_connections),
                 timeout=self._timeout,
                 trace_configs=self._trace_configs or None,
+            )
+            self._media_http = aiohttp.ClientSession(
+                connector=self._http.connector,
+                connector_owner=False,
+                timeout=self._timeout,
+                trace_configs=self._trace_configs or None,
+                auto_decompress=False,
             )
             # gcloud-aio types `session` as its own alias of aiohttp.ClientSession.
             http: Any = self._http
@@ -150,6 +166,7 @@ class GCSDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         sdk = self._client()
         params = dict(self._writes)
@@ -159,7 +176,9 @@ class GCSDriver(BlobDriver):
         try:
             if body.data is not None and body.data.nbytes <= threshold:
                 data = await body.read_all()
-                return await self._put_small(sdk, key, data, content_type, metadata, params)
+                return await self._put_small(
+                    sdk, key, data, content_type, metadata, params, headers=headers
+                )
             chunk = self.config.chunk_size
             # In-memory bodies: zero-copy slices. Streams: two buffers in turn (the
             # upload reads one chunk ahead while it sends the other); files read into them.
@@ -168,10 +187,13 @@ class GCSDriver(BlobDriver):
             )
             first = await anext(blocks)
             if len(first) < chunk and len(first) <= threshold:
-                return await self._put_small(sdk, key, bytes(first), content_type, metadata, params)
+                return await self._put_small(
+                    sdk, key, bytes(first), content_type, metadata, params, headers=headers
+                )
             resource: dict[str, Any] = {"contentType": content_type}
             if metadata:
                 resource["metadata"] = dict(metadata)
+            resource.update(resource_fields(headers))
             checksum = Crc32c() if self.config.checksums else None
             result = await resumable_upload(
                 sdk.session,
@@ -197,6 +219,7 @@ class GCSDriver(BlobDriver):
                     body.data,
                     content_type,
                     metadata,
+                    headers=headers,
                 )
             return blob_info(result)
         except aiohttp.ClientResponseError as exc:
@@ -214,12 +237,16 @@ class GCSDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         params: dict[str, str],
+        *,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         digest = content_crc32c(data) if self.config.checksums else None
-        if metadata or "ifGenerationMatch" in params or digest is not None:
+        if metadata or headers or "ifGenerationMatch" in params or digest is not None:
             # A multipart upload carries the metadata and the CRC32C, and it is the request on
             # which fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
-            result = await self._put_multipart(key, data, content_type, metadata, digest, params)
+            result = await self._put_multipart(
+                key, data, content_type, metadata, digest, params, headers=headers
+            )
         else:
             result = await sdk.upload(
                 self._bucket,
@@ -232,7 +259,7 @@ class GCSDriver(BlobDriver):
             )
         if digest is not None:
             result = await self._verify_written(
-                sdk, key, result, digest, data, content_type, metadata
+                sdk, key, result, digest, data, content_type, metadata, headers=headers
             )
         return blob_info(result)
 
@@ -244,16 +271,19 @@ class GCSDriver(BlobDriver):
         metadata: Mapping[str, str],
         digest: bytes | None,
         params: Mapping[str, str],
+        *,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> dict[str, Any]:
         """One ``uploadType=multipart`` request (built here: the SDK's encoder costs a few
         times more per small upload, and cannot name ``crc32c``)."""
         resource: dict[str, Any] = {"name": key, "contentType": content_type}
         if metadata:
             resource["metadata"] = dict(metadata)
+        resource.update(resource_fields(headers))
         if digest is not None:
             resource["crc32c"] = b64(digest)
         body, multipart_type = multipart_related(resource, data, content_type)
-        headers = {
+        request_headers = {
             **await self._auth(),
             "Content-Type": multipart_type,
             "Accept": "application/json",
@@ -262,7 +292,7 @@ class GCSDriver(BlobDriver):
         payload: Any = body if len(body) <= 1024 * 1024 else io.BytesIO(body)
         reply = await self._client().session.post(
             self._upload_url,
-            headers=headers,
+            headers=request_headers,
             params={**params, "uploadType": "multipart"},
             data=payload,
             timeout=self._timeout,
@@ -279,6 +309,8 @@ class GCSDriver(BlobDriver):
         data: bytes | memoryview | None,
         content_type: str,
         metadata: Mapping[str, str],
+        *,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> dict[str, Any]:
         """Make sure the new object holds the bytes sent, by the ``crc32c`` reported.
 
@@ -305,7 +337,9 @@ class GCSDriver(BlobDriver):
             if generation:
                 params["ifGenerationMatch"] = generation
             try:
-                return await self._put_multipart(key, data, content_type, metadata, digest, params)
+                return await self._put_multipart(
+                    key, data, content_type, metadata, digest, params, headers=headers
+                )
             except aiohttp.ClientResponseError as exc:
                 if exc.status == 412:
                     raise DriverError(
@@ -348,8 +382,11 @@ class GCSDriver(BlobDriver):
         a 4 KiB download's CPU is made of); errors are raised as the SDK raises them.
         """
         headers = await self._auth()
-        http = self._http
+        http = self._media_http
         assert http is not None
+        # The stored bytes, also of a gzip-encoded object: without this header GCS
+        # decompresses it on the way ("decompressive transcoding").
+        headers["Accept-Encoding"] = "gzip"
         if start or end is not None:
             headers.update(self._range(start, end))
         try:
@@ -488,7 +525,13 @@ class GCSDriver(BlobDriver):
             method=request.method,
             expires_in=request.expires_in,
             content_type=request.content_type,
-            content_disposition=request.content_disposition,
+            # GET: the response's headers; PUT: signed headers the uploader must send
+            content_disposition=request.content_disposition if request.method == "GET" else None,
+            signed_headers=(
+                {k.lower(): v for k, v in request.headers.as_http().items()}
+                if request.method == "PUT"
+                else None
+            ),
         )
 
     async def _signing(self) -> tuple[Signer, str]:
@@ -540,6 +583,7 @@ class GCSDriver(BlobDriver):
         if hidden is not None:
             hidden.release()
         http, self._http = self._http, None
+        media, self._media_http = self._media_http, None
         token, self._token = self._token, None
         self._sdk = None
         self._iam = None
@@ -550,6 +594,8 @@ class GCSDriver(BlobDriver):
                 with contextlib.suppress(BaseException):
                     await pending
             await token.close()
+        if media is not None:
+            await media.close()  # not the connector: it is the main session's
         if http is not None:
             await http.close()
 

@@ -8,7 +8,7 @@ see the driver). Reference: https://cloud.google.com/storage/docs/access-control
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -51,8 +51,10 @@ async def sign_url(
     content_type: str | None = None,
     content_disposition: str | None = None,
     now: datetime | None = None,
+    signed_headers: Mapping[str, str] | None = None,
 ) -> str:
-    """A path-style V4 signed URL for ``method`` on ``bucket/key``."""
+    """A path-style V4 signed URL for ``method`` on ``bucket/key``. ``signed_headers``
+    (lowercase names): more headers the request must carry, with these values."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     timestamp = moment.strftime("%Y%m%dT%H%M%SZ")
     scope = f"{moment:%Y%m%d}/auto/storage/goog4_request"
@@ -60,13 +62,15 @@ async def sign_url(
     headers = {"host": host}
     if content_type and method == "PUT":
         headers["content-type"] = content_type
-    signed_headers = ";".join(sorted(headers))
+    if signed_headers:
+        headers.update(signed_headers)
+    signed_names = ";".join(sorted(headers))
     params = {
         "X-Goog-Algorithm": ALGORITHM,
         "X-Goog-Credential": f"{client_email}/{scope}",
         "X-Goog-Date": timestamp,
         "X-Goog-Expires": str(int(expires_in.total_seconds())),
-        "X-Goog-SignedHeaders": signed_headers,
+        "X-Goog-SignedHeaders": signed_names,
     }
     if content_disposition:
         params["response-content-disposition"] = content_disposition
@@ -75,7 +79,7 @@ async def sign_url(
     query = canonical_query(params)
     canonical_headers = "".join(f"{k}:{' '.join(headers[k].split())}\n" for k in sorted(headers))
     canonical_request = "\n".join(
-        [method, resource, query, canonical_headers, signed_headers, "UNSIGNED-PAYLOAD"]
+        [method, resource, query, canonical_headers, signed_names, "UNSIGNED-PAYLOAD"]
     )
     string_to_sign = "\n".join(
         [ALGORITHM, timestamp, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]

@@ -43,7 +43,13 @@ from lexigram.storage.local.http_headers import (
     header_value,
     not_modified,
 )
-from lexigram.storage.local.signing import InvalidSignatureError, parse_query, verify_query
+from lexigram.storage.local.object_headers import sent_headers, stored_headers, unsigned_header
+from lexigram.storage.local.signing import (
+    InvalidSignatureError,
+    SignedRequest,
+    parse_query,
+    verify_query,
+)
 from lexigram.storage.local.version import open_version
 from lexigram.storage.store import BlobStore
 
@@ -116,7 +122,7 @@ def create_app(
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             if method == "PUT":
-                await _put(blobs, key, grant.content_type, headers, receive, send)
+                await _put(blobs, key, grant, headers, receive, send)
             else:
                 await _get(
                     blobs,
@@ -214,6 +220,7 @@ async def _get(
             # the URL's signed override of the response's type (as S3's response-content-type)
             content_type = header_value(signed_type) or content_type
         out = [(b"content-type", content_type), (b"accept-ranges", b"bytes")]
+        out.extend(stored_headers(info, skip_disposition=bool(disposition)))
         if info.etag:
             out.append((b"etag", info.etag.encode("latin-1")))
             validators.append(info.etag)
@@ -272,14 +279,19 @@ async def _get(
 async def _put(
     blobs: BlobStore,
     key: str,
-    signed_type: str | None,
+    grant: SignedRequest,
     headers: dict[str, str],
     receive: Receive,
     send: Send,
 ) -> None:
+    signed_type = grant.content_type
     sent_type = headers.get("content-type")
     if signed_type is not None and sent_type is not None and sent_type != signed_type:
         await _text(send, 403, "forbidden: content-type differs from the signed one")
+        return
+    refused = unsigned_header(grant, headers)
+    if refused is not None:
+        await _text(send, 403, f"forbidden: {refused} differs from the signed one")
         return
 
     async def body() -> AsyncIterator[bytes]:
@@ -293,7 +305,9 @@ async def _put(
             if not message.get("more_body", False):
                 return
 
-    info = await blobs.upload(key, body(), content_type=signed_type or sent_type)
+    info = await blobs.upload(
+        key, body(), content_type=signed_type or sent_type, **sent_headers(headers)
+    )
     out = [(b"content-length", b"0")]
     if info.etag:
         out.append((b"etag", info.etag.encode("latin-1")))

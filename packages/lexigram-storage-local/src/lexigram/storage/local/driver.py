@@ -15,6 +15,7 @@ from typing import TypeVar
 from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.listing import collapse_prefixes
 from lexigram.storage.local.config import StorageLocalConfig
@@ -48,6 +49,10 @@ class LocalDriver(BlobDriver):
         native_urls=True,
         delete_batch_size=1000,
         metadata=True,
+        http_headers=True,
+        presign_put_headers=frozenset(
+            {"content_disposition", "cache_control", "content_encoding", "content_language"}
+        ),
     )
 
     def __init__(self, config: StorageLocalConfig | None = None) -> None:
@@ -72,6 +77,7 @@ class LocalDriver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         files = self.files
         cancelled = threading.Event()
@@ -85,6 +91,7 @@ class LocalDriver(BlobDriver):
                 metadata=metadata,
                 create_only=create_only,
                 cancelled=cancelled,
+                headers=headers,
             )
             # progress: the core's body.finish() reports the whole size
             return await _in_thread(put, cancelled=cancelled)
@@ -104,6 +111,7 @@ class LocalDriver(BlobDriver):
             metadata=metadata,
             create_only=create_only,
             cancelled=cancelled,
+            headers=headers,
         )
         return await _in_thread(commit, cancelled=cancelled)
 
@@ -207,7 +215,13 @@ class LocalDriver(BlobDriver):
                 "presigned URLs need the URL the files are served at: set base_url (and serve "
                 "lexigram.storage.local.asgi.create_app there)",
             )
-        for name in ("content_type", "content_disposition"):
+        for name in (
+            "content_type",
+            "content_disposition",
+            "cache_control",
+            "content_encoding",
+            "content_language",
+        ):
             value = getattr(request, name)
             if value is not None and header_value(value) is None:
                 raise DriverError(
@@ -225,7 +239,11 @@ class LocalDriver(BlobDriver):
             expires=expires,
             # PUT: the type the upload is stored with; GET: the response's Content-Type.
             content_type=request.content_type,
-            content_disposition=request.content_disposition if request.method == "GET" else None,
+            # GET: the header the response carries; PUT: one the uploader must send
+            content_disposition=request.content_disposition,
+            cache_control=request.cache_control,
+            content_encoding=request.content_encoding,
+            content_language=request.content_language,
         )
 
     # -- housekeeping -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
@@ -320,7 +321,7 @@ class LocalFiles:
     def info_of(self, key: str, st: os.stat_result) -> BlobInfo:
         """The info of the data file ``st`` of ``key``."""
         side = read_sidecar(self.root_fd(), key, st)
-        return BlobInfo(
+        info = BlobInfo(
             path=key,
             size=st.st_size,
             content_type=side.content_type if side else guess_content_type(key),
@@ -328,6 +329,7 @@ class LocalFiles:
             etag=etag_of(st),
             metadata=dict(side.metadata) if side else {},
         )
+        return info.with_headers(side.headers) if side else info
 
     def exists(self, key: str) -> bool:
         return self._stat(key) is not None
@@ -388,6 +390,7 @@ class LocalFiles:
         metadata: Mapping[str, str],
         create_only: bool,
         cancelled: threading.Event | None = None,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         """fsync, write the sidecar if needed, then rename/link into place. On any
         failure the temp file is removed and nothing changes."""
@@ -401,7 +404,7 @@ class LocalFiles:
             st = os.fstat(pending.fd)
             os.close(pending.fd)
             pending.fd = -1
-            if metadata or content_type != guess_content_type(key):
+            if metadata or headers or content_type != guess_content_type(key):
                 write_sidecar(
                     root,
                     key,
@@ -410,6 +413,7 @@ class LocalFiles:
                     metadata,
                     fsync=self.config.fsync,
                     directory_mode=self.config.directory_mode,
+                    headers=headers,
                 )
                 sidecar_written = st.st_ino
             old = _lstat_or_none(walk.name, walk.parent)
@@ -442,7 +446,7 @@ class LocalFiles:
             last_modified=modified_of(st),
             etag=etag_of(st),
             metadata=dict(metadata),
-        )
+        ).with_headers(headers)
 
     def abort(self, pending: PendingWrite) -> None:
         """Remove the temp file and the directories left empty (never raises)."""
@@ -469,6 +473,7 @@ class LocalFiles:
         metadata: Mapping[str, str],
         create_only: bool,
         cancelled: threading.Event,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         """A whole in-memory upload in one call (one thread hop)."""
         pending = self.begin_write(key)
@@ -483,6 +488,7 @@ class LocalFiles:
             metadata=metadata,
             create_only=create_only,
             cancelled=cancelled,
+            headers=headers,
         )
 
     # -- deleting -------------------------------------------------------------------------
@@ -542,6 +548,7 @@ class LocalFiles:
             content_type=side.content_type if side else guess_content_type(src),
             metadata=side.metadata if side else {},
             create_only=False,
+            headers=side.headers if side else NO_HEADERS,
         )
 
     def move(self, src: str, dst: str) -> None:
@@ -557,6 +564,7 @@ class LocalFiles:
             side = read_sidecar(root, src, st)
             ctype = side.content_type if side else guess_content_type(src)
             meta = dict(side.metadata) if side else {}
+            kept = side.headers if side else NO_HEADERS
             dst_walk = walk_parent(
                 root,
                 dst_segments,
@@ -572,7 +580,7 @@ class LocalFiles:
                     raise DriverError(ErrorCode.NOT_FOUND)
                 st = os.stat(src_walk.name, dir_fd=src_walk.parent, follow_symlinks=False)
                 old = _lstat_or_none(dst_walk.name, dst_walk.parent)
-                wrote = meta or ctype != guess_content_type(dst)
+                wrote = meta or kept or ctype != guess_content_type(dst)
                 if wrote:
                     write_sidecar(
                         root,
@@ -582,6 +590,7 @@ class LocalFiles:
                         meta,
                         fsync=self.config.fsync,
                         directory_mode=self.config.directory_mode,
+                        headers=kept,
                     )
                 try:
                     inner = _place(

@@ -1,4 +1,4 @@
-"""Content type and user metadata, kept in sidecar files outside the keyspace.
+"""Content type, user metadata and HTTP headers, kept in sidecar files outside the keyspace.
 
 Layout: ``<root>/.lexigram/meta/<h[:2]>/<h>/<inode>.json`` where ``h`` is the SHA-256
 of the key. A sidecar describes one *file* (inode) of one key: it records the key, the
@@ -9,7 +9,7 @@ them match the file it found. So:
   into place, and removes the sidecar of the file it replaced *after*; a reader always
   finds the sidecar of the file it sees, never a stale one of an older version.
 * Nothing to store: when the content type is the one guessed from the key's extension
-  and there is no metadata, no sidecar is written (the common case costs nothing).
+  and there is no metadata nor header, no sidecar is written (the common case costs nothing).
 * A sidecar orphaned by a crash or by two concurrent overwrites of one key is never
   used for another file (inode, size and mtime must all match) and goes when the key
   is deleted.
@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.local.paths import (
     FILE_READ_FLAGS,
     RESERVED_PREFIX,
@@ -56,6 +57,7 @@ _ATTEMPTS = 5
 class Sidecar:
     content_type: str
     metadata: Mapping[str, str]
+    headers: HttpHeaders = NO_HEADERS
 
 
 def _segments(key: str) -> list[str]:
@@ -72,6 +74,7 @@ def write_sidecar(
     *,
     fsync: bool,
     directory_mode: int,
+    headers: HttpHeaders = NO_HEADERS,
 ) -> None:
     """Write the sidecar of the data file ``st`` of ``key`` (atomically: temp + rename)."""
     payload = json.dumps(
@@ -83,6 +86,7 @@ def write_sidecar(
             "mtime_ns": st.st_mtime_ns,
             "content_type": content_type,
             "metadata": dict(metadata),
+            **({"headers": dict(headers.set_items())} if headers else {}),
         },
         separators=(",", ":"),
     ).encode()
@@ -168,7 +172,11 @@ def read_sidecar(root_fd: int, key: str, st: os.stat_result) -> Sidecar | None:
         or not isinstance(data.get("metadata"), dict)
     ):
         return None
-    return Sidecar(data["content_type"], {str(k): str(v) for k, v in data["metadata"].items()})
+    return Sidecar(
+        data["content_type"],
+        {str(k): str(v) for k, v in data["metadata"].items()},
+        HttpHeaders.from_mapping(data.get("headers")),
+    )
 
 
 def remove_one(root_fd: int, key: str, ino: int) -> None:

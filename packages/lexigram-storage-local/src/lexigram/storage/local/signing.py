@@ -3,8 +3,12 @@
 A URL is ``<base_url>/<quoted key>?expires=<unix s>&method=<GET|PUT>[&content_type=...]
 [&content_disposition=...]&signature=<hex>``. The signature is HMAC-SHA256 (key: the
 ``signing_key``) over ``"lexigram-local-v1\\n" + method + "\\n" + key + "\\n" + expires +
-"\\n" + content_type + "\\n" + content_disposition``. Keys never hold control characters
-(the core refuses them), so the newline-joined string is unambiguous. A URL is refused
+"\\n" + content_type + "\\n" + content_disposition``, followed, for a PUT URL that binds
+them, by ``"\\ncache_control=" + value`` (and ``content_encoding``, ``content_language``)
+for each one set (so a URL without them signs exactly as before). One of these holding a
+line break is refused as malformed, so no value can pose as another field. Keys never
+hold control characters (the core refuses them), so the newline-joined string is
+unambiguous. A URL is refused
 when the signature does not match (any part was changed), when it has expired, or when
 it is used for another method (a HEAD request may use a GET URL). Neither the host nor
 the path of ``base_url`` is signed: a URL verifies wherever the app serving it is
@@ -57,7 +61,16 @@ class ExpiredSignatureError(InvalidSignatureError):
 class SignedRequest:
     """What a verified URL grants: ``method`` on ``key`` until ``expires`` (unix seconds)."""
 
-    __slots__ = ("content_disposition", "content_type", "expires", "key", "method")
+    __slots__ = (
+        "cache_control",
+        "content_disposition",
+        "content_encoding",
+        "content_language",
+        "content_type",
+        "expires",
+        "key",
+        "method",
+    )
 
     def __init__(
         self,
@@ -66,12 +79,19 @@ class SignedRequest:
         expires: int,
         content_type: str | None,
         content_disposition: str | None,
+        cache_control: str | None = None,
+        content_encoding: str | None = None,
+        content_language: str | None = None,
     ) -> None:
         self.key = key
         self.method = method
         self.expires = expires
         self.content_type = content_type
         self.content_disposition = content_disposition
+        #: for PUT: headers the uploader must send (and that are stored)
+        self.cache_control = cache_control
+        self.content_encoding = content_encoding
+        self.content_language = content_language
 
     def __repr__(self) -> str:
         return f"SignedRequest(key={self.key!r}, method={self.method!r}, expires={self.expires})"
@@ -85,11 +105,20 @@ def sign(
     expires: int,
     content_type: str | None = None,
     content_disposition: str | None = None,
+    cache_control: str | None = None,
+    content_encoding: str | None = None,
+    content_language: str | None = None,
 ) -> str:
     """The hex HMAC-SHA256 signature of one grant."""
-    message = "\n".join(
-        [_VERSION, method, key, str(expires), content_type or "", content_disposition or ""]
-    )
+    lines = [_VERSION, method, key, str(expires), content_type or "", content_disposition or ""]
+    for name, value in (
+        ("cache_control", cache_control),
+        ("content_encoding", content_encoding),
+        ("content_language", content_language),
+    ):
+        if value is not None:
+            lines.append(f"{name}={value}")
+    message = "\n".join(lines)
     return hmac.new(signing_key.encode(), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -102,21 +131,23 @@ def signed_url(
     expires: int,
     content_type: str | None = None,
     content_disposition: str | None = None,
+    cache_control: str | None = None,
+    content_encoding: str | None = None,
+    content_language: str | None = None,
 ) -> str:
     """Build the presigned URL of one grant (``expires``: unix seconds)."""
     query: dict[str, str] = {"expires": str(expires), "method": method}
-    if content_type is not None:
-        query["content_type"] = content_type
-    if content_disposition is not None:
-        query["content_disposition"] = content_disposition
-    query["signature"] = sign(
-        signing_key,
-        key=key,
-        method=method,
-        expires=expires,
-        content_type=content_type,
-        content_disposition=content_disposition,
-    )
+    fields = {
+        "content_type": content_type,
+        "content_disposition": content_disposition,
+        "cache_control": cache_control,
+        "content_encoding": content_encoding,
+        "content_language": content_language,
+    }
+    for name, value in fields.items():
+        if value is not None:
+            query[name] = value
+    query["signature"] = sign(signing_key, key=key, method=method, expires=expires, **fields)
     return f"{base_url.rstrip('/')}/{quote(key, safe='/')}?{urlencode(query, quote_via=quote)}"
 
 
@@ -158,15 +189,24 @@ def verify_query(
             key=key,
         )
     expires = int(expires_text)
-    content_type, content_disposition = one("content_type"), one("content_disposition")
-    expected = sign(
-        signing_key,
-        key=key,
-        method=signed_method,
-        expires=expires,
-        content_type=content_type,
-        content_disposition=content_disposition,
-    )
+    fields = {
+        name: one(name)
+        for name in (
+            "content_type",
+            "content_disposition",
+            "cache_control",
+            "content_encoding",
+            "content_language",
+        )
+    }
+    extra = (fields["cache_control"], fields["content_encoding"], fields["content_language"])
+    if any(value is not None and ("\n" in value or "\r" in value) for value in extra):
+        raise InvalidSignatureError(
+            f"presigned URL for {key!r} has a line break in a signed field",
+            reason="malformed",
+            key=key,
+        )
+    expected = sign(signing_key, key=key, method=signed_method, expires=expires, **fields)
     if not hmac.compare_digest(expected, signature):
         raise InvalidSignatureError(
             f"the signature of the presigned URL for {key!r} does not match: it was altered "
@@ -188,7 +228,16 @@ def verify_query(
             reason="expired",
             key=key,
         )
-    return SignedRequest(key, signed_method, expires, content_type, content_disposition)
+    return SignedRequest(
+        key,
+        signed_method,
+        expires,
+        fields["content_type"],
+        fields["content_disposition"],
+        fields["cache_control"],
+        fields["content_encoding"],
+        fields["content_language"],
+    )
 
 
 def verify_presigned_url(

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest, buffer_too_small
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import hide_in_logs
 from lexigram.storage.repair import REPAIRS, keep_intact
@@ -40,6 +41,7 @@ from lexigram.storage.s3.integrity import (
     md5_of,
     sdk_verified,
 )
+from lexigram.storage.s3.object_headers import S3_HEADER_PARAMS, header_args, headers_from
 from lexigram.storage.s3.session import new_session
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import (
@@ -55,7 +57,11 @@ from lexigram.storage.s3.urls import effective_style, object_url
 
 __all__ = ["R2Driver", "S3Driver"]
 
-_CAPABILITIES = Capabilities(delete_batch_size=1000)
+_CAPABILITIES = Capabilities(
+    delete_batch_size=1000,
+    http_headers=True,
+    presign_put_headers=frozenset(S3_HEADER_PARAMS),
+)
 
 T = TypeVar("T", bytes, memoryview)
 
@@ -234,9 +240,12 @@ class S3Driver(BlobDriver):
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
+        headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
         try:
             args = self._write_args(content_type, metadata)
+            if headers:
+                args.update(header_args(headers))
             if create_only:
                 args["IfNoneMatch"] = "*"
             block: memoryview | bytearray
@@ -250,9 +259,11 @@ class S3Driver(BlobDriver):
                 if len(block) == part:
                     second = await anext(blocks, None)
                     if second is not None:
-                        return await self._put_multipart(
-                            key, _chain(block, second, blocks), args, content_type, metadata
-                        )
+                        return (
+                            await self._put_multipart(
+                                key, _chain(block, second, blocks), args, content_type, metadata
+                            )
+                        ).with_headers(headers)
             # One PutObject, sent from here (a helper would be one more coroutine layer
             # on every resumption of the request).
             size = len(block)
@@ -266,7 +277,7 @@ class S3Driver(BlobDriver):
             )
             if digest is not None and not etag_shows(resp, digest):
                 resp = await self._repair_put(key, block, size, args, digest, resp)
-            return self._written(key, size, resp, content_type, metadata)
+            return self._written(key, size, resp, content_type, metadata).with_headers(headers)
         except ClientError as exc:
             if create_only and client_error_code(exc)[0] in (
                 "PreconditionFailed",
@@ -660,7 +671,7 @@ class S3Driver(BlobDriver):
             last_modified=_utc(resp.get("LastModified")),
             etag=resp.get("ETag"),
             metadata=dict(resp.get("Metadata") or {}),
-        )
+        ).with_headers(headers_from(resp))
 
     async def exists(self, key: str) -> bool:
         try:
@@ -770,6 +781,7 @@ class S3Driver(BlobDriver):
             args["ContentType"] = info["ContentType"]
         if info.get("Metadata"):
             args["Metadata"] = info["Metadata"]
+        args.update(header_args(headers_from(info)))
         upload_id = await self._create_multipart(client, dst, args)
         part = part_size_for(size, max(self.settings.part_size, 512 * 1024 * 1024))
 
@@ -817,6 +829,8 @@ class S3Driver(BlobDriver):
                 operation = "put_object"
                 if request.content_type:
                     params["ContentType"] = request.content_type
+                # signed headers: the uploader must send them, and S3 stores them
+                params.update(header_args(request.headers))
             url: str = await client.generate_presigned_url(
                 operation,
                 Params=params,
