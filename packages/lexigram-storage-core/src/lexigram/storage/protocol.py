@@ -166,6 +166,17 @@ class BlobStoreProtocol(Protocol):
         block_size: int = ...,
     ) -> BlobWriter: ...
 
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = ...,
+    ) -> BlobReader | BlobWriter: ...
+
     def open(
         self,
         path: str,

@@ -811,6 +811,17 @@ class BlobStore:
         block_size: int = DEFAULT_BLOCK_SIZE,
     ) -> BlobWriter: ...
 
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> BlobReader | BlobWriter: ...
+
     def open(
         self,
         path: str,
