@@ -47,9 +47,7 @@ async def post_form(
     app: ASGIApp, post: PresignedPost, body: bytes, content_type: str, piece: int = 7000
 ) -> Response:
     pieces = [body[i : i + piece] for i in range(0, len(body), piece)]
-    return await request(
-        app, "POST", post.url, body=pieces, headers={"content-type": content_type}
-    )
+    return await request(app, "POST", post.url, body=pieces, headers={"content-type": content_type})
 
 
 async def photo_post(store: BlobStore, key: str = "up/photo.png", **kw: Any) -> PresignedPost:
@@ -89,9 +87,7 @@ async def test_over_max_size_is_refused_and_nothing_stays(
     assert files_under(root) == before  # no temp file left behind
 
 
-async def test_an_existing_object_survives_a_refused_form(
-    app: ASGIApp, store: BlobStore
-) -> None:
+async def test_an_existing_object_survives_a_refused_form(app: ASGIApp, store: BlobStore) -> None:
     await store.upload("up/photo.png", b"old", content_type="image/png")
     post = await photo_post(store, max_size=10)
     got = await post_form(app, post, *form(post, b"x" * 11))
