@@ -30,10 +30,12 @@ from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
 from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, raise_for_status, status_of
 from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
 from lexigram.storage.gcs.objects import blob_info
+from lexigram.storage.gcs.post_policy import sign_post_policy
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.repair import keep_intact
 
 __all__ = ["GCSDriver"]
@@ -50,7 +52,7 @@ class GCSDriver(BlobDriver):
     """
 
     name = "gcs"
-    capabilities = Capabilities(max_presign_expiry=timedelta(days=7))
+    capabilities = Capabilities(max_presign_expiry=timedelta(days=7), presign_post=True)
 
     def __init__(
         self,
@@ -485,6 +487,23 @@ class GCSDriver(BlobDriver):
             content_type=request.content_type if request.method == "PUT" else None,
             content_disposition=request.content_disposition,
         )
+
+    async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
+        signer, email = await self._signing()
+        parts = urlsplit(self._root)
+        url, fields = await sign_post_policy(
+            signer=signer,
+            client_email=email,
+            scheme=parts.scheme,
+            host=parts.netloc,
+            bucket=self._bucket,
+            key=key,
+            expires_in=request.expires_in,
+            content_type=request.content_type,
+            max_size=request.max_size,
+            metadata=request.metadata,
+        )
+        return PresignedPost(url=url, fields=fields)
 
     async def _signing(self) -> tuple[Signer, str]:
         self._client()
