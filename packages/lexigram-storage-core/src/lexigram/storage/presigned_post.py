@@ -17,17 +17,19 @@ import attrs
 __all__ = ["PostPolicyRequest", "PresignedPost"]
 
 
-def _frozen_fields(value: Mapping[str, str]) -> Mapping[str, str]:
+def _frozen_fields(value: Mapping[str, str]) -> dict[str, str]:
+    """A copy (a plain dict, so it serialises as JSON for a browser as it is)."""
     return dict(value)
 
 
 @attrs.frozen
 class PresignedPost:
     """Where and with which form fields to POST an upload. ``fields`` hold the signed
-    policy: never log them with secrets in mind, but they name no signing key."""
+    policy and its signature (a bearer grant until it expires), so the repr leaves them
+    out; they never contain a signing key."""
 
     url: str
-    fields: Mapping[str, str] = attrs.field(converter=_frozen_fields, repr=False)
+    fields: Mapping[str, str] = attrs.field(converter=_frozen_fields, repr=False, hash=False)
 
 
 @attrs.frozen(kw_only=True)

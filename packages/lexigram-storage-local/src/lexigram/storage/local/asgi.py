@@ -309,7 +309,7 @@ async def _post(
         return
     except ClientGone:
         return
-    except InvalidArgumentError as exc:
+    except InvalidArgumentError as exc:  # InvalidKeyError too
         await _text(send, 400, f"bad request: {type(exc).__name__}")
         return
     except StorageError:
