@@ -73,9 +73,10 @@ async def test_write_waits_while_the_upload_does_not_consume() -> None:
         blocked = asyncio.ensure_future(w.write(b"y" * 10))
         for _ in range(20):
             await asyncio.sleep(0)
-        assert not blocked.done()  # bounded: the writer holds back
-        driver.gate.set()
+        held_back = not blocked.done()
+        driver.gate.set()  # before any assertion, so a failure cannot hang the test
         await blocked
+    assert held_back  # bounded: the writer held back while the upload did not consume
     assert await store.download("k") == b"x" * 10 * WRITER_QUEUE_CHUNKS + b"y" * 10
 
 
