@@ -43,9 +43,8 @@ class GatedDriver(MemoryDriver):
     ) -> BlobInfo:
         self.calls += 1
         await self.gate.wait()
-        if self.fail:
-            async for _ in body.chunks():
-                raise DriverError(ErrorCode.UNAVAILABLE, "connection reset")
+        if self.fail:  # fails without consuming anything more
+            raise DriverError(ErrorCode.UNAVAILABLE, "connection reset")
         return await super().put(
             key, body, content_type=content_type, metadata=metadata, create_only=create_only
         )
@@ -80,14 +79,26 @@ async def test_write_waits_while_the_upload_does_not_consume() -> None:
     assert await store.download("k") == b"x" * 10 * WRITER_QUEUE_CHUNKS + b"y" * 10
 
 
-async def test_a_failing_upload_reaches_the_writer() -> None:
+async def test_a_failing_upload_reaches_a_waiting_writer() -> None:
     driver = GatedDriver(fail=True)
     store = BlobStore(driver)
-    driver.gate.set()
-    with pytest.raises(StorageUnavailableError):
-        async with store.open("k", "wb", block_size=10) as w:
-            for _ in range(100):
-                await w.write(b"x" * 10)
+    writer = store.open("k", "wb", block_size=10)
+    await writer.__aenter__()
+    for _ in range(WRITER_QUEUE_CHUNKS):
+        await writer.write(b"x" * 10)  # fills the queue
+    write = asyncio.ensure_future(writer.write(b"y" * 10))  # waits for room
+    await asyncio.sleep(0)
+    assert not write.done()
+    driver.gate.set()  # the upload fails now, with the queue still full
+    for _ in range(50):  # event-loop turns, not time: the write must not wait forever
+        if write.done():
+            break
+        await asyncio.sleep(0)
+    if not write.done():
+        write.cancel()
+        pytest.fail("write() kept waiting after the upload had failed")
+    assert isinstance(write.exception(), StorageUnavailableError)
+    await writer.abort()
     assert not await store.exists("k")
 
 
