@@ -38,6 +38,7 @@ EXECUTED_PAGES = [
     "docs/quickstart.md",
     "docs/configuration.md",
     "docs/errors.md",
+    "docs/files-and-forms.md",
     "docs/kv.md",
     "docs/sync.md",
     "docs/urls.md",

@@ -39,8 +39,10 @@ from lexigram.storage.errors import (
 from lexigram.storage.headers import HttpHeaders
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.protocol import BlobStoreProtocol
 from lexigram.storage.provider import StorageProvider
+from lexigram.storage.readers import BlobReader, BlobWriter
 from lexigram.storage.registry import available_drivers, get_driver, register_driver
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.store import BlobStore
@@ -54,8 +56,10 @@ __all__ = [
     "BlobExistsError",
     "BlobInfo",
     "BlobNotFoundError",
+    "BlobReader",
     "BlobStore",
     "BlobStoreProtocol",
+    "BlobWriter",
     "BucketNotFoundError",
     "Capabilities",
     "ConfigError",
@@ -74,8 +78,10 @@ __all__ = [
     "NotSupportedError",
     "OperationEvent",
     "PermissionDeniedError",
+    "PostPolicyRequest",
     "PreconditionFailedError",
     "PresignRequest",
+    "PresignedPost",
     "ProgressCallback",
     "RetryPolicy",
     "StorageConfig",

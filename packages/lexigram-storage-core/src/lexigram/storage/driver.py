@@ -34,6 +34,7 @@ from lexigram.storage.body import UploadBody
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 
 __all__ = [
     "BlobDriver",
@@ -78,6 +79,8 @@ class Capabilities:
     http_headers: bool = False
     #: the HTTP headers a presigned PUT URL can bind (the uploader must send them).
     presign_put_headers: frozenset[str] = frozenset()
+    #: ``get_presigned_post`` (browser form uploads with a signed policy) is supported.
+    presign_post: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -302,6 +305,15 @@ class BlobDriver(abc.ABC):
     def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
         """Whether a failed idempotent operation may be retried. Default: UNAVAILABLE."""
         return code is ErrorCode.UNAVAILABLE
+
+    # -- browser uploads ------------------------------------------------------------------
+
+    async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
+        """A signed POST form policy for ``key`` (only called if
+        ``capabilities.presign_post``; ``request`` is validated by the core). The policy
+        must make the backend refuse a file larger than ``request.max_size``, with
+        another content type than ``request.content_type``, or after the expiry."""
+        raise DriverError(ErrorCode.NOT_SUPPORTED, "presign_post")
 
 
 def buffer_too_small(room: int, needed: int, *, exact: bool = False) -> str:

@@ -22,6 +22,7 @@ from lexigram.storage.errors import ConfigError, ErrorCode, InvalidKeyError
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.keys import validate_key
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 
 __all__ = ["PrefixedDriver", "normalize_prefix", "prefixed"]
 
@@ -154,6 +155,10 @@ class PrefixedDriver(BlobDriver):
 
     async def presign(self, key: str, request: PresignRequest) -> str:
         return await self.inner.presign(self._in(key), request)
+
+    async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
+        # the form names the backend's full key: the browser posts to the backend itself
+        return await self.inner.presign_post(self._in(key), request)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -6,10 +6,12 @@ import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 from lexigram.storage.body import BlobData, ProgressCallback
 from lexigram.storage.info import BlobInfo, HealthStatus
+from lexigram.storage.presigned_post import PresignedPost
+from lexigram.storage.readers import BlobReader, BlobWriter
 
 __all__ = ["BlobStoreProtocol"]
 
@@ -176,4 +178,64 @@ class BlobStoreProtocol(Protocol):
         """Download into the local file ``target`` through a temporary file renamed into
         place, so ``target`` is never half-written; its mtime is set from
         ``last_modified``. Returns the object's info."""
+        ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["rb"] = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = ...,
+    ) -> BlobReader: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["wb"],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = ...,
+    ) -> BlobWriter: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = ...,
+    ) -> BlobReader | BlobWriter: ...
+
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = ...,
+    ) -> BlobReader | BlobWriter:
+        """``async with store.open(path) as f``: a seekable async reader over ranged
+        reads that pins the version opened; ``open(path, "wb", ...)``: a writer streaming
+        one upload, aborted (nothing stored) if the block is left by an exception."""
+        ...
+
+    async def get_presigned_post(
+        self,
+        path: str,
+        *,
+        expires_in: timedelta,
+        content_type: str | None = None,
+        max_size: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> PresignedPost:
+        """A form policy a browser can POST an upload of ``path`` with, refused by the
+        backend above ``max_size`` bytes, with another content type, or once expired."""
         ...

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
@@ -40,6 +40,8 @@ from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent, default_hooks
 from lexigram.storage.keys import validate_key, validate_prefix
 from lexigram.storage.listing import collapse_prefixes
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
+from lexigram.storage.readers import DEFAULT_BLOCK_SIZE, BlobReader, BlobWriter
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.secrets import Redactor
 
@@ -54,6 +56,7 @@ T = TypeVar("T")
 _META_KEY = re.compile(r"[a-z_][a-z0-9_]{0,127}")
 _META_VALUE = re.compile(r"[ -~]*")
 _META_MAX_BYTES = 2048
+_CONTENT_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 _HINTS: dict[ErrorCode, str] = {
     ErrorCode.NOT_FOUND: "Check the key, or list its prefix to see what exists.",
@@ -948,6 +951,142 @@ class BlobStore:
         self._valid(path)
         return await download_to_file(
             self, path, target, range=range, progress=progress, conditions=conditions
+        )
+
+    # -- file-like access and browser uploads ---------------------------------------------
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["rb"] = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> BlobReader: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["wb"],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> BlobWriter: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> BlobReader | BlobWriter: ...
+
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> BlobReader | BlobWriter:
+        """``async with store.open(path) as f``: a seekable async reader
+        (:class:`~lexigram.storage.readers.BlobReader`) over ranged reads of
+        ``block_size`` bytes, pinned to the version opened. ``open(path, "wb",
+        content_type=..., metadata=...)``: a :class:`~lexigram.storage.readers.BlobWriter`
+        streaming one upload, aborted (nothing stored) if the block raises. Arguments are
+        checked here, before any request."""
+        if self._closed:
+            raise self._closed_error()
+        self._valid(path)
+        if mode not in ("rb", "wb"):
+            raise InvalidArgumentError(
+                f"Invalid mode {mode!r} for open({path!r}): use 'rb' to read or 'wb' to write.",
+                backend=self.name,
+                key=path,
+                operation="open",
+            )
+        if type(block_size) is not int or block_size <= 0:
+            raise InvalidArgumentError(
+                f"block_size must be a positive int, not {block_size!r} (open({path!r})).",
+                backend=self.name,
+                key=path,
+                operation="open",
+            )
+        if mode == "rb":
+            if content_type is not None or metadata is not None:
+                raise InvalidArgumentError(
+                    f"content_type and metadata are for mode 'wb', not 'rb' (open({path!r})).",
+                    backend=self.name,
+                    key=path,
+                    operation="open",
+                )
+            return BlobReader(self, path, block_size=block_size)
+        self._check_metadata(path, metadata)
+        return BlobWriter(
+            self, path, content_type=content_type, metadata=metadata, block_size=block_size
+        )
+
+    async def get_presigned_post(
+        self,
+        path: str,
+        *,
+        expires_in: timedelta,
+        content_type: str | None = None,
+        max_size: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> PresignedPost:
+        """A form a browser can POST an upload of ``path`` with: the backend refuses a
+        file over ``max_size`` bytes, of another ``content_type``, or after ``expires_in``.
+        Post every entry of ``fields`` as a form field, then the file as field ``file``."""
+        if self._closed:
+            raise self._closed_error()
+        self._valid(path)
+        caps = self._driver.capabilities
+        if not isinstance(expires_in, timedelta):
+            raise InvalidArgumentError(
+                f"expires_in must be a datetime.timedelta, not {type(expires_in).__name__}.",
+                backend=self.name,
+                key=path,
+            )
+        if expires_in < timedelta(seconds=1) or expires_in > caps.max_presign_expiry:
+            raise InvalidArgumentError(
+                f"expires_in={expires_in} for {path!r} is out of range: give at least 1 second "
+                f"and at most {caps.max_presign_expiry} for driver {self._driver.name!r}.",
+                backend=self.name,
+                key=path,
+            )
+        if max_size is not None and (type(max_size) is not int or max_size < 0):
+            raise InvalidArgumentError(
+                f"max_size must be None or an int >= 0 (bytes), not {max_size!r} "
+                f"(get_presigned_post({path!r})).",
+                backend=self.name,
+                key=path,
+            )
+        if content_type is not None and (
+            not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type)
+        ):
+            raise InvalidArgumentError(
+                f"content_type must be a media type such as 'image/png', not {content_type!r} "
+                f"(get_presigned_post({path!r})).",
+                backend=self.name,
+                key=path,
+            )
+        meta = self._check_metadata(path, metadata)
+        if not caps.presign_post:
+            raise self._unsupported("get_presigned_post", path)
+        request = PostPolicyRequest(
+            expires_in=expires_in, content_type=content_type, max_size=max_size, metadata=meta
+        )
+        return await self._run(
+            "get_presigned_post", path, lambda: self._driver.presign_post(path, request)
         )
 
 

@@ -46,6 +46,7 @@ from lexigram.storage.info import BlobInfo
 from lexigram.storage.store import BlobStore
 from lexigram.storage.testing.agreements import DriverAgreements
 from lexigram.storage.testing.blob_files import HeadersAndFilesConformance
+from lexigram.storage.testing.blob_open import BlobFileConformance
 
 __all__ = ["INVALID_KEYS", "UNUSUAL_KEYS", "BlobStoreConformance"]
 
@@ -124,7 +125,7 @@ async def _collect(source: AsyncIterator[BlobInfo]) -> list[BlobInfo]:
     return [item async for item in source]
 
 
-class BlobStoreConformance(DriverAgreements, HeadersAndFilesConformance):
+class BlobStoreConformance(DriverAgreements, HeadersAndFilesConformance, BlobFileConformance):
     """Tests every method of the public blob API against the ``store`` fixture."""
 
     #: size of the "larger than one chunk" body (bytes).

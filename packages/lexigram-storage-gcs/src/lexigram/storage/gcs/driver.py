@@ -30,11 +30,13 @@ from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
 from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, raise_for_status, status_of
 from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
 from lexigram.storage.gcs.objects import RESOURCE_FIELDS, blob_info, resource_fields
+from lexigram.storage.gcs.post_policy import sign_post_policy
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.repair import keep_intact
 
 __all__ = ["GCSDriver"]
@@ -55,6 +57,7 @@ class GCSDriver(BlobDriver):
         max_presign_expiry=timedelta(days=7),
         http_headers=True,
         presign_put_headers=frozenset(RESOURCE_FIELDS),
+        presign_post=True,
     )
 
     def __init__(
@@ -533,6 +536,23 @@ class GCSDriver(BlobDriver):
                 else None
             ),
         )
+
+    async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
+        signer, email = await self._signing()
+        parts = urlsplit(self._root)
+        url, fields = await sign_post_policy(
+            signer=signer,
+            client_email=email,
+            scheme=parts.scheme,
+            host=parts.netloc,
+            bucket=self._bucket,
+            key=key,
+            expires_in=request.expires_in,
+            content_type=request.content_type,
+            max_size=request.max_size,
+            metadata=request.metadata,
+        )
+        return PresignedPost(url=url, fields=fields)
 
     async def _signing(self) -> tuple[Signer, str]:
         self._client()

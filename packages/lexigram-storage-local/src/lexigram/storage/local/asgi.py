@@ -19,6 +19,11 @@ gives relative URLs) and the URLs of ``get_presigned_url`` work the way S3's do:
 * ``PUT`` with a PUT URL: the request body is streamed into the store (bounded memory);
   the content type is the signed one (a request with another ``Content-Type`` is
   refused), else the request's, else guessed from the key.
+* ``POST`` of a ``multipart/form-data`` form made with ``get_presigned_post`` (its
+  fields first, the file last as ``file``): the file is streamed into the store (``204``);
+  a form over the policy's ``max_size`` is refused with ``413``, one with another
+  content type, for another key or with an altered or expired policy with ``403``, a
+  malformed one with ``400``, and nothing is stored (needs the ``post`` extra).
 * Tampered, malformed or expired URL, or a URL of another method: ``403``. Missing
   object: ``404``. Other methods: ``405``.
 """
@@ -110,8 +115,11 @@ def create_app(
             await _text(send, 404, "not found")
             return
         method = scope["method"].upper()
+        if method == "POST":
+            await _post(blobs, key, key_material, scope, receive, send)
+            return
         if method not in ("GET", "HEAD", "PUT"):
-            await _text(send, 405, "method not allowed", [(b"allow", b"GET, HEAD, PUT")])
+            await _text(send, 405, "method not allowed", [(b"allow", b"GET, HEAD, PUT, POST")])
             return
         try:
             query = parse_query(scope.get("query_string", b"").decode("latin-1"))
@@ -312,4 +320,31 @@ async def _put(
     if info.etag:
         out.append((b"etag", info.etag.encode("latin-1")))
     await send({"type": "http.response.start", "status": 200, "headers": out})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _post(
+    blobs: BlobStore, key: str, signing_key: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    from lexigram.storage.local.form_upload import ClientGone, FormRefused, receive_form
+
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    try:
+        etag = await receive_form(blobs, key, signing_key, headers.get("content-type", ""), receive)
+    except FormRefused as exc:
+        await _text(send, exc.status, exc.reason)
+        return
+    except ClientGone:
+        return
+    except InvalidArgumentError as exc:  # InvalidKeyError too
+        await _text(send, 400, f"bad request: {type(exc).__name__}")
+        return
+    except StorageError:
+        logger.exception("storage error receiving a form upload of %r", key)
+        await _text(send, 500, "storage error")
+        return
+    out = [(b"content-length", b"0")]
+    if etag:
+        out.append((b"etag", etag.encode("latin-1")))
+    await send({"type": "http.response.start", "status": 204, "headers": out})
     await send({"type": "http.response.body", "body": b""})

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from lexigram.storage.body import UploadBody
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
@@ -23,7 +24,9 @@ from lexigram.storage.local.errors import classify_os_error
 from lexigram.storage.local.files import INLINE_READ_MAX, LocalFiles, WriteCancelled
 from lexigram.storage.local.http_headers import header_value
 from lexigram.storage.local.paths import split_key
+from lexigram.storage.local.post_policy import sign_policy
 from lexigram.storage.local.signing import signed_url
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 
 __all__ = ["LocalDriver"]
 
@@ -53,6 +56,7 @@ class LocalDriver(BlobDriver):
         presign_put_headers=frozenset(
             {"content_disposition", "cache_control", "content_encoding", "content_language"}
         ),
+        presign_post=True,
     )
 
     def __init__(self, config: StorageLocalConfig | None = None) -> None:
@@ -245,6 +249,31 @@ class LocalDriver(BlobDriver):
             content_encoding=request.content_encoding,
             content_language=request.content_language,
         )
+
+    async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
+        """A POST form for the ASGI app (:mod:`lexigram.storage.local.asgi`): the policy
+        is HMAC-signed with ``signing_key``; the app enforces it."""
+        if not self.config.signing_key or not self.config.base_url:
+            raise DriverError(
+                ErrorCode.NOT_SUPPORTED,
+                "presigned POST forms need signing_key and base_url in the local driver's "
+                "config (and lexigram.storage.local.asgi.create_app served at base_url)",
+            )
+        if request.content_type is not None and header_value(request.content_type) is None:
+            raise DriverError(ErrorCode.INVALID_ARGUMENT, "content_type is not a header value")
+        expires = math.ceil(time.time() + request.expires_in.total_seconds())
+        fields = sign_policy(
+            self.config.signing_key,
+            key=key,
+            expires=expires,
+            content_type=request.content_type,
+            max_size=request.max_size,
+            metadata=request.metadata,
+        )
+        if request.content_type is not None:
+            fields = {"Content-Type": request.content_type, **fields}
+        url = f"{self.config.base_url.rstrip('/')}/{quote(key, safe='/')}"
+        return PresignedPost(url=url, fields=fields)
 
     # -- housekeeping -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, TypeVar
 
+import attrs
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -21,6 +22,7 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import hide_in_logs
+from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.repair import REPAIRS, keep_intact
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import (
@@ -42,6 +44,7 @@ from lexigram.storage.s3.integrity import (
     sdk_verified,
 )
 from lexigram.storage.s3.object_headers import S3_HEADER_PARAMS, header_args, headers_from
+from lexigram.storage.s3.post import presigned_post
 from lexigram.storage.s3.session import new_session
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import (
@@ -61,6 +64,7 @@ _CAPABILITIES = Capabilities(
     delete_batch_size=1000,
     http_headers=True,
     presign_put_headers=frozenset(S3_HEADER_PARAMS),
+    presign_post=True,
 )
 
 T = TypeVar("T", bytes, memoryview)
@@ -855,11 +859,22 @@ class S3Driver(BlobDriver):
         except Exception as exc:
             self._reraise(exc)
 
+    # -- browser uploads --------------------------------------------------------------
+
+    async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
+        try:
+            client = await self._s3()
+            return await presigned_post(client, self.settings.bucket, key, request, self._sse)
+        except Exception as exc:
+            self._reraise(exc)
+
 
 class R2Driver(S3Driver):
     """Cloudflare R2: the S3 driver with region ``auto`` and explicit keys."""
 
     name: ClassVar[str] = "r2"
+    #: R2 has no POST Object (browser form uploads): presigned POST is not supported.
+    capabilities: ClassVar[Capabilities] = attrs.evolve(_CAPABILITIES, presign_post=False)
 
 
 def _path(info: BlobInfo) -> str:
