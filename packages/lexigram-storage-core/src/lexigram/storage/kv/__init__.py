@@ -38,8 +38,8 @@ from lexigram.storage.kv.protocol import TTL, JSONValue, KVStorageProtocol
 __all__ = [
     "TTL",
     "InMemoryKVStorage",
-    "KVBackendSpec",
     "JSONValue",
+    "KVBackendSpec",
     "KVConfig",
     "KVLogCorruptedError",
     "KVLogRecoveryWarning",
