@@ -105,9 +105,9 @@ async def test_a_value_that_is_not_json_is_a_typed_error(
     store: RedisKVStorage, raw: aioredis.Redis, prefix: str
 ) -> None:
     await raw.set(f"{prefix}foreign", "not json")
-    with pytest.raises(StorageError, match="'foreign'.*not JSON"):
+    with pytest.raises(StorageError, match=r"'foreign'.*not JSON"):
         await store.get("foreign")
-    with pytest.raises(StorageError, match="'foreign'.*not JSON"):
+    with pytest.raises(StorageError, match=r"'foreign'.*not JSON"):
         await store.increment("foreign")
     assert await raw.get(f"{prefix}foreign") == "not json"
 
@@ -116,7 +116,7 @@ async def test_a_key_of_another_type_is_a_typed_error(
     store: RedisKVStorage, raw: aioredis.Redis, prefix: str
 ) -> None:
     await raw.rpush(f"{prefix}list", "x")
-    with pytest.raises(StorageError, match="'list'.*WRONGTYPE"):
+    with pytest.raises(StorageError, match=r"'list'.*WRONGTYPE"):
         await store.get("list")
 
 

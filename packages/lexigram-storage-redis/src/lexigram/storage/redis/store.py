@@ -169,21 +169,39 @@ class RedisKVStorage:
             exc, where=self._where, operation=operation, key=key, redactor=self._redactor
         )
 
-    async def _run(self, operation: str, key: str | None, call: Callable[[], Awaitable[T]]) -> T:
+    async def _run(
+        self, operation: str, key: str | None, call: Callable[[], Awaitable[T]]
+    ) -> T:
         """``call()``, tried again under the retry policy on a transient failure."""
+        try:
+            return await call()
+        except _FAILURES as exc:
+            return await self._recover(exc, operation, key, call)
+
+    async def _recover(
+        self,
+        exc: BaseException,
+        operation: str,
+        key: str | None,
+        call: Callable[[], Awaitable[T]],
+    ) -> T:
+        """After the first try of ``call()`` failed with ``exc``: try again while the
+        policy allows and the failure is transient, else raise the typed error."""
         attempt = 1
         while True:
-            try:
-                return await call()
-            except rx.AuthenticationError as exc:
-                raise self._error(exc, operation, key) from None
-            except TRANSIENT as exc:
-                if attempt >= self._retry.attempts or self._closed:
-                    raise self._error(exc, operation, key) from None
-            except rx.RedisError as exc:
+            if (
+                isinstance(exc, rx.AuthenticationError)
+                or not isinstance(exc, TRANSIENT)
+                or attempt >= self._retry.attempts
+                or self._closed
+            ):
                 raise self._error(exc, operation, key) from None
             await asyncio.sleep(self._retry.delay(attempt))
             attempt += 1
+            try:
+                return await call()
+            except _FAILURES as again:
+                exc = again
 
     async def _once(self, operation: str, key: str | None, call: Awaitable[T]) -> T:
         """``call``, never tried again: it may have been applied when the reply was lost."""
@@ -209,7 +227,10 @@ class RedisKVStorage:
     async def get(self, key: str, default: Any = None) -> Any:
         self._check_open()
         full = self._prefix + check_key(key)
-        text = await self._run("get", key, lambda: self._client.get(full))
+        try:
+            text = await self._client.get(full)
+        except _FAILURES as exc:
+            text = await self._recover(exc, "get", key, lambda: self._client.get(full))
         return default if text is None else self._decode(key, text)
 
     async def set(self, key: str, value: object, ttl: TTL | None = None) -> None:
@@ -218,7 +239,10 @@ class RedisKVStorage:
         text = encode_value(key, value)
         px = None if ttl is None else _px(key, ttl)
         full = self._prefix + key
-        await self._run("set", key, lambda: self._client.set(full, text, px=px))
+        try:
+            await self._client.set(full, text, px=px)
+        except _FAILURES as exc:
+            await self._recover(exc, "set", key, lambda: self._client.set(full, text, px=px))
 
     async def delete(self, key: str) -> bool:
         self._check_open()
