@@ -169,9 +169,7 @@ class RedisKVStorage:
             exc, where=self._where, operation=operation, key=key, redactor=self._redactor
         )
 
-    async def _run(
-        self, operation: str, key: str | None, call: Callable[[], Awaitable[T]]
-    ) -> T:
+    async def _run(self, operation: str, key: str | None, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, tried again under the retry policy on a transient failure."""
         try:
             return await call()
