@@ -8,7 +8,8 @@ ships) on 127.0.0.1. The number is client CPU per operation (``time.process_time
 this process: the server runs in another), ours and the bare client's in alternating
 blocks (:func:`_measure.interleaved`); target <= 1.10x. The bare client gets the JSON
 text ready-made, so the ratio includes our key checks, JSON encoding and decoding,
-retry bookkeeping and error translation.
+retry bookkeeping and error translation. A second bare client runs beside them as a
+control: its CPU ratio to the first (``control_cpu_ratio``) is the run's noise floor.
 """
 
 from __future__ import annotations
@@ -44,30 +45,41 @@ async def _rows(url: str, quick: bool) -> list[dict[str, Any]]:
     ours = RedisKVStorage(url, prefix="bench:", max_connections=64)
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, decode_responses=True)
     bare = aioredis.Redis(connection_pool=pool)
+    # a second bare client: its ratio to the first is the noise floor of the run
+    control = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, decode_responses=True
+        )
+    )
     text = json.dumps(VALUE, separators=(",", ":"))
     keys = [f"k{i}" for i in range(KEYS)]
     full = [f"bench:k{i}" for i in range(KEYS)]
     try:
         await ours.set_many(dict.fromkeys(keys, VALUE))
         cases = {
-            "get": (lambda i: ours.get(keys[i % KEYS]), lambda i: bare.get(full[i % KEYS])),
+            "get": (
+                lambda i: ours.get(keys[i % KEYS]),
+                lambda i: bare.get(full[i % KEYS]),
+                lambda i: control.get(full[i % KEYS]),
+            ),
             "set": (
                 lambda i: ours.set(keys[i % KEYS], VALUE),
                 lambda i: bare.set(full[i % KEYS], text),
+                lambda i: control.set(full[i % KEYS], text),
             ),
             "increment": (
                 lambda i: ours.increment(f"n{i % KEYS}"),
                 lambda i: bare.incrby(f"bench:n{i % KEYS}", 1),
+                lambda i: control.incrby(f"bench:n{i % KEYS}", 1),
             ),
         }
         n = 2000 if quick else 10_000
         rounds = 2 if quick else 4
         for concurrency in (1, 64):
-            for name, (op_ours, op_bare) in cases.items():
-                await interleaved(200, concurrency, 1, {"ours": op_ours, "bare": op_bare})
-                paired = await interleaved(
-                    n, concurrency, rounds, {"ours": op_ours, "bare": op_bare}
-                )
+            for name, (op_ours, op_bare, op_control) in cases.items():
+                contenders = {"ours": op_ours, "bare": op_bare, "control": op_control}
+                await interleaved(200, concurrency, 1, contenders)
+                paired = await interleaved(n, concurrency, rounds, contenders)
                 ratio = paired.cpu_ratio("ours", "bare")
                 bare_us = paired.cpu_ms["bare"] * 1000  # CPU ms per op -> us per op
                 rows.append(
@@ -80,11 +92,13 @@ async def _rows(url: str, quick: bool) -> list[dict[str, Any]]:
                         ops=n * rounds,
                         ours_ops_s=round(paired.ops_s["ours"]),
                         bare_ops_s=round(paired.ops_s["bare"]),
+                        control_cpu_ratio=round(paired.cpu_ratio("control", "bare"), 3),
                     )
                 )
     finally:
         await ours.aclose()
         await bare.aclose()
+        await control.aclose()
     return rows
 
 
