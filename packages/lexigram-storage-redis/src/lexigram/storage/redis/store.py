@@ -264,6 +264,11 @@ class RedisKVStorage:
         self._check_open()
         if not isinstance(prefix, str):
             raise TypeError(f"keys() prefix must be a str, got {type(prefix).__name__}")
+        if not prefix.isascii():
+            try:
+                prefix.encode("utf-8")
+            except UnicodeEncodeError:
+                return []  # no valid key starts with a lone surrogate
         return await self._run("keys", None, lambda: self._scan(prefix))
 
     async def ttl(self, key: str) -> float | None:
