@@ -48,11 +48,16 @@ class PluginRegistry(Generic[S]):
         kind: str,
         known: dict[str, tuple[str, str]],
         find: Callable[[], dict[str, EntryPoint]] | None = None,
+        plural: str | None = None,
+        register_call: str = "register()",
     ) -> None:
         self.group = group
         self.spec_type = spec_type
         self.kind = kind
         self.known = known
+        #: how messages name the installed ones ("drivers") and the register function
+        self.plural = plural if plural is not None else f"{kind}s"
+        self.register_call = register_call
         self._lock = threading.Lock()
         self._entry_points: dict[str, EntryPoint] | None = None
         self._loaded: dict[str, S] = {}
@@ -91,8 +96,7 @@ class PluginRegistry(Generic[S]):
         """Register a plugin in this process without packaging it (apps and tests)."""
         if not isinstance(spec, self.spec_type):
             raise TypeError(
-                f"registering a {self.kind} takes a {self.spec_type.__name__}, "
-                f"not {type(spec).__name__}"
+                f"{self.register_call} takes a {self.spec_type.__name__}, not {type(spec).__name__}"
             )
         with self._lock:
             if spec.name in self._registered and not replace:
@@ -148,7 +152,7 @@ class PluginRegistry(Generic[S]):
     def not_installed(self, name: str) -> str:
         """The message for a plugin that is not installed: what to install, what is."""
         installed = ", ".join(self.available()) or "none"
-        plural = f"{self.kind}s"
+        plural = self.plural
         known = self.known.get(name)
         if known is not None:
             dist, extra = known

@@ -37,6 +37,8 @@ _REGISTRY: PluginRegistry[DriverSpec[Any]] = PluginRegistry(
     kind="storage driver",
     known=KNOWN_DISTRIBUTIONS,
     find=lambda: _discover(),
+    plural="drivers",
+    register_call="register_driver()",
 )
 
 

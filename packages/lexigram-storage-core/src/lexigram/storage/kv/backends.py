@@ -103,7 +103,11 @@ LOCAL = KVBackendSpec(
     validate=_validate_core,
 )
 _REGISTRY: PluginRegistry[KVBackendSpec] = PluginRegistry(
-    KV_ENTRY_POINT_GROUP, KVBackendSpec, kind="KV backend", known=KV_KNOWN_DISTRIBUTIONS
+    KV_ENTRY_POINT_GROUP,
+    KVBackendSpec,
+    kind="KV backend",
+    known=KV_KNOWN_DISTRIBUTIONS,
+    register_call="register_kv_backend()",
 )
 # Core's own backends are also published as entry points (pyproject.toml); registering
 # them here keeps them available where core's metadata was not (re)installed.
