@@ -208,7 +208,8 @@ def test_the_kit_installs_the_command_line(built: dict[str, Built]) -> None:
     entry_points = built[KIT].wheel_file(".dist-info/entry_points.txt")
     assert "lexigram-storage = lexigram.storage.cli:main" in entry_points
     meta = built[KIT].metadata()
-    assert set(meta.get_all("Provides-Extra", [])) >= {"aws", "gcp", "azure", "local", "all"}
+    extras = {"aws", "gcp", "azure", "local", "redis", "all"}
+    assert set(meta.get_all("Provides-Extra", [])) >= extras
 
 
 def test_core_declares_the_integrations(built: dict[str, Built]) -> None:

@@ -2,12 +2,15 @@
 
 python kv_worker.py ack PATH TASKS        # write k<task>-<n> forever, print each acked key
 python kv_worker.py mixed PATH ID N       # N distinct keys, N overlapping, N increments
+python kv_worker.py add PATH ID PAUSE     # on "go", add("lock", ID); PAUSE=1: stop once it
+                                          # decided (under the log's lock) until "continue"
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from lexigram.storage.kv import LocalStorage
 
@@ -51,12 +54,35 @@ async def mixed(path: str, worker: int, n: int) -> None:
     print("done", flush=True)
 
 
+async def add(path: str, worker: str, pause: bool) -> None:
+    from lexigram.storage.kv.local import ops
+
+    if pause:
+        plan = ops.Planner.plan
+
+        def paused(self: ops.Planner, op: ops.Op, texts: list[str], records: list[Any]) -> object:
+            result = plan(self, op, texts, records)
+            if isinstance(op, ops.AddOp):
+                print(f"decided {result}", flush=True)
+                assert sys.stdin.readline().strip() == "continue"
+            return result
+
+        ops.Planner.plan = paused  # type: ignore[method-assign]
+    async with LocalStorage(path) as store:
+        print("ready", flush=True)
+        assert (await asyncio.to_thread(sys.stdin.readline)).strip() == "go"
+        won = await store.add("lock", worker)
+        print(f"result {won}", flush=True)
+
+
 def main() -> None:
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "ack":
         asyncio.run(ack(path, int(sys.argv[3])))
     elif mode == "mixed":
         asyncio.run(mixed(path, int(sys.argv[3]), int(sys.argv[4])))
+    elif mode == "add":
+        asyncio.run(add(path, sys.argv[3], sys.argv[4] == "1"))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

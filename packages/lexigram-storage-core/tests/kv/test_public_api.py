@@ -8,7 +8,7 @@ import lexigram.storage.kv as kv
 def test_all_is_the_public_surface() -> None:
     public = {name for name in vars(kv) if not name.startswith("_")}
     modules = {"config", "expiry", "factory", "local", "memory", "protocol", "sweeper"}
-    modules |= {"validation"}
+    modules |= {"validation", "backends"}
     assert set(kv.__all__) == public - modules
     assert sorted(kv.__all__) == sorted(set(kv.__all__))
     for name in [

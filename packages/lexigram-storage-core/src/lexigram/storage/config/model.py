@@ -29,7 +29,8 @@ from lexigram.storage.config.converter import structure_at, structure_value
 from lexigram.storage.config.interpolate import interpolate
 from lexigram.storage.config.yaml_file import load_yaml_file
 from lexigram.storage.errors import ConfigError, DriverNotFoundError
-from lexigram.storage.kv.config import KVConfig, validate_kv_config
+from lexigram.storage.kv.backends import structure_kv_config
+from lexigram.storage.kv.config import KVConfig
 from lexigram.storage.retry import RetryPolicy
 
 __all__ = ["BackendConfig", "StorageConfig"]
@@ -92,7 +93,7 @@ class StorageConfig:
     default_driver: str | None = None
     drivers: dict[str, Any] = attrs.field(factory=dict)
     backends: list[BackendConfig] = attrs.field(factory=list)
-    kv: KVConfig | None = None
+    kv: KVConfig | Any | None = None  # a KV backend's config class (KVConfig for core's)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     health_timeout: float = 5.0
     _path: str = attrs.field(default=_ROOT, repr=False, eq=False, alias="_path")
@@ -117,9 +118,7 @@ class StorageConfig:
             )
         self.backends = backends
         if self.kv is not None:
-            if not isinstance(self.kv, KVConfig):
-                self.kv = structure_at(self.kv, KVConfig, f"{root}.kv")
-            validate_kv_config(self.kv, where=f"{root}.kv")
+            self.kv = structure_kv_config(self.kv, f"{root}.kv")
         if not isinstance(self.retry, RetryPolicy):
             self.retry = structure_at(self.retry, RetryPolicy, f"{root}.retry")
         if self.default_driver is not None and self.default_driver not in self.drivers:
@@ -198,7 +197,7 @@ class StorageConfig:
             backends=[
                 _backend_from_dict(b, f"{path}.backends[{i}]") for i, b in enumerate(backends)
             ],
-            kv=structure_at(data["kv"], KVConfig, f"{path}.kv")
+            kv=structure_kv_config(data["kv"], f"{path}.kv")
             if data.get("kv") is not None
             else None,
             retry=structure_at(data.get("retry") or {}, RetryPolicy, f"{path}.retry"),

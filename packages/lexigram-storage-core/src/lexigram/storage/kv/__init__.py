@@ -8,11 +8,20 @@ For sessions, feature flags and ephemeral state::
     await store.set("session:abc", {"user": "42"}, ttl=3600)
     value = await store.get("session:abc")
 
-Backends: :class:`InMemoryKVStorage` (a dict, one process) and :class:`LocalStorage`
-(an append-only JSON-lines file: crash-safe, shared by several processes). Both follow
-:class:`KVStorageProtocol`; :func:`create_kv_store` builds one from a :class:`KVConfig`.
+Backends: :class:`InMemoryKVStorage` (a dict, one process), :class:`LocalStorage`
+(an append-only JSON-lines file: crash-safe, shared by several processes) and, from
+other distributions, any backend of the entry-point group ``lexigram.storage.kv``
+(``redis``: ``lexigram-storage-redis``). All follow :class:`KVStorageProtocol`;
+:func:`create_kv_store` builds one from the ``kv:`` config section.
 """
 
+from lexigram.storage.kv.backends import (
+    KVBackendSpec,
+    available_kv_backends,
+    get_kv_backend,
+    register_kv_backend,
+    unregister_kv_backend,
+)
 from lexigram.storage.kv.config import KVConfig, validate_kv_config
 from lexigram.storage.kv.factory import create_kv_store
 from lexigram.storage.kv.local import (
@@ -30,6 +39,7 @@ __all__ = [
     "TTL",
     "InMemoryKVStorage",
     "JSONValue",
+    "KVBackendSpec",
     "KVConfig",
     "KVLogCorruptedError",
     "KVLogRecoveryWarning",
@@ -38,6 +48,10 @@ __all__ = [
     "LocalStorage",
     "LogFormatError",
     "RepairReport",
+    "available_kv_backends",
     "create_kv_store",
+    "get_kv_backend",
+    "register_kv_backend",
+    "unregister_kv_backend",
     "validate_kv_config",
 ]

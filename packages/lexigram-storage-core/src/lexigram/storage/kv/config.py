@@ -42,7 +42,7 @@ class KVConfig:
       at least ``compact_min_bytes`` long and over ``compact_ratio`` times its live data.
     """
 
-    backend: Literal["memory", "local"] = "memory"
+    backend: Literal["memory", "local"] = "memory"  # other backends: their own config class
     path: str | None = None
     fsync: bool = True
     sweep_interval: float = 1.0

@@ -30,9 +30,11 @@ from lexigram.storage.kv.validation import (
     as_counter,
     check_increment,
     check_key,
+    check_keys,
     decode_value,
     encode_value,
     expiry_from_ttl,
+    touch_expiry,
 )
 
 __all__ = ["InMemoryKVStorage"]
@@ -184,6 +186,37 @@ class InMemoryKVStorage:
         result = step if text is None else as_counter(key, decode_value(text)) + step
         self._values[key] = str(result)  # the expiry, if any, is kept
         return result
+
+    async def add(self, key: str, value: object, ttl: TTL | None = None) -> bool:
+        self._check_open()
+        key = check_key(key)
+        text = encode_value(key, value)
+        expires_at = None if ttl is None else expiry_from_ttl(key, ttl, time.time())
+        if self._live(key) is not None:
+            return False
+        self._put(key, text, expires_at)
+        return True
+
+    async def touch(self, key: str, ttl: TTL) -> bool:
+        self._check_open()
+        key = check_key(key)
+        expires_at = touch_expiry(key, ttl, time.time())
+        text = self._live(key)
+        if text is None:
+            return False
+        self._put(key, text, expires_at)
+        return True
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        self._check_open()
+        checked = check_keys(keys, "delete_many")
+        removed = 0
+        for key in dict.fromkeys(checked):
+            if self._live(key) is not None:
+                del self._values[key]
+                self._expiry.pop(key, None)
+                removed += 1
+        return removed
 
     # -- lifecycle ---------------------------------------------------------------
 

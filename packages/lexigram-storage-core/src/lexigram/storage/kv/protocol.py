@@ -13,6 +13,8 @@ Semantics shared by :class:`~lexigram.storage.kv.InMemoryKVStorage` and
   its memory is reclaimed in the background without a reader touching it.
 - Writes are atomic per call: ``set_many`` stores all of its items or none of them, and
   ``increment`` is a read-modify-write no other writer can interleave with.
+- ``add`` stores only if the key is absent, atomically (exactly one of racing callers
+  wins); ``touch`` resets the TTL of a live key; ``delete_many`` removes keys at once.
 - After ``aclose()`` every method raises ``StoreClosedError``.
 """
 
@@ -95,3 +97,20 @@ class KVStorageProtocol(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    async def add(self, key: str, value: object, ttl: TTL | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent (or expired); ``True`` if it was stored.
+
+        Atomic: of several concurrent ``add`` calls for one key (from any task, process
+        or machine sharing the store), exactly one returns ``True``. For locks and
+        idempotency keys.
+        """
+        ...
+
+    async def touch(self, key: str, ttl: TTL) -> bool:
+        """Give the live ``key`` a new TTL of ``ttl`` seconds; ``False`` if it is absent."""
+        ...
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove every key of ``keys``, at once; how many were there (and not expired)."""
+        ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -22,9 +23,11 @@ __all__ = [
     "as_counter",
     "check_increment",
     "check_key",
+    "check_keys",
     "decode_value",
     "encode_value",
     "expiry_from_ttl",
+    "touch_expiry",
 ]
 
 MAX_KEY_BYTES = 1024
@@ -126,3 +129,24 @@ def as_counter(key: str, value: Any) -> int:
         f"cannot increment KV key {key!r}: it holds a {type(value).__name__} "
         f"({value!r:.60}), not an integer; delete it or set it to an int first"
     )
+
+
+def check_keys(keys: object, operation: str) -> list[str]:
+    """Every key of the iterable ``keys``, checked; a bare ``str`` is a ``TypeError``."""
+    if isinstance(keys, str):
+        raise TypeError(f"{operation}() takes an iterable of keys, not a single str")
+    if not isinstance(keys, Iterable):
+        raise TypeError(f"{operation}() takes an iterable of keys, not {type(keys).__name__}")
+    return [check_key(k) for k in keys]
+
+
+def touch_expiry(key: str, ttl: object, now: float) -> float:
+    """The new absolute expiry for ``touch(key, ttl)``: ``ttl`` is required (not ``None``)."""
+    if ttl is None:
+        raise TypeError(
+            f"touch of KV key {key!r} needs a ttl in seconds, got None: pass e.g. ttl=60 "
+            "(to keep a key forever, set it again without a ttl)"
+        )
+    expires_at = expiry_from_ttl(key, ttl, now)  # type: ignore[arg-type]
+    assert expires_at is not None
+    return expires_at

@@ -31,6 +31,7 @@ import pytest
 
 from lexigram.storage.errors import InvalidKeyError, StoreClosedError
 from lexigram.storage.kv.protocol import KVStorageProtocol
+from lexigram.storage.testing.kv_session import KVSessionOpsConformance
 
 __all__ = ["INVALID_KV_KEYS", "KVStoreConformance"]
 
@@ -75,7 +76,7 @@ _JSON_VALUES: list[Any] = [
 ]
 
 
-class KVStoreConformance:
+class KVStoreConformance(KVSessionOpsConformance):
     """The KV contract; see the module docstring. Override nothing but ``kv_store``."""
 
     # -- basics -------------------------------------------------------------------

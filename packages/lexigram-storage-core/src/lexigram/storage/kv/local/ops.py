@@ -18,14 +18,17 @@ from lexigram.storage.kv.local.log import (
 from lexigram.storage.kv.validation import as_counter, decode_value
 
 __all__ = [
+    "AddOp",
     "ClearOp",
     "CompactOp",
+    "DeleteManyOp",
     "DeleteOp",
     "Entry",
     "IncrementOp",
     "Op",
     "Planner",
     "SetOp",
+    "TouchOp",
     "describe",
 ]
 
@@ -57,7 +60,22 @@ class CompactOp(NamedTuple):
     pass
 
 
-Op = SetOp | DeleteOp | ClearOp | IncrementOp | CompactOp
+class AddOp(NamedTuple):
+    key: str
+    value: str  # JSON text
+    expires_at: float | None
+
+
+class TouchOp(NamedTuple):
+    key: str
+    expires_at: float
+
+
+class DeleteManyOp(NamedTuple):
+    keys: list[str]
+
+
+Op = SetOp | DeleteOp | ClearOp | IncrementOp | CompactOp | AddOp | TouchOp | DeleteManyOp
 
 
 def describe(op: Op) -> tuple[str, str | None]:
@@ -73,6 +91,13 @@ def describe(op: Op) -> tuple[str, str | None]:
         return f"delete of key {op.key!r}", op.key
     if isinstance(op, ClearOp):
         return "clear", None
+    if isinstance(op, AddOp):
+        return f"add of key {op.key!r}", op.key
+    if isinstance(op, TouchOp):
+        return f"touch of key {op.key!r}", op.key
+    if isinstance(op, DeleteManyOp):
+        head = op.keys[0] if op.keys else None
+        return f"delete_many of {len(op.keys)} keys ({head!r}, ...)", head
     return "compact", None
 
 
@@ -132,4 +157,36 @@ class Planner:
             self._overlay.clear()
             self._cleared = True
             return None
+        if isinstance(op, AddOp):
+            if self._lookup(op.key) is not None:
+                return False
+            self._set_one(op.key, op.value, op.expires_at, texts, records)
+            return True
+        if isinstance(op, TouchOp):
+            entry = self._lookup(op.key)
+            if entry is None:
+                return False
+            self._set_one(op.key, entry.value, op.expires_at, texts, records)
+            return True
+        if isinstance(op, DeleteManyOp):
+            removed = 0
+            for key in dict.fromkeys(op.keys):
+                if self._lookup(key) is not None:
+                    texts.append(delete_record(key))
+                    records.append(Record("del", [(key, "", None)], 0))
+                    self._overlay[key] = None
+                    removed += 1
+            return removed
         raise AssertionError(f"unknown op {op!r}")
+
+    def _set_one(
+        self,
+        key: str,
+        value: str,
+        expires_at: float | None,
+        texts: list[str],
+        records: list[Record],
+    ) -> None:
+        texts.append(set_record(key, value, expires_at))
+        records.append(Record("set", [(key, value, expires_at)], 0))
+        self._overlay[key] = Entry(value, expires_at, 0)

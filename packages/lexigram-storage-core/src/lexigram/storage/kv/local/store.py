@@ -35,16 +35,28 @@ from lexigram.storage.errors import StoreClosedError
 from lexigram.storage.kv.local.engine import LogEngine, Miss
 from lexigram.storage.kv.local.errors import KVLogRecoveryWarning
 from lexigram.storage.kv.local.group_commit import GroupCommitter
-from lexigram.storage.kv.local.ops import ClearOp, CompactOp, DeleteOp, IncrementOp, Op, SetOp
+from lexigram.storage.kv.local.ops import (
+    AddOp,
+    ClearOp,
+    CompactOp,
+    DeleteManyOp,
+    DeleteOp,
+    IncrementOp,
+    Op,
+    SetOp,
+    TouchOp,
+)
 from lexigram.storage.kv.local.repair import RepairReport, repair_log
 from lexigram.storage.kv.protocol import TTL
 from lexigram.storage.kv.sweeper import Sweeper
 from lexigram.storage.kv.validation import (
     check_increment,
     check_key,
+    check_keys,
     decode_value,
     encode_value,
     expiry_from_ttl,
+    touch_expiry,
 )
 
 __all__ = ["LocalStorage"]
@@ -238,6 +250,30 @@ class LocalStorage:
         self._check_open()
         key = check_key(key)
         result = await self._write(IncrementOp(key, check_increment(key, by)))
+        assert isinstance(result, int)
+        return result
+
+    async def add(self, key: str, value: object, ttl: TTL | None = None) -> bool:
+        self._check_open()
+        key = check_key(key)
+        text = encode_value(key, value)
+        expires_at = None if ttl is None else expiry_from_ttl(key, ttl, time.time())
+        # planned under the log's exclusive lock after catching up with other processes,
+        # so of racing add() calls in any process exactly one finds the key absent
+        return bool(await self._write(AddOp(key, text, expires_at)))
+
+    async def touch(self, key: str, ttl: TTL) -> bool:
+        self._check_open()
+        key = check_key(key)
+        expires_at = touch_expiry(key, ttl, time.time())
+        return bool(await self._write(TouchOp(key, expires_at)))
+
+    async def delete_many(self, keys: Iterable[str]) -> int:
+        self._check_open()
+        checked = check_keys(keys, "delete_many")
+        if not checked:
+            return 0
+        result = await self._write(DeleteManyOp(checked))
         assert isinstance(result, int)
         return result
 
