@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,37 @@ def test_blobstore_upload_documents_parameters_errors_and_an_example(site: Path)
     for needed in ("Parameters:", "Returns:", "Raises:", "BlobExistsError", "Example"):
         assert needed in text, needed
     assert "metadata={" in text
+
+
+def _version() -> str:
+    with (ROOT / "packages" / "lexigram-storage-core" / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
+def test_home_page_has_the_version_an_install_line_and_the_repository(site: Path) -> None:
+    home = (site / "index.html").read_text("utf-8")
+    text = _text(home)
+    assert f"Version {_version()}" in text
+    assert f"lexigram-storage {_version()}" in text  # the footer of every page
+    assert 'pip install "lexigram-storage-kit[all]"' in text
+    assert 'href="https://github.com/lexigram/lexigram-storage"' in home
+
+
+def test_no_table_cell_shows_an_escaped_pipe(site: Path) -> None:
+    cells = [
+        cell
+        for path in site.rglob("*.html")
+        for cell in re.findall(r"<td>(.*?)</td>", path.read_text("utf-8"), re.S)
+    ]
+    assert cells
+    assert [c for c in cells if "\\|" in c] == []
+
+
+def test_the_layout_stylesheet_widens_the_page_and_keeps_code_words_whole(site: Path) -> None:
+    home = (site / "index.html").read_text("utf-8")
+    assert 'href="stylesheets/extra.css"' in home
+    css = (site / "stylesheets" / "extra.css").read_text("utf-8")
+    grid = re.search(r"\.md-grid\s*\{[^}]*max-width:\s*(\d+)rem", css)
+    assert grid and int(grid.group(1)) > 61  # Material's default is 61rem
+    code = re.search(r"\.md-typeset code\s*\{([^}]*)\}", css)
+    assert code and "word-break: normal" in code.group(1)
