@@ -129,3 +129,14 @@ def test_the_layout_stylesheet_widens_the_page_and_keeps_code_words_whole(site: 
     assert grid and int(grid.group(1)) > 61  # Material's default is 61rem
     code = re.search(r"\.md-typeset code\s*\{([^}]*)\}", css)
     assert code and "word-break: normal" in code.group(1)
+
+
+@pytest.mark.parametrize(
+    "member",
+    ["driver", "driver_name", "closed", "add_hook", "exists", "delete", "copy", "move", "close"],
+)
+def test_every_other_blobstore_member_has_text(site: Path, member: str) -> None:
+    api = (site / "reference" / "api" / "index.html").read_text("utf-8")
+    section = _section(api, f"lexigram.storage.store.BlobStore.{member}")
+    contents = section.split('class="doc doc-contents', 1)[1]
+    assert re.search(r"<p>\s*\S", contents), contents[:400]
