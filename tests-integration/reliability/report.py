@@ -111,7 +111,8 @@ def summary(rows: Iterable[Figures]) -> list[str]:
     unexpected = sum(r.lost for r in outside)
     failures = sum(sum(r.failures.values()) for r in rows)
     out = [
-        f"{len(rows)} rows: {sum(r.operations for r in rows):,} operations, "
+        f"{len(rows)} row{'' if len(rows) == 1 else 's'}: "
+        f"{sum(r.operations for r in rows):,} operations, "
         f"{sum(r.faults for r in rows):,} faults injected, "
         f"{sum(r.retries_core + r.retries_sdk for r in rows):,} retries, "
         f"{failures:,} failures surfaced, {sum(r.corrupted for r in rows)} corrupted",
