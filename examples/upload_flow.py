@@ -112,6 +112,7 @@ async def main(folder: Path) -> None:
             put_url, data=PHOTO, method="PUT", headers={"Content-Type": "image/jpeg"}
         )
         status, headers, _ = await send(app, upload)
+        put_etag = headers.get("etag")
         took = ms(started)
         print(f"   PUT {len(PHOTO):,} bytes -> {status}, ETag {headers.get('etag')} ({took})")
         wrong = urllib.request.Request(
@@ -124,6 +125,8 @@ async def main(folder: Path) -> None:
         info = await store.info("avatars/42.jpg")
         modified = f"{info.last_modified:%Y-%m-%d %H:%M:%S} UTC" if info.last_modified else "-"
         print(f"   {info.path}: {info.size:,} bytes, {info.content_type}, modified {modified}")
+        same_etag = "the same as" if info.etag == put_etag else "NOT the same as"
+        print(f"   ETag {info.etag}, {same_etag} the one the browser got")
 
         print("\n4. browser: download through a presigned GET URL (5 minutes)")
         get_url = await store.get_presigned_url("avatars/42.jpg", timedelta(minutes=5))

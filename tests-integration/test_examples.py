@@ -58,6 +58,7 @@ def test_upload_flow_example_tells_the_story(tmp_path: Path) -> None:
     assert re.search(r"PUT 65,004 bytes -> 200, ETag \"[^\"]+\" \(\d+ ms\)", out), out
     assert "Content-Type text/html -> 403 forbidden: content-type differs" in out
     assert "avatars/42.jpg: 65,004 bytes, image/jpeg, modified 20" in out
+    assert re.search(r"ETag \"[^\"]+\", the same as the one the browser got", out), out
     assert re.search(
         r"GET -> 200, 65,004 bytes, image/jpeg, same bytes as uploaded \(\d+ ms\)", out
     )
