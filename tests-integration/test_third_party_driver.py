@@ -12,6 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from lexigram.storage.testing.progress import announce
 from lexigram.storage.testing.wheels import build_wheel, venv_with_wheels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +22,10 @@ EXAMPLE = ROOT / "examples" / "third-party-driver"
 CORE = ROOT / "packages" / "lexigram-storage-core"
 
 
-def test_example_driver_builds_installs_and_passes_the_kit(tmp_path: Path) -> None:
+def test_example_driver_builds_installs_and_passes_the_kit(
+    tmp_path: Path, pytestconfig: pytest.Config
+) -> None:
+    announce(pytestconfig, "third-party driver: building 2 wheels and a venv (about 10-20 s)")
     core_wheel = build_wheel(CORE, tmp_path / "core")
     example_wheel = build_wheel(EXAMPLE, tmp_path / "example")
     # attrs, cattrs, PyYAML, pytest and pytest-asyncio come from the running environment;

@@ -100,6 +100,12 @@ def editable_args() -> list[str]:
 
 
 def build() -> None:
+    print(
+        f"test-lowest: building {VENV.name} (our distributions at the lowest versions they "
+        "declare, the test tools, moto in a venv of its own): about 1-3 min with uv's "
+        "cache, longer on a fresh machine",
+        flush=True,
+    )
     env = clean_env()
     python = VENV / "bin" / "python"
     for venv in (VENV, MOTO_VENV):
@@ -147,6 +153,8 @@ def main(argv: list[str]) -> int:
     env["VIRTUAL_ENV"] = str(VENV)
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     argv = [str(VENV / "bin" / "python"), "-m", "pytest", *SUITES, *argv]
+    print(f"test-lowest: environment built in {built - started:.0f} s; running the unit and "
+          "driver suites in it (several minutes)", flush=True)  # fmt: skip
     print("+", " ".join(argv), flush=True)
     code = subprocess.run(argv, cwd=ROOT, env=env).returncode
     done = time.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,7 +24,7 @@ from lexigram.storage.testing.faults import FaultProxy
 from lexigram.storage.testing.servers import ServerProcess
 
 from ..azure_setup import create_container
-from .report import Figures, render
+from .report import Figures, summary, write_table
 
 CLOUD_DRIVERS = ["s3", "r2", "gcs", "azure"]
 
@@ -132,12 +133,27 @@ def figures(request: pytest.FixtureRequest) -> Callable[..., Figures]:
     return record
 
 
+#: where the whole table goes, under the pytest cache directory.
+TABLE_FILE = "reliability-figures.txt"
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    lines = render(config.stash.get(FIGURES, []))
-    if lines:
-        terminalreporter.section("reliability figures")
-        for line in lines:
-            terminalreporter.write_line(line)
+    """A few lines of totals; the whole table, with a legend, in a file named here."""
+    rows = config.stash.get(FIGURES, [])
+    lines = summary(rows)
+    if not lines:
+        return
+    path = Path(config.cache.mkdir("reliability")) if config.cache else config.rootpath
+    path = path / TABLE_FILE
+    write_table(rows, path)
+    terminalreporter.section("reliability figures")
+    for line in lines:
+        terminalreporter.write_line(line)
+    try:
+        shown: Path = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    terminalreporter.write_line(f"full table, with a legend: {shown}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

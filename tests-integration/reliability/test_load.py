@@ -16,6 +16,9 @@ import uuid
 from collections.abc import Callable
 
 import psutil
+import pytest
+
+from lexigram.storage.testing.progress import announce
 
 from .conftest import Backend
 from .report import Figures
@@ -32,6 +35,8 @@ MIB = 1024 * 1024
 RSS_SLACK = 64 * MIB
 #: fds that may differ after closing (the event loop's, pytest's, a lazily opened file).
 FD_SLACK = 3
+#: what a run took on the 2-core test machine (docs/reliability.md), for the start line.
+ABOUT_SECONDS = {"s3": "1-2 min", "r2": "1-2 min", "gcs": "10-20 s", "azure": "1-1.5 min"}
 #: bound on the whole run, so a hang fails instead of blocking the suite.
 HANG = 900
 
@@ -70,8 +75,13 @@ async def settled(measure: Callable[[], int], target: int, *, seconds: float = 1
 
 
 async def test_ten_thousand_mixed_operations_at_concurrency_128(
-    backend: Backend, figures: Callable[..., Figures]
+    backend: Backend, figures: Callable[..., Figures], pytestconfig: pytest.Config
 ) -> None:
+    announce(
+        pytestconfig,
+        f"load: {OPERATIONS:,} mixed operations at concurrency {CONCURRENCY} on "
+        f"{backend.driver} (about {ABOUT_SECONDS[backend.driver]})",
+    )
     # The truth store's connection is made first, so it is part of the baseline.
     direct = backend.store()
     assert await direct.exists("nothing/here") is False

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from lexigram.storage.testing.progress import announce
 from lexigram.storage.testing.wheels import build_sdist_and_wheel
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -85,10 +86,16 @@ def _sources() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+def built(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> dict[str, Built]:
     """Build every distribution's sdist and wheel (in parallel, without build isolation)."""
     out = tmp_path_factory.mktemp("dists")
     sources = _sources()
+    announce(
+        pytestconfig,
+        f"test_distributions: building {len(sources)} sdists and wheels (about 10-30 s)",
+    )
     with ThreadPoolExecutor(max_workers=len(sources)) as pool:
         futures = {
             dist: pool.submit(build_sdist_and_wheel, src, out / dist)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from lexigram.storage.testing.progress import announce
 from lexigram.storage.testing.wheels import venv_with_wheels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -79,9 +80,12 @@ def _expected_subpackage(dist: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Wheel]:
+def wheels(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> dict[str, Wheel]:
     """Build every distribution's wheel (in parallel, without build isolation)."""
     dists = _distributions()
+    announce(pytestconfig, f"test_wheels: building {len(dists)} wheels (about 10-30 s)")
     assert CORE in dists, f"{CORE} not found under {PACKAGES_DIR}"
     out_root = tmp_path_factory.mktemp("wheels")
     procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}

@@ -50,11 +50,47 @@ class BlobStoreProtocol(Protocol):
         key exists, atomically. ``content_type`` is guessed from the extension when not
         given. ``size`` is an optional hint for streams. ``progress(done, total)`` is
         called as bytes go out. A failed upload leaves the previous object untouched.
-        ``cache_control``, ``content_disposition``, ``content_encoding`` and
-        ``content_language`` are stored with the object as its HTTP headers (printable
-        ASCII; ``InvalidArgumentError`` naming the argument otherwise), served back by
-        the backend and returned on :class:`BlobInfo`. A ``content_encoding`` is only a
-        label: the bytes are stored and downloaded exactly as given.
+
+        Args:
+            path: the object key.
+            data: ``bytes``/``bytearray``/``memoryview``, an async iterable of bytes, or a
+                binary file object opened for reading (read in chunks).
+            content_type: the ``Content-Type`` stored with the object; guessed from the
+                key's extension when ``None`` (``application/octet-stream`` if unknown).
+            metadata: user metadata, ``str`` to ``str``; keys are lower-cased ASCII
+                (``[a-z0-9_-]``), at most 2 KiB in all.
+            mode: ``"overwrite"`` (the default) replaces an existing object;
+                ``"create"`` stores only if the key is free.
+            size: the length of a stream, when known (lets a backend pick single-request
+                or multipart upload up front).
+            progress: ``progress(bytes_done, total_or_None)``, called as bytes go out.
+            cache_control: stored as the object's ``Cache-Control`` and served back.
+            content_disposition: stored as its ``Content-Disposition``.
+            content_encoding: stored as its ``Content-Encoding``; only a label: the bytes
+                are stored and downloaded exactly as given.
+            content_language: stored as its ``Content-Language``.
+
+        Returns:
+            The stored object's [`BlobInfo`][lexigram.storage.info.BlobInfo] (size, etag,
+            content type, last modified, metadata).
+
+        Raises:
+            InvalidKeyError: ``path`` is not a valid key.
+            InvalidArgumentError: bad ``mode``, ``metadata``, ``content_type`` or a header
+                value that is not printable ASCII (the error names the argument).
+            BlobExistsError: ``mode="create"`` and the key exists.
+            NotSupportedError: ``mode="create"`` on a backend without create-only writes.
+            IntegrityError: the bytes stored differ from those sent (the altered object
+                is not left in place).
+            StorageUnavailableError: the backend could not be reached after retries.
+            PermissionDeniedError: the credentials may not write here.
+
+        Example:
+            ```python
+            info = await store.upload("avatars/42.jpg", data, metadata={"user": "42"})
+            async with aiofiles.open("big.bin", "rb") as f:  # or any async iterable
+                await store.upload("backups/big.bin", f)
+            ```
         """
         ...
 
@@ -66,7 +102,28 @@ class BlobStoreProtocol(Protocol):
         progress: ProgressCallback | None = None,
     ) -> bytes:
         """The whole object, or ``range=(start, end)``: bytes ``start`` up to but not
-        including ``end``, as in slicing; ``end=None`` reads to the end."""
+        including ``end``, as in slicing; ``end=None`` reads to the end.
+
+        Args:
+            path: the object key.
+            range: ``(start, end)`` as in slicing (``end`` exclusive, ``None`` = to the
+                end); a range past the end of the object gives the bytes that exist.
+            progress: ``progress(bytes_done, total)``, called as bytes arrive.
+
+        Returns:
+            The bytes, checked against the checksum the backend reports (whole objects).
+
+        Raises:
+            BlobNotFoundError: no object at ``path``.
+            InvalidArgumentError: a negative or reversed ``range``.
+            IntegrityError: the bytes received differ from the object's checksum.
+            StorageUnavailableError: the backend could not be reached after retries.
+
+        Example:
+            ```python
+            header = await store.download("reports/q4.csv", range=(0, 100))
+            ```
+        """
         ...
 
     async def download_into(
@@ -79,7 +136,22 @@ class BlobStoreProtocol(Protocol):
         """Write the object (or ``range`` of it) into ``buffer`` from its start and return
         the number of bytes written: no copy of the object is made beside the buffer.
         A buffer too small for it raises ``InvalidArgumentError`` naming the size needed
-        (its contents are then unspecified, as after any failed download)."""
+        (its contents are then unspecified, as after any failed download).
+
+        Args:
+            path: the object key.
+            buffer: a writable ``bytearray`` or ``memoryview`` at least as long as the
+                object (or the range).
+            range: ``(start, end)`` as in slicing.
+
+        Returns:
+            The number of bytes written.
+
+        Raises:
+            BlobNotFoundError: no object at ``path``.
+            InvalidArgumentError: the buffer is too small or read-only.
+            IntegrityError: the bytes received differ from the object's checksum.
+        """
         ...
 
     def stream(
@@ -90,40 +162,112 @@ class BlobStoreProtocol(Protocol):
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
     ) -> AsyncIterator[bytes]:
-        """The object (or a range of it) in chunks, in bounded memory."""
+        """The object (or a range of it) in chunks, in bounded memory.
+
+        A whole-object stream is checked as a whole: a mismatch raises
+        ``IntegrityError`` at its end, so do not act on the chunks before it completes.
+
+        Args:
+            path: the object key.
+            chunk_size: about how many bytes each chunk holds.
+            range: ``(start, end)`` as in slicing.
+            progress: ``progress(bytes_done, total)``, called as bytes arrive.
+
+        Yields:
+            Chunks of bytes.
+
+        Raises:
+            BlobNotFoundError: no object at ``path`` (at the first iteration).
+            IntegrityError: the bytes received differ from the object's checksum.
+
+        Example:
+            ```python
+            async for chunk in store.stream("videos/intro.mp4", chunk_size=1 << 20):
+                await response.write(chunk)
+            ```
+        """
         ...
 
     async def info(self, path: str) -> BlobInfo:
-        """Size, content type, last modified (aware UTC), etag and metadata."""
+        """Size, content type, last modified (aware UTC), etag and metadata.
+
+        Raises:
+            BlobNotFoundError: no object at ``path``.
+        """
         ...
 
     async def exists(self, path: str) -> bool:
-        """Whether the object exists."""
+        """Whether the object exists (``False``, not an error, when it does not)."""
         ...
 
     def list(self, prefix: str = "", *, delimiter: str | None = None) -> AsyncIterator[BlobInfo]:
         """Objects under ``prefix`` in lexicographic order; pagination hidden. With
-        ``delimiter="/"`` common prefixes are reported too, as ``is_prefix`` entries."""
+        ``delimiter="/"`` common prefixes are reported too, as ``is_prefix`` entries.
+
+        Args:
+            prefix: a plain string prefix of keys (not a folder: ``"a"`` matches ``ab``).
+            delimiter: ``"/"`` to list one level: keys below the next ``/`` are rolled
+                up into one ``is_prefix`` entry each.
+
+        Yields:
+            One [`BlobInfo`][lexigram.storage.info.BlobInfo] per object or common prefix.
+
+        Example:
+            ```python
+            async for entry in store.list("avatars/", delimiter="/"):
+                print("dir " if entry.is_prefix else "file", entry.path)
+            ```
+        """
         ...
 
     async def delete(self, path: str) -> None:
-        """Delete the object; a missing key is not an error."""
+        """Delete the object; a missing key is not an error.
+
+        Raises:
+            InvalidKeyError: ``path`` is not a valid key.
+            PermissionDeniedError: the credentials may not delete here.
+        """
         ...
 
     async def delete_many(self, paths: Iterable[str]) -> None:
-        """Delete many objects in batches; ``DeleteManyError`` lists per-key failures."""
+        """Delete many objects in batches; ``DeleteManyError`` lists per-key failures.
+
+        Missing keys are not errors. Every key is validated before anything is deleted.
+
+        Raises:
+            InvalidKeyError: one of the keys is not valid (nothing deleted).
+            DeleteManyError: some keys could not be deleted; ``.failures`` maps each to
+                its error, ``.deleted`` lists the keys that were.
+        """
         ...
 
     async def copy(self, src: str, dst: str) -> None:
-        """Copy, server-side where the backend has it."""
+        """Copy ``src`` to ``dst``, server-side where the backend has it (content type
+        and metadata come along); ``dst`` is overwritten.
+
+        Raises:
+            BlobNotFoundError: no object at ``src``.
+        """
         ...
 
     async def move(self, src: str, dst: str) -> None:
-        """Move: native rename, else copy then delete."""
+        """Move ``src`` to ``dst``: native rename where the backend has one, else copy
+        then delete (the source is deleted only once the copy succeeded).
+
+        Raises:
+            BlobNotFoundError: no object at ``src``.
+        """
         ...
 
     async def get_url(self, path: str) -> str:
-        """Public URL: ``public_url``/``base_url`` from the config, else the backend's own."""
+        """Public URL: ``public_url``/``base_url`` from the config, else the backend's own.
+
+        The URL is built, not checked: it works only if the object is publicly readable.
+
+        Raises:
+            NotSupportedError: no ``public_url``/``base_url`` configured and the backend
+                has no URL of its own (memory).
+        """
         ...
 
     async def get_presigned_url(
@@ -138,16 +282,59 @@ class BlobStoreProtocol(Protocol):
         content_encoding: str | None = None,
         content_language: str | None = None,
     ) -> str:
-        """A time-limited URL granting GET or PUT on ``path``. For PUT the headers given
-        are signed into the URL, so the uploader must send them."""
+        """A time-limited URL granting GET or PUT on ``path``.
+
+        Hand it to a browser or another service: it needs no credentials. On the local
+        driver the URL is served by ``lexigram.storage.local.asgi.create_app``.
+
+        Args:
+            path: the object key.
+            expires_in: how long the URL works (default one hour; at most the
+                backend's limit, e.g. 7 days on S3).
+            method: ``"GET"`` to download, ``"PUT"`` to upload.
+            content_type: PUT: the ``Content-Type`` the upload must send; GET: the
+                ``Content-Type`` of the response.
+            content_disposition: GET: the ``Content-Disposition`` of the response
+                (e.g. ``attachment; filename="report.pdf"``); PUT: a header the upload
+                must send, where the backend can bind it.
+            cache_control: PUT: signed into the URL; the uploader must send it.
+            content_encoding: PUT: signed into the URL; the uploader must send it.
+            content_language: PUT: signed into the URL; the uploader must send it.
+
+        Returns:
+            The URL.
+
+        Raises:
+            InvalidArgumentError: another method, or ``expires_in`` out of range.
+            NotSupportedError: the backend cannot sign URLs for ``method`` (or has no
+                signing key configured).
+
+        Example:
+            ```python
+            url = await store.get_presigned_url(
+                "uploads/1.jpg", timedelta(minutes=10), "PUT", content_type="image/jpeg"
+            )
+            # the browser: fetch(url, {method: "PUT", body: file,
+            #                          headers: {"Content-Type": "image/jpeg"}})
+            ```
+        """
         ...
 
     async def health_check(self, timeout: float = 5.0) -> HealthStatus:
-        """A real round trip to the backend; never raises, bounded in time."""
+        """A real round trip to the backend; never raises, bounded in time.
+
+        Args:
+            timeout: seconds to wait for the backend.
+
+        Returns:
+            [`HealthStatus`][lexigram.storage.info.HealthStatus]: healthy or not, the
+            latency in milliseconds, and a message naming the backend when not healthy.
+        """
         ...
 
     async def close(self) -> None:
-        """Release clients and connection pools."""
+        """Release clients and connection pools. Idempotent; any call after it raises
+        ``StoreClosedError``. ``async with store:`` calls it on exit."""
         ...
 
     async def __aenter__(self) -> BlobStoreProtocol: ...

@@ -137,10 +137,14 @@ class BlobStore:
 
     @property
     def driver_name(self) -> str:
+        """The driver's registered name (``"s3"``, ``"local"``, ...); ``name`` is the
+        backend's name in the config."""
         return self._driver.name
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` was called; every operation then raises
+        ``StoreClosedError``."""
         return self._closed
 
     def add_hook(self, hook: Hook) -> None:
