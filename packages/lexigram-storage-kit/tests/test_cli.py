@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,48 @@ def test_help_names_the_distribution_and_the_docs(tmp_path: Path) -> None:
     out = " ".join(run(tmp_path, "--help").stdout.split())
     assert "Installed by the distribution lexigram-storage-kit" in out
     assert "https://lexigram.github.io/lexigram-storage/cli/" in out
+
+
+def test_sigterm_during_a_download_leaves_no_partial_file(two_backends: Path) -> None:
+    (two_backends / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    run(two_backends, "cp", "big.bin", "disk:big.bin")
+    proc = subprocess.Popen(
+        [*CLI, "cp", "disk:big.bin", "out.bin"],
+        cwd=two_backends,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "LEXIGRAM_STORAGE_CONFIG": "",
+            "LEXIGRAM_STORAGE_CLI_TEST_PAUSE_AFTER_BYTES": "1",
+        },
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("test-hook: paused")
+    assert len(list(two_backends.glob(".lxs-partial-*"))) == 1  # planted mid-download
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "interrupted by SIGTERM" in err
+    assert (
+        list(two_backends.glob(".lxs-partial-*")) == [] and not (two_backends / "out.bin").exists()
+    )
+
+
+def test_downloads_keep_the_source_time_so_syncing_back_copies_nothing(two_backends: Path) -> None:
+    (two_backends / "site").mkdir()
+    for i in range(3):
+        (two_backends / "site" / f"p{i}.html").write_text(f"page {i}")
+    run(two_backends, "sync", "site", "disk:site")
+    run(two_backends, "sync", "disk:site", "copy")
+    stat = json.loads(run(two_backends, "stat", "disk:site/p0.html").stdout)
+    assert (two_backends / "copy" / "p0.html").stat().st_mtime == pytest.approx(
+        datetime.fromisoformat(stat["last_modified"]).timestamp(), abs=1e-3
+    )
+    assert (
+        "copied 0, deleted 0, unchanged 3" in run(two_backends, "sync", "copy", "disk:site").stderr
+    )
+    assert (
+        "copied 0, deleted 0, unchanged 3" in run(two_backends, "sync", "disk:site", "copy").stderr
+    )

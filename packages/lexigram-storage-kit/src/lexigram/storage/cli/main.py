@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
@@ -12,6 +13,7 @@ from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any, NoReturn, TypeVar
 
+import attrs
 import click
 from rich.console import Console
 
@@ -22,10 +24,10 @@ from lexigram.storage import (
     StorageError,
     StorageProvider,
 )
-from lexigram.storage.cli.endpoints import FsEndpoint, StoreEndpoint
+from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
 from lexigram.storage.cli.settings import load_config
 from lexigram.storage.cli.targets import Target, parse_target
-from lexigram.storage.cli.transfer import Copy, Endpoint, plan_sync, run_copies
+from lexigram.storage.cli.transfer import Compare, Copy, Endpoint, plan_sync, run_copies
 
 __all__ = ["main"]
 
@@ -35,6 +37,16 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNHEALTHY = 3
 EXIT_INTERRUPTED = 130
+#: SIGTERM and SIGHUP stop a command as Ctrl-C does; the exit code is 128 + the signal
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """The command was stopped by a signal; everything in flight was cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class Context:
@@ -58,14 +70,36 @@ class Context:
         """Run one command against a fresh provider; turn errors into one line and an exit code."""
 
         async def body() -> T:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+            received: list[int] = []
+
+            def stop(signum: int) -> None:
+                if not received:  # the first one cancels; cleanup is not cancelled again
+                    received.append(signum)
+                    task.cancel()
+
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, stop, signum)
             provider = self.provider()
             try:
                 return await make(provider)
+            except asyncio.CancelledError:
+                if received:
+                    raise Interrupted(received[0]) from None
+                raise
             finally:
                 await provider.aclose()
 
         try:
             return asyncio.run(body())
+        except Interrupted as exc:
+            self.err.print(
+                f"interrupted by {exc}: stopped cleanly, no partial object was left",
+                markup=False,
+            )
+            raise SystemExit(128 + exc.signum) from None
         except KeyboardInterrupt:
             self.err.print("interrupted: stopped cleanly, no partial object was left", markup=False)
             raise SystemExit(EXIT_INTERRUPTED) from None
@@ -366,8 +400,8 @@ async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[
             isinstance(dest, StoreEndpoint) and (not dest.prefix or dest.prefix.endswith("/"))
         )
         dst_rel = name if into_folder else ""
-        return [Copy("", dst_rel, entry.size)]
-    return [Copy(rel, rel, e.size) for rel, e in (await source.entries()).items()]
+        return [Copy("", dst_rel, entry.size, entry.modified)]
+    return [Copy(rel, rel, e.size, e.modified) for rel, e in (await source.entries()).items()]
 
 
 @main.command("cp")
@@ -381,9 +415,20 @@ async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[
 )
 @click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-metadata",
+    is_flag=True,
+    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+)
 @pass_ctx
 def cp_command(
-    ctx: Context, src: str, dst: str, recursive: bool, concurrency: int, quiet: bool
+    ctx: Context,
+    src: str,
+    dst: str,
+    recursive: bool,
+    concurrency: int,
+    quiet: bool,
+    no_metadata: bool,
 ) -> None:
     """Copy between this machine and a backend, or between two backends (streamed)."""
 
@@ -402,6 +447,7 @@ def cp_command(
             concurrency=concurrency,
             console=ctx.err,
             show_progress=not quiet and ctx.err.is_terminal,
+            keep_metadata=not no_metadata,
         )
         ctx.err.print(
             f"copied {len(copies)} object(s), {_human(sum(c.size for c in copies))}, "
@@ -419,11 +465,35 @@ def cp_command(
 @click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
 @click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-metadata",
+    is_flag=True,
+    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+)
+@click.option(
+    "--checksum",
+    is_flag=True,
+    help="Compare MD5s where both sides have one (local files, S3 single-part objects), "
+    "else sizes; ignore times.",
+)
+@click.option("--size-only", is_flag=True, help="Compare sizes only; ignore times.")
 @pass_ctx
 def sync_command(
-    ctx: Context, src: str, dst: str, delete: bool, dry_run: bool, concurrency: int, quiet: bool
+    ctx: Context,
+    src: str,
+    dst: str,
+    delete: bool,
+    dry_run: bool,
+    concurrency: int,
+    quiet: bool,
+    no_metadata: bool,
+    checksum: bool,
+    size_only: bool,
 ) -> None:
     """Make DST hold what SRC holds, copying only what differs (size, etag or mtime)."""
+    if checksum and size_only:
+        ctx.fail("--checksum and --size-only exclude each other: pick one", EXIT_USAGE)
+    compare: Compare = "checksum" if checksum else "size" if size_only else "time"
 
     async def run(provider: StorageProvider) -> None:
         source = _endpoint(provider, src, recursive=True)
@@ -433,8 +503,11 @@ def sync_command(
             and isinstance(dest, StoreEndpoint)
             and source.store.driver_name == dest.store.driver_name
         )
+        src_entries, dst_entries = await source.entries(), await dest.entries()
+        if compare == "checksum":
+            src_entries, dst_entries = await _with_md5(source, dest, src_entries, dst_entries)
         plan = plan_sync(
-            await source.entries(), await dest.entries(), delete=delete, same_backend_kind=same_kind
+            src_entries, dst_entries, delete=delete, same_backend_kind=same_kind, compare=compare
         )
         for item in plan.copies:
             ctx.out.print(f"{'would copy' if dry_run else 'copy'} {item.src_rel}", markup=False)
@@ -448,6 +521,7 @@ def sync_command(
                 concurrency=concurrency,
                 console=ctx.err,
                 show_progress=not quiet and ctx.err.is_terminal,
+                keep_metadata=not no_metadata,
             )
             for rel in plan.deletes:
                 await dest.delete(rel)
@@ -460,6 +534,18 @@ def sync_command(
         )
 
     ctx.run(run)
+
+
+async def _with_md5(
+    source: Endpoint, dest: Endpoint, src: dict[str, Entry], dst: dict[str, Entry]
+) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The entries with their MD5 where both sides may compare one (same size on both)."""
+    both = [rel for rel, e in src.items() if rel in dst and dst[rel].size == e.size]
+    src, dst = dict(src), dict(dst)
+    for rel in both:
+        src[rel] = attrs.evolve(src[rel], md5=await source.md5_of(src[rel]))
+        dst[rel] = attrs.evolve(dst[rel], md5=await dest.md5_of(dst[rel]))
+    return src, dst
 
 
 @main.group("kv")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
-from typing import TypeAlias
+from datetime import datetime
+from typing import Literal, TypeAlias
 
 import attrs
 from rich.console import Console
@@ -21,9 +24,14 @@ from rich.progress import (
 from lexigram.storage import StorageError
 from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
 
-__all__ = ["Copy", "Endpoint", "SyncPlan", "plan_sync", "run_copies"]
+__all__ = ["PAUSE_HOOK", "Compare", "Copy", "Endpoint", "SyncPlan", "plan_sync", "run_copies"]
 
 Endpoint: TypeAlias = StoreEndpoint | FsEndpoint
+#: how ``sync`` decides that a destination is already up to date
+Compare: TypeAlias = Literal["time", "checksum", "size"]
+#: test hook: once this many bytes went through a copy, print a marker on stderr and
+#: wait, so a test can signal the process at exactly that step
+PAUSE_HOOK = "LEXIGRAM_STORAGE_CLI_TEST_PAUSE_AFTER_BYTES"
 
 
 @attrs.frozen
@@ -33,6 +41,8 @@ class Copy:
     src_rel: str
     dst_rel: str
     size: int
+    #: the source's last-modified time, given to a downloaded file as its mtime
+    modified: datetime | None = None
 
 
 @attrs.frozen
@@ -42,13 +52,21 @@ class SyncPlan:
     unchanged: int
 
 
-def differs(src: Entry, dst: Entry | None, same_backend_kind: bool) -> bool:
+def differs(
+    src: Entry, dst: Entry | None, same_backend_kind: bool, compare: Compare = "time"
+) -> bool:
     """Whether ``dst`` must be (re)written: missing, another size, or older than the source.
 
     Equal etags on the same kind of backend mean equal content; unequal ones prove
-    nothing (a multipart etag, a local file's inode), so then the times decide."""
+    nothing (a multipart etag, a local file's inode), so then the times decide.
+    ``compare="size"`` looks at sizes only; ``"checksum"`` compares the MD5 of both
+    sides where both have one (a local file, an S3 single-part object), else sizes."""
     if dst is None or src.size != dst.size:
         return True
+    if compare == "size":
+        return False
+    if compare == "checksum":
+        return src.md5 is not None and dst.md5 is not None and src.md5 != dst.md5
     if same_backend_kind and src.etag and dst.etag and src.etag == dst.etag:
         return False
     if src.modified is not None and dst.modified is not None:
@@ -57,12 +75,17 @@ def differs(src: Entry, dst: Entry | None, same_backend_kind: bool) -> bool:
 
 
 def plan_sync(
-    src: dict[str, Entry], dst: dict[str, Entry], *, delete: bool, same_backend_kind: bool
+    src: dict[str, Entry],
+    dst: dict[str, Entry],
+    *,
+    delete: bool,
+    same_backend_kind: bool,
+    compare: Compare = "time",
 ) -> SyncPlan:
     copies = [
-        Copy(rel, rel, entry.size)
+        Copy(rel, rel, entry.size, entry.modified)
         for rel, entry in src.items()
-        if differs(entry, dst.get(rel), same_backend_kind)
+        if differs(entry, dst.get(rel), same_backend_kind, compare)
     ]
     deletes = sorted(set(dst) - set(src)) if delete else []
     return SyncPlan(copies, deletes, len(src) - len(copies))
@@ -77,8 +100,12 @@ async def run_copies(
     console: Console,
     show_progress: bool,
     on_done: Callable[[Copy], None] | None = None,
+    keep_metadata: bool = True,
 ) -> None:
     """Copy every item, ``concurrency`` at a time, then check each destination size.
+
+    With ``keep_metadata`` the content type and user metadata of each source object
+    (a local file: its type guessed from its name) are given to its copy.
 
     The first failure cancels the rest (every driver's upload is atomic, so a cancelled
     copy leaves nothing partial) and is raised.
@@ -97,8 +124,13 @@ async def run_copies(
 
         async def one(item: Copy) -> None:
             async with gate:
+                attributes = await source.attributes(item.src_rel) if keep_metadata else None
                 await dest.write(
-                    item.dst_rel, _counted(source.read(item.src_rel), bar, task), item.size
+                    item.dst_rel,
+                    _counted(source.read(item.src_rel), bar, task),
+                    item.size,
+                    attributes,
+                    item.modified,
                 )
                 got = await dest.size_of(item.dst_rel)
                 if got != item.size:
@@ -118,6 +150,14 @@ async def run_copies(
 async def _counted(
     source: AsyncIterator[bytes], bar: Progress, task: TaskID
 ) -> AsyncIterator[bytes]:
+    pause_at = int(os.environ.get(PAUSE_HOOK) or -1)
+    sent = 0
     async for chunk in source:
         bar.advance(task, len(chunk))
         yield chunk
+        sent += len(chunk)
+        if 0 <= pause_at <= sent:
+            pause_at = -1
+            sys.stderr.write(f"test-hook: paused after {sent} bytes\n")
+            sys.stderr.flush()
+            await asyncio.Event().wait()
