@@ -295,3 +295,68 @@ def test_downloads_keep_the_source_time_so_syncing_back_copies_nothing(two_backe
     assert (
         "copied 0, deleted 0, unchanged 3" in run(two_backends, "sync", "disk:site", "copy").stderr
     )
+
+
+def test_read_only_commands_never_create_the_zero_config_store(tmp_path: Path) -> None:
+    for args, code in [
+        (["ls"], 0),
+        (["ls", "-r", "--json"], 0),
+        (["health"], 0),
+        (["kv", "keys"], 0),
+        (["cat", "local:a.txt"], 1),
+        (["stat", "a.txt"], 1),
+        (["kv", "get", "k"], 1),
+        (["ls", "local:reports/"], 1),
+    ]:
+        done = run(tmp_path, *args, ok=False)
+        assert done.returncode == code, (args, done.stderr)
+        assert "zero-config default" in done.stderr and len(done.stderr.splitlines()) == 1
+        assert list(tmp_path.iterdir()) == [], args
+    (tmp_path / "a.txt").write_text("a")
+    first = run(tmp_path, "cp", "a.txt", "local:a.txt")
+    assert "zero-config default" in first.stderr  # said once: when the store is made
+    assert "zero-config" not in run(tmp_path, "ls").stderr
+
+
+def test_documented_exit_codes_of_every_command(two_backends: Path) -> None:
+    (two_backends / "f.txt").write_text("x")
+    run(two_backends, "cp", "f.txt", "disk:d/f.txt")
+    cases: list[tuple[list[str], int]] = [
+        # 0: done
+        (["ls", "disk:d/"], 0),
+        (["stat", "disk:d/f.txt"], 0),
+        (["cat", "disk:d/f.txt"], 0),
+        (["url", "disk:d/f.txt"], 0),
+        (["health"], 0),
+        (["config", "check"], 0),
+        (["sync", "disk:d", "archive:d"], 0),
+        (["cp", "disk:d/f.txt", "archive:f.txt"], 0),
+        (["rm", "archive:f.txt"], 0),
+        (["kv", "keys"], 0),
+        # 1: an error (missing object, nothing matches)
+        (["ls", "disk:nothing-here"], 1),
+        (["ls", "disk:d/nothing-"], 1),
+        (["stat", "disk:nope"], 1),
+        (["cat", "disk:nope"], 1),
+        (["cp", "disk:nope", "archive:x"], 1),
+        (["kv", "get", "nope"], 1),
+        # 2: usage: an unknown backend, a bad option or value
+        (["ls", "dsk:d/"], 2),
+        (["stat", "archiv:d/f.txt"], 2),
+        (["cat", "s4:foo"], 2),
+        (["rm", "dsik:d/f.txt"], 2),
+        (["rm", "-r", "disk:d"], 2),
+        (["url", "dsk:d/f.txt"], 2),
+        (["url", "--presign", "--expires", "soon", "disk:d/f.txt"], 2),
+        (["cp", "f.txt", "dsk:f.txt"], 2),
+        (["sync", "disk:d", "archve:d"], 2),
+        (["sync", "--checksum", "--size-only", "disk:d", "archive:d"], 2),
+        (["kv", "set", "k", "not json"], 2),
+        (["frobnicate"], 2),
+    ]
+    for args, code in cases:
+        done = run(two_backends, *args, ok=False)
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+    typo = run(two_backends, "ls", "dsk:d/", ok=False)
+    assert "no backend 'dsk'" in typo.stderr and "did you mean 'disk'?" in typo.stderr
+    assert (two_backends / "disk" / "d" / "f.txt").exists()

@@ -25,9 +25,10 @@ from lexigram.storage import (
     StorageProvider,
 )
 from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
-from lexigram.storage.cli.settings import load_config
+from lexigram.storage.cli.settings import ZERO_CONFIG_SOURCE, load_config, zero_config_exists
 from lexigram.storage.cli.targets import Target, parse_target
 from lexigram.storage.cli.transfer import Compare, Copy, Endpoint, plan_sync, run_copies
+from lexigram.storage.keys import validate_key, validate_prefix
 
 __all__ = ["main"]
 
@@ -62,12 +63,40 @@ class Context:
         config, _ = load_config(self.config_path)
         return StorageProvider(config=config)
 
+    def fresh_zero_config(self) -> bool:
+        """No config was found and the zero-config store does not exist yet."""
+        _, source = load_config(self.config_path)
+        return source == ZERO_CONFIG_SOURCE and not zero_config_exists()
+
+    def note_zero_config(self, what: str) -> None:
+        self.err.print(
+            "note: no lexigram-storage.yaml and no $LEXIGRAM_STORAGE_CONFIG: " + what,
+            markup=False,
+        )
+
     def fail(self, message: str, code: int = EXIT_ERROR) -> NoReturn:
         self.err.print(f"error: {message}", markup=False)
         raise SystemExit(code)
 
-    def run(self, make: Callable[[StorageProvider], Coroutine[Any, Any, T]]) -> T:
-        """Run one command against a fresh provider; turn errors into one line and an exit code."""
+    def run(
+        self,
+        make: Callable[[StorageProvider], Coroutine[Any, Any, T]],
+        fresh: Callable[[], T] | None = None,
+    ) -> T:
+        """Run one command against a fresh provider; turn errors into one line and an exit code.
+
+        A read-only command passes ``fresh``: what it answers when no config was found
+        and the zero-config store does not exist, so reading never creates it."""
+        try:
+            is_fresh = self.fresh_zero_config()
+        except ConfigError as exc:
+            self.fail(str(exc), EXIT_USAGE)
+        except click.UsageError as exc:
+            self.fail(exc.format_message(), EXIT_USAGE)
+        if is_fresh and fresh is None:
+            self.note_zero_config(
+                "using the zero-config default, a local store under ./storage/data"
+            )
 
         async def body() -> T:
             loop = asyncio.get_running_loop()
@@ -93,6 +122,8 @@ class Context:
                 await provider.aclose()
 
         try:
+            if is_fresh and fresh is not None:
+                return fresh()
             return asyncio.run(body())
         except Interrupted as exc:
             self.err.print(
@@ -111,6 +142,8 @@ class Context:
                 traceback.print_exception(leaf)
             if isinstance(leaf, ConfigError):
                 self.fail(str(leaf), EXIT_USAGE)
+            if isinstance(leaf, click.UsageError):
+                self.fail(leaf.format_message(), EXIT_USAGE)
             if isinstance(leaf, StorageError | TypeError | OSError | ValueError):
                 self.fail(str(leaf) or type(leaf).__name__)
             if isinstance(leaf, KeyboardInterrupt):
@@ -165,6 +198,25 @@ def _key_target(provider: StorageProvider, text: str) -> Target:
     return target
 
 
+_FRESH_STORE = "; no store under ./storage/data yet (the zero-config default)"
+
+
+def _fresh_target(text: str) -> Target:
+    return parse_target(text, ["local"], default="local")
+
+
+def _nothing_under(where: Target) -> str:
+    return (
+        f"nothing matches {where}: no object or prefix {where.path!r} in backend {where.backend!r}"
+    )
+
+
+def _no_object(text: str) -> NoReturn:
+    where = _fresh_target(text)
+    validate_key(where.path)
+    raise StorageError(f"No object {where.path!r} in backend 'local'{_FRESH_STORE}")
+
+
 pass_ctx = click.make_pass_decorator(Context)
 
 
@@ -212,7 +264,9 @@ def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> Non
         ):
             prefix += "/"
         store = provider.store(where.backend)
+        found = 0
         async for info in store.list(prefix, delimiter=None if recursive else "/"):
+            found += 1
             if as_json:
                 ctx.out.print(json.dumps(_info_dict(info)), markup=False)
             elif info.is_prefix:
@@ -222,8 +276,17 @@ def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> Non
                     info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
                 )
                 ctx.out.print(f"{_human(info.size):>10}  {when:19}  {info.path}", markup=False)
+        if not found and where.path:
+            raise StorageError(_nothing_under(where))
 
-    ctx.run(run)
+    def fresh() -> None:
+        where = _fresh_target(target)
+        validate_prefix(where.path)
+        if where.path:
+            raise StorageError(_nothing_under(where) + _FRESH_STORE)
+        ctx.note_zero_config(_FRESH_STORE.strip("; "))
+
+    ctx.run(run, fresh)
 
 
 @main.command("stat")
@@ -237,7 +300,7 @@ def stat_command(ctx: Context, target: str) -> None:
         info = await provider.store(where.backend).info(where.path)
         ctx.out.print(json.dumps(_info_dict(info), indent=2), markup=False)
 
-    ctx.run(run)
+    ctx.run(run, lambda: _no_object(target))
 
 
 @main.command("cat")
@@ -253,7 +316,7 @@ def cat_command(ctx: Context, target: str) -> None:
             out.write(chunk)
         out.flush()
 
-    ctx.run(run)
+    ctx.run(run, lambda: _no_object(target))
 
 
 @main.command("rm")
@@ -345,7 +408,19 @@ def health_command(ctx: Context, as_json: bool) -> None:
                 )
         return all(s.healthy for s in results.values())
 
-    if not ctx.run(run):
+    def fresh() -> bool:
+        ctx.note_zero_config(_FRESH_STORE.strip("; "))
+        healthy = os.access(".", os.W_OK)
+        detail = "not created yet" if healthy else "this folder is not writable"
+        if as_json:
+            row = {"backend": "local", "healthy": healthy, "latency_ms": 0.0, "detail": detail}
+            ctx.out.print(json.dumps(row), markup=False)
+        else:
+            mark = "ok  " if healthy else "FAIL"
+            ctx.out.print(f"{mark} {'local':20} {0.0:8.1f} ms  {detail}", markup=False)
+        return healthy
+
+    if not ctx.run(run, fresh):
         raise SystemExit(EXIT_UNHEALTHY)
 
 
@@ -553,7 +628,11 @@ def kv_group() -> None:
     """The configured key-value store."""
 
 
-def _kv(ctx: Context, action: Callable[[Any], Awaitable[None]]) -> None:
+def _kv(
+    ctx: Context,
+    action: Callable[[Any], Awaitable[None]],
+    fresh: Callable[[], None] | None = None,
+) -> None:
     async def run(provider: StorageProvider) -> None:
         if provider.config.kv is None:
             raise ConfigError(
@@ -562,7 +641,7 @@ def _kv(ctx: Context, action: Callable[[Any], Awaitable[None]]) -> None:
             )
         await action(provider.kv())
 
-    ctx.run(run)
+    ctx.run(run, fresh)
 
 
 @kv_group.command("get")
@@ -578,7 +657,10 @@ def kv_get(ctx: Context, key: str) -> None:
             raise StorageError(f"no key {key!r} in the KV store")
         ctx.out.print(json.dumps(value), markup=False)
 
-    _kv(ctx, action)
+    def fresh() -> None:
+        raise StorageError(f"no key {key!r} in the KV store{_FRESH_STORE}")
+
+    _kv(ctx, action, fresh)
 
 
 @kv_group.command("set")
@@ -629,4 +711,4 @@ def kv_keys(ctx: Context, prefix: str) -> None:
         for key in await kv.keys(prefix):
             ctx.out.print(key, markup=False)
 
-    _kv(ctx, action)
+    _kv(ctx, action, lambda: ctx.note_zero_config(_FRESH_STORE.strip("; ")))
