@@ -360,3 +360,34 @@ def test_documented_exit_codes_of_every_command(two_backends: Path) -> None:
     typo = run(two_backends, "ls", "dsk:d/", ok=False)
     assert "no backend 'dsk'" in typo.stderr and "did you mean 'disk'?" in typo.stderr
     assert (two_backends / "disk" / "d" / "f.txt").exists()
+
+
+def _read_then_close(cwd: Path, *args: str) -> tuple[int, bytes, str]:
+    """Run the command with its stdout read for a few bytes, then closed (``| head``)."""
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return proc.wait(timeout=60), head, err
+
+
+def test_a_closed_pipe_ends_quietly_as_unix_tools_do(two_backends: Path) -> None:
+    (two_backends / "big.bin").write_bytes(b"0123456789" * 500_000)  # far more than a pipe holds
+    run(two_backends, "cp", "big.bin", "disk:big.bin")
+    many = two_backends / "disk" / "many"
+    many.mkdir()
+    for i in range(1500):
+        (many / f"a-file-with-a-rather-long-name-{i:05}.txt").write_text("x")
+    for args in (["cat", "disk:big.bin"], ["ls", "-r", "disk:"], ["ls", "-r", "--json", "disk:"]):
+        code, head, err = _read_then_close(two_backends, *args)
+        assert len(head) == 10
+        assert (code, err) == (141, ""), args

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
@@ -38,6 +39,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNHEALTHY = 3
 EXIT_INTERRUPTED = 130
+#: standard output was closed by its reader (``| head``): quiet, as coreutils (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 141
 #: SIGTERM and SIGHUP stop a command as Ctrl-C does; the exit code is 128 + the signal
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -56,7 +59,7 @@ class Context:
     def __init__(self, config_path: str | None, debug: bool) -> None:
         self.config_path = config_path
         self.debug = debug
-        self.out = Console(highlight=False, soft_wrap=True)
+        self.out = _Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def provider(self) -> StorageProvider:
@@ -138,6 +141,8 @@ class Context:
             raise
         except BaseException as exc:
             leaf = _first_leaf(exc)
+            if _is_broken_pipe(leaf):
+                pipe_closed()
             if self.debug:
                 traceback.print_exception(leaf)
             if isinstance(leaf, ConfigError):
@@ -152,6 +157,40 @@ class Context:
                 )
                 raise SystemExit(EXIT_INTERRUPTED) from None
             self.fail(f"{type(leaf).__name__}: {leaf} (run with --debug for the traceback)")
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
+
+
+def pipe_closed() -> NoReturn:
+    """The reader of standard output is gone (``lexigram-storage cat x | head``): stop
+    quietly with 141, as ``cat`` killed by SIGPIPE does; what is left to print goes to
+    /dev/null so that the final flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+class _Console(Console):
+    """Standard output: a closed pipe ends the command as :func:`pipe_closed` says."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        pipe_closed()
+
+
+class _Group(click.Group):
+    """The command group; a closed standard output ends any command quietly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if _is_broken_pipe(exc):
+                pipe_closed()
+            raise
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
@@ -221,6 +260,7 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Installed by the distribution lexigram-storage-kit (not the unrelated "
     "lexigram-storage on PyPI). Documentation: https://lexigram.github.io/lexigram-storage/cli/",
