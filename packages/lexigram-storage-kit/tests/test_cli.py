@@ -391,3 +391,77 @@ def test_a_closed_pipe_ends_quietly_as_unix_tools_do(two_backends: Path) -> None
         code, head, err = _read_then_close(two_backends, *args)
         assert len(head) == 10
         assert (code, err) == (141, ""), args
+
+
+@pytest.fixture
+def logs(two_backends: Path) -> Path:
+    folder = two_backends / "logs"
+    (folder / "old").mkdir(parents=True)
+    for name in ("2026-01.gz", "2026-02.gz", "2025-12.gz", "2026-notes.txt", "old/2026-00.gz"):
+        (folder / name).write_text(name)
+    run(two_backends, "cp", "-r", "logs", "disk:logs")
+    return two_backends
+
+
+def test_globs_in_source_paths(logs: Path) -> None:
+    listed = run(logs, "ls", "disk:logs/2026-*.gz").stdout
+    assert "logs/2026-01.gz" in listed and "logs/2026-02.gz" in listed
+    assert "2025-12" not in listed and "notes" not in listed and "old/" not in listed
+    run(logs, "cp", "disk:logs/2026-*.gz", "archive:y2026/")
+    assert sorted(p.name for p in (logs / "archive" / "y2026").iterdir()) == [
+        "2026-01.gz",
+        "2026-02.gz",
+    ]
+    run(logs, "cp", "logs/2025-*.gz", "archive:y2025/")  # a glob on this machine, quoted
+    assert [p.name for p in (logs / "archive" / "y2025").iterdir()] == ["2025-12.gz"]
+    nothing = run(logs, "ls", "disk:logs/1999-*", ok=False)
+    assert nothing.returncode == 1 and "nothing matches" in nothing.stderr
+    assert run(logs, "cp", "disk:logs/1999-*", "archive:x/", ok=False).returncode == 1
+    refused = run(logs, "rm", "disk:logs/*.txt", ok=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    run(logs, "rm", "--yes", "disk:logs/*.txt")
+    assert not (logs / "disk" / "logs" / "2026-notes.txt").exists()
+    assert (logs / "disk" / "logs" / "2026-01.gz").exists()
+
+
+def test_include_and_exclude(logs: Path) -> None:
+    run(logs, "cp", "-r", "--include", "*.gz", "--exclude", "old/*", "disk:logs", "archive:gz")
+    got = sorted(
+        p.relative_to(logs / "archive" / "gz").as_posix()
+        for p in (logs / "archive" / "gz").rglob("*")
+        if p.is_file()
+    )
+    assert got == ["2025-12.gz", "2026-01.gz", "2026-02.gz"]
+    listed = run(logs, "ls", "-r", "--exclude", "*.gz", "disk:logs/").stdout
+    assert listed.count("\n") == 1 and "2026-notes.txt" in listed
+    (logs / "archive" / "gz" / "keep.txt").write_text("not a .gz: out of the sync's scope")
+    synced = run(logs, "sync", "--delete", "--include", "*.gz", "disk:logs", "archive:gz")
+    assert "copied 1, deleted 0, unchanged 3" in synced.stderr  # old/2026-00.gz
+    assert (logs / "archive" / "gz" / "keep.txt").exists()
+    run(logs, "rm", "-r", "--yes", "--exclude", "2026-*", "disk:logs")
+    left = sorted(p.name for p in (logs / "disk" / "logs").rglob("*") if p.is_file())
+    assert left == ["2026-00.gz", "2026-01.gz", "2026-02.gz", "2026-notes.txt"]
+
+
+def test_dry_run_json_and_parallel_rm(logs: Path) -> None:
+    dry = run(logs, "cp", "-r", "--dry-run", "disk:logs", "archive:copy")
+    assert "would copy disk:logs/2026-01.gz -> archive:copy/2026-01.gz" in dry.stdout
+    assert not (logs / "archive" / "copy").exists()
+    dry_rm = run(logs, "rm", "-r", "--dry-run", "disk:logs/old")
+    assert dry_rm.stdout == "would delete disk:logs/old/2026-00.gz\n"
+    assert (logs / "disk" / "logs" / "old" / "2026-00.gz").exists()
+    copied = run(logs, "cp", "-r", "--json", "-j", "3", "disk:logs", "archive:copy")
+    rows = [json.loads(line) for line in copied.stdout.splitlines()]
+    assert sorted(r["destination"] for r in rows) == [
+        f"archive:copy/{n}"
+        for n in ("2025-12.gz", "2026-01.gz", "2026-02.gz", "2026-notes.txt", "old/2026-00.gz")
+    ]
+    assert all(r["action"] == "copy" and r["size"] > 0 for r in rows)
+    synced = run(logs, "sync", "--json", "logs", "archive:fresh")
+    assert {json.loads(line)["action"] for line in synced.stdout.splitlines()} == {"copy"}
+    stat = run(logs, "stat", "--json", "disk:logs/2026-01.gz").stdout
+    assert stat.count("\n") == 1 and json.loads(stat)["size"] == len("2026-01.gz")
+    health = [json.loads(line) for line in run(logs, "health", "--json").stdout.splitlines()]
+    assert {h["backend"] for h in health} == {"disk", "archive"}
+    run(logs, "rm", "-r", "--yes", "-j", "4", "archive:copy")
+    assert run(logs, "ls", "-r", "archive:copy/", ok=False).returncode == 1

@@ -26,6 +26,7 @@ from lexigram.storage import (
     StorageProvider,
 )
 from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
+from lexigram.storage.cli.selection import Filters, has_glob, split_glob
 from lexigram.storage.cli.settings import ZERO_CONFIG_SOURCE, load_config, zero_config_exists
 from lexigram.storage.cli.targets import Target, parse_target
 from lexigram.storage.cli.transfer import Compare, Copy, Endpoint, plan_sync, run_copies
@@ -286,26 +287,53 @@ def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.obj = Context(config_path, debug)
 
 
+_include = click.option(
+    "--include",
+    multiple=True,
+    metavar="PATTERN",
+    help="Take only paths matching PATTERN (glob; repeatable).",
+)
+_exclude = click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out paths matching PATTERN (glob; repeatable).",
+)
+
+
 @main.command("ls")
 @click.argument("target", required=False, default="")
 @click.option("-r", "--recursive", is_flag=True, help="List everything under the prefix.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_include
+@_exclude
 @pass_ctx
-def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> None:
-    """List objects under a prefix (folders first-level only, unless -r)."""
+def ls_command(
+    ctx: Context,
+    target: str,
+    recursive: bool,
+    as_json: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """List objects under a prefix (folders first-level only, unless -r), or those a glob
+    matches (ls 'local:logs/2026-*.gz')."""
 
     async def run(provider: StorageProvider) -> None:
         where = _key_target(provider, target)
-        prefix = where.path
-        if (
-            prefix
-            and not prefix.endswith("/")
-            and not await provider.store(where.backend).exists(prefix)
-        ):
-            prefix += "/"
+        base, glob = split_glob(where.path)
+        filters = Filters(include, exclude, glob)
         store = provider.store(where.backend)
+        prefix = base
+        if glob is None and prefix and not prefix.endswith("/") and not await store.exists(prefix):
+            prefix += "/"
+        # a pattern looks at every path below the folder
+        deep = recursive or glob is not None or bool(include or exclude)
         found = 0
-        async for info in store.list(prefix, delimiter=None if recursive else "/"):
+        async for info in store.list(prefix, delimiter=None if deep else "/"):
+            rel = info.path[len(prefix) :] if prefix.endswith("/") else info.path[len(base) :]
+            if filters and not info.is_prefix and not filters.wanted(rel):
+                continue
             found += 1
             if as_json:
                 ctx.out.print(json.dumps(_info_dict(info)), markup=False)
@@ -316,7 +344,7 @@ def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> Non
                     info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
                 )
                 ctx.out.print(f"{_human(info.size):>10}  {when:19}  {info.path}", markup=False)
-        if not found and where.path:
+        if not found and (where.path or filters):
             raise StorageError(_nothing_under(where))
 
     def fresh() -> None:
@@ -331,14 +359,15 @@ def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> Non
 
 @main.command("stat")
 @click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="The JSON object on one line.")
 @pass_ctx
-def stat_command(ctx: Context, target: str) -> None:
+def stat_command(ctx: Context, target: str, as_json: bool) -> None:
     """Show an object's size, content type, last modified time, etag and metadata."""
 
     async def run(provider: StorageProvider) -> None:
         where = _key_target(provider, target)
         info = await provider.store(where.backend).info(where.path)
-        ctx.out.print(json.dumps(_info_dict(info), indent=2), markup=False)
+        ctx.out.print(json.dumps(_info_dict(info), indent=None if as_json else 2), markup=False)
 
     ctx.run(run, lambda: _no_object(target))
 
@@ -362,30 +391,83 @@ def cat_command(ctx: Context, target: str) -> None:
 @main.command("rm")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-r", "--recursive", is_flag=True, help="Delete everything under the prefix.")
-@click.option("--yes", is_flag=True, help="Confirm a recursive delete.")
+@click.option("--yes", is_flag=True, help="Confirm a recursive or glob delete.")
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted, delete nothing.")
+@click.option(
+    "-j",
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Bulk delete calls in flight at once.",
+)
+@_include
+@_exclude
 @pass_ctx
-def rm_command(ctx: Context, targets: tuple[str, ...], recursive: bool, yes: bool) -> None:
-    """Delete objects (a missing object is not an error)."""
-    if recursive and not yes:
+def rm_command(
+    ctx: Context,
+    targets: tuple[str, ...],
+    recursive: bool,
+    yes: bool,
+    dry_run: bool,
+    concurrency: int,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """Delete objects (a missing object is not an error), everything under a prefix (-r),
+    or what a glob matches (rm --yes 'local:tmp/*.part')."""
+    many = recursive or any(has_glob(t) for t in targets)
+    if many and not yes and not dry_run:
         ctx.fail(
-            "rm --recursive deletes every object under the prefix: add --yes to confirm", EXIT_USAGE
+            "rm --recursive (or a glob) deletes every object it matches: add --yes to "
+            "confirm, or --dry-run to see them",
+            EXIT_USAGE,
         )
 
     async def run(provider: StorageProvider) -> None:
         for text in targets:
             where = _key_target(provider, text)
             store = provider.store(where.backend)
-            if recursive:
-                prefix = (
-                    where.path if not where.path or where.path.endswith("/") else where.path + "/"
-                )
-                keys = [info.path async for info in store.list(prefix)]
-                await store.delete_many(keys)
-                ctx.err.print(f"deleted {len(keys)} object(s) under {where}", markup=False)
-            else:
-                await store.delete(where.path)
+            base, glob = split_glob(where.path)
+            if not recursive and glob is None:
+                if dry_run:
+                    if await store.exists(where.path):
+                        ctx.out.print(f"would delete {where}", markup=False)
+                else:
+                    await store.delete(where.path)
+                continue
+            prefix = base if not base or base.endswith("/") or glob else base + "/"
+            filters = Filters(include, exclude, glob)
+            keys = [
+                info.path
+                async for info in store.list(prefix)
+                if filters.wanted(info.path[len(prefix) :])
+            ]
+            if glob is not None and not keys:
+                raise StorageError(_nothing_under(where))
+            if dry_run:
+                for key in keys:
+                    ctx.out.print(f"would delete {where.backend}:{key}", markup=False)
+                ctx.err.print(f"would delete {len(keys)} object(s) under {where}", markup=False)
+                continue
+            await _delete_concurrently(store, keys, concurrency)
+            ctx.err.print(f"deleted {len(keys)} object(s) under {where}", markup=False)
 
     ctx.run(run)
+
+
+async def _delete_concurrently(store: Any, keys: list[str], concurrency: int) -> None:
+    """``delete_many`` in batches, ``concurrency`` batches at a time."""
+    batch = 1000
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(part: list[str]) -> None:
+        async with gate:
+            await store.delete_many(part)
+
+    async with asyncio.TaskGroup() as group:
+        for start in range(0, len(keys), batch):
+            group.create_task(one(keys[start : start + batch]))
 
 
 @main.command("url")
@@ -496,15 +578,23 @@ def config_check(ctx: Context, environment: str | None) -> None:
     )
 
 
-def _endpoint(provider: StorageProvider, text: str, *, recursive: bool) -> Endpoint:
+def _endpoint(provider: StorageProvider, text: str) -> tuple[Endpoint, str | None]:
+    """The endpoint of an argument, and the glob of its last segments (if any)."""
     target = parse_target(text, provider.backend_names)
+    base, glob = split_glob(target.path)
     if target.backend is None:
-        return FsEndpoint(target.path)
-    return StoreEndpoint(target.backend, provider.store(target.backend), target.path)
+        return FsEndpoint(base if glob is None else base or "."), glob
+    return StoreEndpoint(target.backend, provider.store(target.backend), base), glob
 
 
-async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[Copy]:
-    if not recursive:
+def _selected(entries: dict[str, Entry], filters: Filters) -> dict[str, Entry]:
+    return {rel: e for rel, e in entries.items() if filters.wanted(rel)} if filters else entries
+
+
+async def _plan_copy(
+    source: Endpoint, dest: Endpoint, recursive: bool, filters: Filters
+) -> list[Copy]:
+    if not recursive and filters.glob is None:
         entry = await source.single()
         if entry is None:
             raise InvalidArgumentError(
@@ -516,7 +606,21 @@ async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[
         )
         dst_rel = name if into_folder else ""
         return [Copy("", dst_rel, entry.size, entry.modified)]
-    return [Copy(rel, rel, e.size, e.modified) for rel, e in (await source.entries()).items()]
+    entries = _selected(await source.entries(), filters)
+    if not entries and filters.glob is not None:
+        raise StorageError(f"nothing matches {source.describe(filters.glob)}")
+    return [Copy(rel, rel, e.size, e.modified) for rel, e in entries.items()]
+
+
+def _copy_line(source: Endpoint, dest: Endpoint, item: Copy, action: str) -> str:
+    return json.dumps(
+        {
+            "action": action,
+            "source": source.describe(item.src_rel),
+            "destination": dest.describe(item.dst_rel),
+            "size": item.size,
+        }
+    )
 
 
 @main.command("cp")
@@ -535,6 +639,10 @@ async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[
     is_flag=True,
     help="Do not carry the content type and metadata over (a local file: its guessed type).",
 )
+@click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per copy on stdout.")
+@_include
+@_exclude
 @pass_ctx
 def cp_command(
     ctx: Context,
@@ -544,17 +652,38 @@ def cp_command(
     concurrency: int,
     quiet: bool,
     no_metadata: bool,
+    dry_run: bool,
+    as_json: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
-    """Copy between this machine and a backend, or between two backends (streamed)."""
+    """Copy between this machine and a backend, or between two backends (streamed).
+    SRC may end in a glob: cp 'local:logs/2026-*.gz' ./logs"""
 
     async def run(provider: StorageProvider) -> None:
-        source = _endpoint(provider, src, recursive=recursive)
-        dest = _endpoint(provider, dst, recursive=recursive)
+        source, glob = _endpoint(provider, src)
+        dest, dest_glob = _endpoint(provider, dst)
+        if dest_glob is not None:
+            raise click.UsageError(f"DST {dst!r} has a glob: name a folder or prefix")
         if isinstance(source, FsEndpoint) and isinstance(dest, FsEndpoint):
             raise InvalidArgumentError(
                 "both SRC and DST are local paths: name a backend as NAME:path"
             )
-        copies = await _plan_copy(source, dest, recursive)
+        copies = await _plan_copy(source, dest, recursive, Filters(include, exclude, glob))
+        if dry_run:
+            for item in copies:
+                ctx.out.print(
+                    _copy_line(source, dest, item, "would copy")
+                    if as_json
+                    else f"would copy {source.describe(item.src_rel)} -> "
+                    f"{dest.describe(item.dst_rel)}",
+                    markup=False,
+                )
+            ctx.err.print(
+                f"would copy {len(copies)} object(s), {_human(sum(c.size for c in copies))}",
+                markup=False,
+            )
+            return
         await run_copies(
             source,
             dest,
@@ -563,6 +692,11 @@ def cp_command(
             console=ctx.err,
             show_progress=not quiet and ctx.err.is_terminal,
             keep_metadata=not no_metadata,
+            on_done=(
+                (lambda item: ctx.out.print(_copy_line(source, dest, item, "copy"), markup=False))
+                if as_json
+                else None
+            ),
         )
         ctx.err.print(
             f"copied {len(copies)} object(s), {_human(sum(c.size for c in copies))}, "
@@ -592,6 +726,9 @@ def cp_command(
     "else sizes; ignore times.",
 )
 @click.option("--size-only", is_flag=True, help="Compare sizes only; ignore times.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per action on stdout.")
+@_include
+@_exclude
 @pass_ctx
 def sync_command(
     ctx: Context,
@@ -604,30 +741,49 @@ def sync_command(
     no_metadata: bool,
     checksum: bool,
     size_only: bool,
+    as_json: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
-    """Make DST hold what SRC holds, copying only what differs (size, etag or mtime)."""
+    """Make DST hold what SRC holds, copying only what differs (size, etag or mtime).
+    Paths that --include/--exclude leave out are neither copied nor deleted."""
     if checksum and size_only:
         ctx.fail("--checksum and --size-only exclude each other: pick one", EXIT_USAGE)
     compare: Compare = "checksum" if checksum else "size" if size_only else "time"
 
     async def run(provider: StorageProvider) -> None:
-        source = _endpoint(provider, src, recursive=True)
-        dest = _endpoint(provider, dst, recursive=True)
+        source, glob = _endpoint(provider, src)
+        dest, dest_glob = _endpoint(provider, dst)
+        if dest_glob is not None:
+            raise click.UsageError(f"DST {dst!r} has a glob: name a folder or prefix")
+        filters = Filters(include, exclude, glob)
         same_kind = (
             isinstance(source, StoreEndpoint)
             and isinstance(dest, StoreEndpoint)
             and source.store.driver_name == dest.store.driver_name
         )
-        src_entries, dst_entries = await source.entries(), await dest.entries()
+        src_entries = _selected(await source.entries(), filters)
+        dst_entries = _selected(await dest.entries(), filters)
         if compare == "checksum":
             src_entries, dst_entries = await _with_md5(source, dest, src_entries, dst_entries)
         plan = plan_sync(
             src_entries, dst_entries, delete=delete, same_backend_kind=same_kind, compare=compare
         )
+        would = "would " if dry_run else ""
         for item in plan.copies:
-            ctx.out.print(f"{'would copy' if dry_run else 'copy'} {item.src_rel}", markup=False)
+            ctx.out.print(
+                _copy_line(source, dest, item, would + "copy")
+                if as_json
+                else f"{would}copy {item.src_rel}",
+                markup=False,
+            )
         for rel in plan.deletes:
-            ctx.out.print(f"{'would delete' if dry_run else 'delete'} {rel}", markup=False)
+            ctx.out.print(
+                json.dumps({"action": would + "delete", "destination": dest.describe(rel)})
+                if as_json
+                else f"{would}delete {rel}",
+                markup=False,
+            )
         if not dry_run:
             await run_copies(
                 source,
