@@ -465,3 +465,76 @@ def test_dry_run_json_and_parallel_rm(logs: Path) -> None:
     assert {h["backend"] for h in health} == {"disk", "archive"}
     run(logs, "rm", "-r", "--yes", "-j", "4", "archive:copy")
     assert run(logs, "ls", "-r", "archive:copy/", ok=False).returncode == 1
+
+
+def _on_a_terminal(
+    cwd: Path, *args: str, env: dict[str, str], stdout_too: bool = True, until: str = ""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run the command with stderr (and stdout) on a pseudo-terminal; read what it shows
+    until ``until`` appears (or it ends)."""
+    import pty
+    import re
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=slave if stdout_too else subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": "", "COLUMNS": "160", **env},
+    )
+    os.close(slave)
+    shown = b""
+    while not (until and until.encode() in shown):
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the process ended and closed the terminal
+            break
+        if not data:
+            break
+        shown += data
+    if until:
+        proc.master = master  # type: ignore[attr-defined]  # closed by the caller
+    else:
+        os.close(master)
+    return proc, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+
+
+def test_progress_shows_the_phase_after_the_last_byte_in_binary_units(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    proc, shown = _on_a_terminal(
+        tmp_path,
+        "cp",
+        "big.bin",
+        "local:big.bin",
+        env={"LEXIGRAM_STORAGE_CLI_TEST_PAUSE_AFTER_BYTES": str(3 * 1024 * 1024)},
+        until="test-hook: paused",
+    )
+    # every byte is handed over; the bar says the upload is being completed, not just 100 %
+    assert "0/1 object(s), completing 1 upload(s)" in shown
+    assert "3.0/3.0 MiB" in shown and " MB" not in shown
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    os.close(proc.master)  # type: ignore[attr-defined]
+    assert code == 143
+    done, shown = _on_a_terminal(tmp_path, "cp", "big.bin", "local:again.bin", env={})
+    assert done.wait(timeout=60) == 0
+    assert "1/1 object(s)" in shown and "MiB/s" in shown
+    piped, shown = _on_a_terminal(
+        tmp_path, "cp", "big.bin", "local:piped.bin", env={}, stdout_too=False
+    )
+    assert piped.wait(timeout=60) == 0
+    assert "object(s)" in shown and "1/1 object(s)" not in shown  # no bar, the summary only
+
+
+def test_messages_read_as_people_write(two_backends: Path) -> None:
+    long = run(two_backends, "url", "--presign", "--expires", "8d", "disk:x.txt", ok=False)
+    assert "expires_in=8 days for" in long.stderr and "at most 7 days for" in long.stderr
+    assert "0:00:00" not in long.stderr
+    (two_backends / "bad.yaml").write_text(
+        "storage:\n  drivers:\n    local: {root_dir: ./d\n  x: 1\n"
+    )
+    bad = run(two_backends, "--config", "bad.yaml", "ls", ok=False)
+    assert bad.returncode == 2
+    assert "expected ',' or '}', but got ':'" in bad.stderr and "(line 4," in bad.stderr

@@ -690,7 +690,7 @@ def cp_command(
             copies,
             concurrency=concurrency,
             console=ctx.err,
-            show_progress=not quiet and ctx.err.is_terminal,
+            show_progress=not quiet and ctx.err.is_terminal and ctx.out.is_terminal,
             keep_metadata=not no_metadata,
             on_done=(
                 (lambda item: ctx.out.print(_copy_line(source, dest, item, "copy"), markup=False))
@@ -791,7 +791,7 @@ def sync_command(
                 plan.copies,
                 concurrency=concurrency,
                 console=ctx.err,
-                show_progress=not quiet and ctx.err.is_terminal,
+                show_progress=not quiet and ctx.err.is_terminal and ctx.out.is_terminal,
                 keep_metadata=not no_metadata,
             )
             for rel in plan.deletes:

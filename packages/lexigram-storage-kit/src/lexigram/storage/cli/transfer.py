@@ -15,11 +15,13 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
 from lexigram.storage import StorageError
 from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
@@ -114,12 +116,12 @@ async def run_copies(
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        DownloadColumn(binary_units=True),
+        _MibRateColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, disable=not show_progress, transient=False) as bar:
-        task = bar.add_task(f"{len(copies)} object(s)", total=total)
+        phases = _Phases(len(copies), bar, bar.add_task("", total=total))
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def one(item: Copy) -> None:
@@ -127,11 +129,12 @@ async def run_copies(
                 attributes = await source.attributes(item.src_rel) if keep_metadata else None
                 await dest.write(
                     item.dst_rel,
-                    _counted(source.read(item.src_rel), bar, task),
+                    _counted(source.read(item.src_rel), item.size, phases),
                     item.size,
                     attributes,
                     item.modified,
                 )
+                phases.move("completing", "verifying")
                 got = await dest.size_of(item.dst_rel)
                 if got != item.size:
                     raise StorageError(
@@ -139,6 +142,7 @@ async def run_copies(
                         f"the source {source.describe(item.src_rel)} has {item.size}. Run the "
                         "copy again."
                     )
+                phases.move("verifying", "done")
                 if on_done is not None:
                     on_done(item)
 
@@ -147,13 +151,58 @@ async def run_copies(
                 group.create_task(one(item))
 
 
+class _MibRateColumn(ProgressColumn):
+    """The transfer rate in the same binary units as the sizes (MiB/s, not MB/s)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("?", style="progress.data.speed")
+        return Text(f"{speed / 1024 / 1024:.1f} MiB/s", style="progress.data.speed")
+
+
+class _Phases:
+    """What the copies are doing, shown as the bar's description: after the last byte
+    of an object is handed over, its upload is being completed (a multipart upload is
+    committed, a file synced and renamed), then its size is verified."""
+
+    def __init__(self, count: int, bar: Progress, task: TaskID) -> None:
+        self.count, self.bar, self.task = count, bar, task
+        self.states = {"completing": 0, "verifying": 0, "done": 0}
+        self._show()
+
+    def move(self, old: str | None, new: str) -> None:
+        if old is not None:
+            self.states[old] -= 1
+        self.states[new] += 1
+        self._show()
+
+    def advance(self, size: int) -> None:
+        self.bar.advance(self.task, size)
+
+    def _show(self) -> None:
+        text = f"{self.states['done']}/{self.count} object(s)"
+        if self.states["completing"]:
+            text += f", completing {self.states['completing']} upload(s)"
+        if self.states["verifying"]:
+            text += f", verifying {self.states['verifying']}"
+        self.bar.update(self.task, description=text)
+        self.bar.refresh()
+
+
 async def _counted(
-    source: AsyncIterator[bytes], bar: Progress, task: TaskID
+    source: AsyncIterator[bytes], size: int, phases: _Phases
 ) -> AsyncIterator[bytes]:
     pause_at = int(os.environ.get(PAUSE_HOOK) or -1)
     sent = 0
+    last_sent = size == 0
+    if last_sent:
+        phases.move(None, "completing")
     async for chunk in source:
-        bar.advance(task, len(chunk))
+        phases.advance(len(chunk))
+        if not last_sent and sent + len(chunk) >= size:
+            last_sent = True
+            phases.move(None, "completing")  # the last byte goes: the upload is finished next
         yield chunk
         sent += len(chunk)
         if 0 <= pause_at <= sent:
