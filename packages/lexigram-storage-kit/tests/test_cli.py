@@ -538,3 +538,84 @@ def test_messages_read_as_people_write(two_backends: Path) -> None:
     bad = run(two_backends, "--config", "bad.yaml", "ls", ok=False)
     assert bad.returncode == 2
     assert "expected ',' or '}', but got ':'" in bad.stderr and "(line 4," in bad.stderr
+
+
+def _http(method: str, url: str, data: bytes | None = None, **headers: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    assert url.startswith("http://127.0.0.1:")  # loopback only
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_serve_a_local_backend_over_http(tmp_path: Path) -> None:
+    import re
+
+    (tmp_path / "lexigram-storage.yaml").write_text(
+        "storage:\n"
+        "  backends:\n"
+        "    - name: files\n"
+        "      primary: true\n"
+        "      driver: local\n"
+        "      local: {root_dir: ./files, base_url: 'http://127.0.0.1:1/dl',\n"
+        "              signing_key: a-test-signing-key-of-32-chars-minimum}\n"
+        "    - {name: s3ish, driver: memory}\n"
+    )
+    (tmp_path / "a.txt").write_text("hello, served")
+    run(tmp_path, "cp", "a.txt", "files:docs/a.txt")
+    proc = subprocess.Popen(
+        [*CLI, "serve", "files:", "--port", "0"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        found = re.search(r"at http://127\.0\.0\.1:(\d+)/dl/", banner)
+        assert found, banner
+        port = found.group(1)
+
+        def here(url: str) -> str:
+            return url.strip().replace("http://127.0.0.1:1/", f"http://127.0.0.1:{port}/")
+
+        get = here(run(tmp_path, "url", "--presign", "files:docs/a.txt").stdout)
+        assert _http("GET", get) == (200, b"hello, served")
+        assert _http("GET", get, Range="bytes=7-12") == (206, b"served")
+        assert _http("HEAD", get)[0] == 200
+        assert _http("GET", get.replace("signature=", "signature=0"))[0] == 403
+        put = here(run(tmp_path, "url", "--presign", "--method", "PUT", "files:up/b.txt").stdout)
+        assert _http("PUT", put, b"uploaded")[0] in (200, 201, 204)
+        assert run(tmp_path, "cat", "files:up/b.txt").stdout == "uploaded"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    not_local = run(tmp_path, "serve", "s3ish:", ok=False)
+    assert not_local.returncode == 2 and "local backends only" in not_local.stderr
+
+
+def test_serve_without_its_extra_names_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "no-uvicorn"
+    blocker.mkdir()
+    # stands in for an install without the extra: importing uvicorn fails as if absent
+    (blocker / "uvicorn.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n"
+    )
+    done = run(
+        tmp_path,
+        "serve",
+        ok=False,
+        env={"PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )
+    assert done.returncode == 2
+    assert "pip install 'lexigram-storage-kit[serve]'" in done.stderr
+    assert not (tmp_path / "storage").exists()

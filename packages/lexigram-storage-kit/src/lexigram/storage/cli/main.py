@@ -819,6 +819,45 @@ async def _with_md5(
     return src, dst
 
 
+@main.command("serve")
+@click.argument("target", default="local:")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (only this machine by default).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free one).",
+)
+@pass_ctx
+def serve_command(ctx: Context, target: str, host: str, port: int) -> None:
+    """Serve a local backend over HTTP: GET/HEAD/Range and presigned GET/PUT URLs
+    (needs the serve extra: pip install 'lexigram-storage-kit[serve]')."""
+
+    async def run(provider: StorageProvider) -> None:
+        from lexigram.storage.cli.serve import serve
+
+        where = _key_target(provider, target)
+        if where.path:
+            raise click.UsageError(f"serve takes a backend (NAME:), not a path: {target!r}")
+        stopped_by = await serve(
+            provider,
+            where.backend or "",
+            host,
+            port,
+            lambda line: ctx.err.print(line, markup=False),
+        )
+        if stopped_by:
+            raise Interrupted(stopped_by)  # stopped gracefully; the exit code tells by what
+
+    ctx.run(run)
+
+
 @main.group("kv")
 def kv_group() -> None:
     """The configured key-value store."""
