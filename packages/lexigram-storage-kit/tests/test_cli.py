@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,372 @@ def test_help_names_the_distribution_and_the_docs(tmp_path: Path) -> None:
     out = " ".join(run(tmp_path, "--help").stdout.split())
     assert "Installed by the distribution lexigram-storage-kit" in out
     assert "https://lexigram.github.io/lexigram-storage/cli/" in out
+
+
+def test_sigterm_during_a_download_leaves_no_partial_file(two_backends: Path) -> None:
+    (two_backends / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    run(two_backends, "cp", "big.bin", "disk:big.bin")
+    proc = subprocess.Popen(
+        [*CLI, "cp", "disk:big.bin", "out.bin"],
+        cwd=two_backends,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "LEXIGRAM_STORAGE_CONFIG": "",
+            "LEXIGRAM_STORAGE_CLI_TEST_PAUSE_AFTER_BYTES": "1",
+        },
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("test-hook: paused")
+    assert len(list(two_backends.glob(".lxs-partial-*"))) == 1  # planted mid-download
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "interrupted by SIGTERM" in err
+    assert (
+        list(two_backends.glob(".lxs-partial-*")) == [] and not (two_backends / "out.bin").exists()
+    )
+
+
+def test_downloads_keep_the_source_time_so_syncing_back_copies_nothing(two_backends: Path) -> None:
+    (two_backends / "site").mkdir()
+    for i in range(3):
+        (two_backends / "site" / f"p{i}.html").write_text(f"page {i}")
+    run(two_backends, "sync", "site", "disk:site")
+    run(two_backends, "sync", "disk:site", "copy")
+    stat = json.loads(run(two_backends, "stat", "disk:site/p0.html").stdout)
+    assert (two_backends / "copy" / "p0.html").stat().st_mtime == pytest.approx(
+        datetime.fromisoformat(stat["last_modified"]).timestamp(), abs=1e-3
+    )
+    assert (
+        "copied 0, deleted 0, unchanged 3" in run(two_backends, "sync", "copy", "disk:site").stderr
+    )
+    assert (
+        "copied 0, deleted 0, unchanged 3" in run(two_backends, "sync", "disk:site", "copy").stderr
+    )
+
+
+def test_read_only_commands_never_create_the_zero_config_store(tmp_path: Path) -> None:
+    for args, code in [
+        (["ls"], 0),
+        (["ls", "-r", "--json"], 0),
+        (["health"], 0),
+        (["kv", "keys"], 0),
+        (["cat", "local:a.txt"], 1),
+        (["stat", "a.txt"], 1),
+        (["kv", "get", "k"], 1),
+        (["ls", "local:reports/"], 1),
+    ]:
+        done = run(tmp_path, *args, ok=False)
+        assert done.returncode == code, (args, done.stderr)
+        assert "zero-config default" in done.stderr and len(done.stderr.splitlines()) == 1
+        assert list(tmp_path.iterdir()) == [], args
+    (tmp_path / "a.txt").write_text("a")
+    first = run(tmp_path, "cp", "a.txt", "local:a.txt")
+    assert "zero-config default" in first.stderr  # said once: when the store is made
+    assert "zero-config" not in run(tmp_path, "ls").stderr
+
+
+def test_documented_exit_codes_of_every_command(two_backends: Path) -> None:
+    (two_backends / "f.txt").write_text("x")
+    run(two_backends, "cp", "f.txt", "disk:d/f.txt")
+    cases: list[tuple[list[str], int]] = [
+        # 0: done
+        (["ls", "disk:d/"], 0),
+        (["stat", "disk:d/f.txt"], 0),
+        (["cat", "disk:d/f.txt"], 0),
+        (["url", "disk:d/f.txt"], 0),
+        (["health"], 0),
+        (["config", "check"], 0),
+        (["sync", "disk:d", "archive:d"], 0),
+        (["cp", "disk:d/f.txt", "archive:f.txt"], 0),
+        (["rm", "archive:f.txt"], 0),
+        (["kv", "keys"], 0),
+        # 1: an error (missing object, nothing matches)
+        (["ls", "disk:nothing-here"], 1),
+        (["ls", "disk:d/nothing-"], 1),
+        (["stat", "disk:nope"], 1),
+        (["cat", "disk:nope"], 1),
+        (["cp", "disk:nope", "archive:x"], 1),
+        (["kv", "get", "nope"], 1),
+        # 2: usage: an unknown backend, a bad option or value
+        (["ls", "dsk:d/"], 2),
+        (["stat", "archiv:d/f.txt"], 2),
+        (["cat", "s4:foo"], 2),
+        (["rm", "dsik:d/f.txt"], 2),
+        (["rm", "-r", "disk:d"], 2),
+        (["url", "dsk:d/f.txt"], 2),
+        (["url", "--presign", "--expires", "soon", "disk:d/f.txt"], 2),
+        (["cp", "f.txt", "dsk:f.txt"], 2),
+        (["sync", "disk:d", "archve:d"], 2),
+        (["sync", "--checksum", "--size-only", "disk:d", "archive:d"], 2),
+        (["kv", "set", "k", "not json"], 2),
+        (["frobnicate"], 2),
+    ]
+    for args, code in cases:
+        done = run(two_backends, *args, ok=False)
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+    typo = run(two_backends, "ls", "dsk:d/", ok=False)
+    assert "no backend 'dsk'" in typo.stderr and "did you mean 'disk'?" in typo.stderr
+    assert (two_backends / "disk" / "d" / "f.txt").exists()
+
+
+def _read_then_close(cwd: Path, *args: str) -> tuple[int, bytes, str]:
+    """Run the command with its stdout read for a few bytes, then closed (``| head``)."""
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return proc.wait(timeout=60), head, err
+
+
+def test_a_closed_pipe_ends_quietly_as_unix_tools_do(two_backends: Path) -> None:
+    (two_backends / "big.bin").write_bytes(b"0123456789" * 500_000)  # far more than a pipe holds
+    run(two_backends, "cp", "big.bin", "disk:big.bin")
+    many = two_backends / "disk" / "many"
+    many.mkdir()
+    for i in range(1500):
+        (many / f"a-file-with-a-rather-long-name-{i:05}.txt").write_text("x")
+    for args in (["cat", "disk:big.bin"], ["ls", "-r", "disk:"], ["ls", "-r", "--json", "disk:"]):
+        code, head, err = _read_then_close(two_backends, *args)
+        assert len(head) == 10
+        assert (code, err) == (141, ""), args
+
+
+@pytest.fixture
+def logs(two_backends: Path) -> Path:
+    folder = two_backends / "logs"
+    (folder / "old").mkdir(parents=True)
+    for name in ("2026-01.gz", "2026-02.gz", "2025-12.gz", "2026-notes.txt", "old/2026-00.gz"):
+        (folder / name).write_text(name)
+    run(two_backends, "cp", "-r", "logs", "disk:logs")
+    return two_backends
+
+
+def test_globs_in_source_paths(logs: Path) -> None:
+    listed = run(logs, "ls", "disk:logs/2026-*.gz").stdout
+    assert "logs/2026-01.gz" in listed and "logs/2026-02.gz" in listed
+    assert "2025-12" not in listed and "notes" not in listed and "old/" not in listed
+    run(logs, "cp", "disk:logs/2026-*.gz", "archive:y2026/")
+    assert sorted(p.name for p in (logs / "archive" / "y2026").iterdir()) == [
+        "2026-01.gz",
+        "2026-02.gz",
+    ]
+    run(logs, "cp", "logs/2025-*.gz", "archive:y2025/")  # a glob on this machine, quoted
+    assert [p.name for p in (logs / "archive" / "y2025").iterdir()] == ["2025-12.gz"]
+    nothing = run(logs, "ls", "disk:logs/1999-*", ok=False)
+    assert nothing.returncode == 1 and "nothing matches" in nothing.stderr
+    assert run(logs, "cp", "disk:logs/1999-*", "archive:x/", ok=False).returncode == 1
+    refused = run(logs, "rm", "disk:logs/*.txt", ok=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    run(logs, "rm", "--yes", "disk:logs/*.txt")
+    assert not (logs / "disk" / "logs" / "2026-notes.txt").exists()
+    assert (logs / "disk" / "logs" / "2026-01.gz").exists()
+
+
+def test_include_and_exclude(logs: Path) -> None:
+    run(logs, "cp", "-r", "--include", "*.gz", "--exclude", "old/*", "disk:logs", "archive:gz")
+    got = sorted(
+        p.relative_to(logs / "archive" / "gz").as_posix()
+        for p in (logs / "archive" / "gz").rglob("*")
+        if p.is_file()
+    )
+    assert got == ["2025-12.gz", "2026-01.gz", "2026-02.gz"]
+    listed = run(logs, "ls", "-r", "--exclude", "*.gz", "disk:logs/").stdout
+    assert listed.count("\n") == 1 and "2026-notes.txt" in listed
+    (logs / "archive" / "gz" / "keep.txt").write_text("not a .gz: out of the sync's scope")
+    synced = run(logs, "sync", "--delete", "--include", "*.gz", "disk:logs", "archive:gz")
+    assert "copied 1, deleted 0, unchanged 3" in synced.stderr  # old/2026-00.gz
+    assert (logs / "archive" / "gz" / "keep.txt").exists()
+    run(logs, "rm", "-r", "--yes", "--exclude", "2026-*", "disk:logs")
+    left = sorted(p.name for p in (logs / "disk" / "logs").rglob("*") if p.is_file())
+    assert left == ["2026-00.gz", "2026-01.gz", "2026-02.gz", "2026-notes.txt"]
+
+
+def test_dry_run_json_and_parallel_rm(logs: Path) -> None:
+    dry = run(logs, "cp", "-r", "--dry-run", "disk:logs", "archive:copy")
+    assert "would copy disk:logs/2026-01.gz -> archive:copy/2026-01.gz" in dry.stdout
+    assert not (logs / "archive" / "copy").exists()
+    dry_rm = run(logs, "rm", "-r", "--dry-run", "disk:logs/old")
+    assert dry_rm.stdout == "would delete disk:logs/old/2026-00.gz\n"
+    assert (logs / "disk" / "logs" / "old" / "2026-00.gz").exists()
+    copied = run(logs, "cp", "-r", "--json", "-j", "3", "disk:logs", "archive:copy")
+    rows = [json.loads(line) for line in copied.stdout.splitlines()]
+    assert sorted(r["destination"] for r in rows) == [
+        f"archive:copy/{n}"
+        for n in ("2025-12.gz", "2026-01.gz", "2026-02.gz", "2026-notes.txt", "old/2026-00.gz")
+    ]
+    assert all(r["action"] == "copy" and r["size"] > 0 for r in rows)
+    synced = run(logs, "sync", "--json", "logs", "archive:fresh")
+    assert {json.loads(line)["action"] for line in synced.stdout.splitlines()} == {"copy"}
+    stat = run(logs, "stat", "--json", "disk:logs/2026-01.gz").stdout
+    assert stat.count("\n") == 1 and json.loads(stat)["size"] == len("2026-01.gz")
+    health = [json.loads(line) for line in run(logs, "health", "--json").stdout.splitlines()]
+    assert {h["backend"] for h in health} == {"disk", "archive"}
+    run(logs, "rm", "-r", "--yes", "-j", "4", "archive:copy")
+    assert run(logs, "ls", "-r", "archive:copy/", ok=False).returncode == 1
+
+
+def _on_a_terminal(
+    cwd: Path, *args: str, env: dict[str, str], stdout_too: bool = True, until: str = ""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run the command with stderr (and stdout) on a pseudo-terminal; read what it shows
+    until ``until`` appears (or it ends)."""
+    import pty
+    import re
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=slave if stdout_too else subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": "", "COLUMNS": "160", **env},
+    )
+    os.close(slave)
+    shown = b""
+    while not (until and until.encode() in shown):
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the process ended and closed the terminal
+            break
+        if not data:
+            break
+        shown += data
+    if until:
+        proc.master = master  # type: ignore[attr-defined]  # closed by the caller
+    else:
+        os.close(master)
+    return proc, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+
+
+def test_progress_shows_the_phase_after_the_last_byte_in_binary_units(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    proc, shown = _on_a_terminal(
+        tmp_path,
+        "cp",
+        "big.bin",
+        "local:big.bin",
+        env={"LEXIGRAM_STORAGE_CLI_TEST_PAUSE_AFTER_BYTES": str(3 * 1024 * 1024)},
+        until="test-hook: paused",
+    )
+    # every byte is handed over; the bar says the upload is being completed, not just 100 %
+    assert "0/1 object(s), completing 1 upload(s)" in shown
+    assert "3.0/3.0 MiB" in shown and " MB" not in shown
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    os.close(proc.master)  # type: ignore[attr-defined]
+    assert code == 143
+    done, shown = _on_a_terminal(tmp_path, "cp", "big.bin", "local:again.bin", env={})
+    assert done.wait(timeout=60) == 0
+    assert "1/1 object(s)" in shown and "MiB/s" in shown
+    piped, shown = _on_a_terminal(
+        tmp_path, "cp", "big.bin", "local:piped.bin", env={}, stdout_too=False
+    )
+    assert piped.wait(timeout=60) == 0
+    assert "object(s)" in shown and "1/1 object(s)" not in shown  # no bar, the summary only
+
+
+def test_messages_read_as_people_write(two_backends: Path) -> None:
+    long = run(two_backends, "url", "--presign", "--expires", "8d", "disk:x.txt", ok=False)
+    assert "expires_in=8 days for" in long.stderr and "at most 7 days for" in long.stderr
+    assert "0:00:00" not in long.stderr
+    (two_backends / "bad.yaml").write_text(
+        "storage:\n  drivers:\n    local: {root_dir: ./d\n  x: 1\n"
+    )
+    bad = run(two_backends, "--config", "bad.yaml", "ls", ok=False)
+    assert bad.returncode == 2
+    assert "expected ',' or '}', but got ':'" in bad.stderr and "(line 4," in bad.stderr
+
+
+def _http(method: str, url: str, data: bytes | None = None, **headers: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    assert url.startswith("http://127.0.0.1:")  # loopback only
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_serve_a_local_backend_over_http(tmp_path: Path) -> None:
+    import re
+
+    (tmp_path / "lexigram-storage.yaml").write_text(
+        "storage:\n"
+        "  backends:\n"
+        "    - name: files\n"
+        "      primary: true\n"
+        "      driver: local\n"
+        "      local: {root_dir: ./files, base_url: 'http://127.0.0.1:1/dl',\n"
+        "              signing_key: a-test-signing-key-of-32-chars-minimum}\n"
+        "    - {name: s3ish, driver: memory}\n"
+    )
+    (tmp_path / "a.txt").write_text("hello, served")
+    run(tmp_path, "cp", "a.txt", "files:docs/a.txt")
+    proc = subprocess.Popen(
+        [*CLI, "serve", "files:", "--port", "0"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        found = re.search(r"at http://127\.0\.0\.1:(\d+)/dl/", banner)
+        assert found, banner
+        port = found.group(1)
+
+        def here(url: str) -> str:
+            return url.strip().replace("http://127.0.0.1:1/", f"http://127.0.0.1:{port}/")
+
+        get = here(run(tmp_path, "url", "--presign", "files:docs/a.txt").stdout)
+        assert _http("GET", get) == (200, b"hello, served")
+        assert _http("GET", get, Range="bytes=7-12") == (206, b"served")
+        assert _http("HEAD", get)[0] == 200
+        assert _http("GET", get.replace("signature=", "signature=0"))[0] == 403
+        put = here(run(tmp_path, "url", "--presign", "--method", "PUT", "files:up/b.txt").stdout)
+        assert _http("PUT", put, b"uploaded")[0] in (200, 201, 204)
+        assert run(tmp_path, "cat", "files:up/b.txt").stdout == "uploaded"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    not_local = run(tmp_path, "serve", "s3ish:", ok=False)
+    assert not_local.returncode == 2 and "local backends only" in not_local.stderr
+
+
+def test_serve_without_its_extra_names_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "no-uvicorn"
+    blocker.mkdir()
+    # stands in for an install without the extra: importing uvicorn fails as if absent
+    (blocker / "uvicorn.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n"
+    )
+    done = run(
+        tmp_path,
+        "serve",
+        ok=False,
+        env={"PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )
+    assert done.returncode == 2
+    assert "pip install 'lexigram-storage-kit[serve]'" in done.stderr
+    assert not (tmp_path / "storage").exists()

@@ -18,6 +18,7 @@ from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.driver import BlobDriver, PresignRequest
+from lexigram.storage.durations import format_duration
 from lexigram.storage.errors import (
     ERROR_CLASSES,
     DeleteManyError,
@@ -573,8 +574,9 @@ class BlobStore:
             )
         if expires_in <= timedelta(0) or expires_in > caps.max_presign_expiry:
             raise InvalidArgumentError(
-                f"expires_in={expires_in} for {path!r} is out of range: give more than 0 and at "
-                f"most {caps.max_presign_expiry} for driver {self._driver.name!r}.",
+                f"expires_in={format_duration(expires_in)} for {path!r} is out of range: give "
+                f"more than 0 and at most {format_duration(caps.max_presign_expiry)} for "
+                f"driver {self._driver.name!r}.",
                 backend=self.name,
                 key=path,
             )

@@ -201,7 +201,9 @@ def load_yaml_file(path: str | Path) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"config file {name} is not valid YAML{_where(mark)}") from None
+        problem = getattr(exc, "problem", None)
+        reason = f": {problem}" if problem else ""
+        raise ConfigError(f"config file {name} is not valid YAML{reason}{_where(mark)}") from None
     except RecursionError:  # a last line of defence: the bounds above should prevent it
         raise ConfigError(f"config file {name} nests too deeply: flatten it") from None
     finally:

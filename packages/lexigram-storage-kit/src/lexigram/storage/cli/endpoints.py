@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import mimetypes
 import os
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +16,20 @@ import attrs
 
 from lexigram.storage import BlobStore
 
-__all__ = ["Entry", "FsEndpoint", "StoreEndpoint"]
+__all__ = ["PARTIAL_PREFIX", "Attributes", "Entry", "FsEndpoint", "StoreEndpoint"]
 
 CHUNK = 1024 * 1024
+#: the name of a download in progress; renamed into place only when complete
+PARTIAL_PREFIX = ".lxs-partial-"
+_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+
+
+@attrs.frozen
+class Attributes:
+    """What a copy carries besides the bytes: the content type and the user metadata."""
+
+    content_type: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -26,6 +40,8 @@ class Entry:
     size: int
     modified: datetime | None
     etag: str | None = None
+    #: the content's MD5 (hex) when the backend states it (an S3 single-part etag)
+    md5: str | None = None
 
 
 class StoreEndpoint:
@@ -49,20 +65,50 @@ class StoreEndpoint:
         found: dict[str, Entry] = {}
         async for info in self.store.list(base):
             rel = info.path[len(base) :]
-            found[rel] = Entry(rel, info.size, info.last_modified, info.etag)
+            found[rel] = Entry(rel, info.size, info.last_modified, info.etag, self._md5(info.etag))
         return found
+
+    def _md5(self, etag: str | None) -> str | None:
+        """S3 gives a single-part object's MD5 as its etag; other etags are opaque."""
+        if self.store.driver_name != "s3" or etag is None:
+            return None
+        found = _MD5_ETAG.match(etag)
+        return found.group(1) if found else None
+
+    async def md5_of(self, entry: Entry) -> str | None:
+        return entry.md5
+
+    async def attributes(self, rel: str) -> Attributes:
+        info = await self.store.info(self.key(rel))
+        return Attributes(info.content_type, dict(info.metadata))
 
     async def single(self) -> Entry | None:
         if not self.prefix or self.prefix.endswith("/") or not await self.store.exists(self.prefix):
             return None
         info = await self.store.info(self.prefix)
-        return Entry("", info.size, info.last_modified, info.etag)
+        return Entry("", info.size, info.last_modified, info.etag, self._md5(info.etag))
 
     def read(self, rel: str) -> AsyncIterator[bytes]:
         return self.store.stream(self.key(rel), chunk_size=CHUNK)
 
-    async def write(self, rel: str, source: AsyncIterator[bytes], size: int) -> None:
-        await self.store.upload(self.key(rel), source, size=size)
+    async def write(
+        self,
+        rel: str,
+        source: AsyncIterator[bytes],
+        size: int,
+        attributes: Attributes | None = None,
+        modified: datetime | None = None,
+    ) -> None:
+        if attributes is None:
+            await self.store.upload(self.key(rel), source, size=size)
+        else:
+            await self.store.upload(
+                self.key(rel),
+                source,
+                size=size,
+                content_type=attributes.content_type,
+                metadata=attributes.metadata,
+            )
 
     async def size_of(self, rel: str) -> int:
         return (await self.store.info(self.key(rel))).size
@@ -73,7 +119,8 @@ class StoreEndpoint:
 
 class FsEndpoint:
     """A file or folder on this machine. Writes go to a temporary file that is renamed
-    into place only when complete, so an interrupted copy leaves nothing partial."""
+    into place only when complete, so an interrupted copy leaves nothing partial; a
+    download gets the source's last-modified time as its mtime."""
 
     def __init__(self, path: str) -> None:
         self.root = Path(path)
@@ -96,7 +143,10 @@ class FsEndpoint:
             dirnames[:] = [d for d in dirnames if not Path(dirpath, d).is_symlink()]
             for filename in filenames:
                 full = Path(dirpath, filename)
-                if full.is_symlink() or not full.is_file() or filename.startswith(".lxs-partial-"):
+                if filename.startswith(PARTIAL_PREFIX):
+                    _remove_if_abandoned(full)
+                    continue
+                if full.is_symlink() or not full.is_file():
                     continue
                 stat = full.stat()
                 rel = full.relative_to(self.root).as_posix()
@@ -109,6 +159,20 @@ class FsEndpoint:
         stat = self.root.stat()
         return Entry("", stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
 
+    async def md5_of(self, entry: Entry) -> str | None:
+        path = self.root / entry.rel if entry.rel else self.root
+
+        def digest() -> str:
+            with open(path, "rb") as handle:
+                return hashlib.file_digest(handle, "md5").hexdigest()
+
+        return await asyncio.to_thread(digest)
+
+    async def attributes(self, rel: str) -> Attributes:
+        path = self.root / rel if rel else self.root
+        guessed, _ = mimetypes.guess_type(path.name, strict=False)
+        return Attributes(guessed, {})
+
     async def read(self, rel: str) -> AsyncIterator[bytes]:
         path = self.root / rel if rel else self.root
         handle = await asyncio.to_thread(open, path, "rb")
@@ -118,16 +182,26 @@ class FsEndpoint:
         finally:
             handle.close()
 
-    async def write(self, rel: str, source: AsyncIterator[bytes], size: int) -> None:
+    async def write(
+        self,
+        rel: str,
+        source: AsyncIterator[bytes],
+        size: int,
+        attributes: Attributes | None = None,
+        modified: datetime | None = None,
+    ) -> None:
         target = self.root / rel if rel else self.root
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.parent / f".lxs-partial-{os.getpid()}-{id(source):x}-{target.name}"
+        temp = target.parent / f"{PARTIAL_PREFIX}{os.getpid()}-{id(source):x}-{target.name}"
         try:
             handle = await asyncio.to_thread(open, temp, "wb")
             with handle:
                 async for chunk in source:
                     await asyncio.to_thread(handle.write, chunk)
                 await asyncio.to_thread(os.fsync, handle.fileno())
+            if modified is not None:
+                stamp = modified.timestamp()
+                os.utime(temp, (stamp, stamp))
             os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -140,3 +214,26 @@ class FsEndpoint:
     async def delete(self, rel: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.root / rel).unlink()
+
+
+def _remove_if_abandoned(path: Path) -> None:
+    """Remove a partial download whose writer (its pid is in the name) is gone: it is
+    debris of a killed copy, never data, and would otherwise stay forever."""
+    pid_text = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        pid = -1
+    if pid > 0 and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return  # alive, another user's
+        else:
+            return  # its writer is still running
+    elif pid == os.getpid():
+        return
+    with contextlib.suppress(OSError):
+        path.unlink()

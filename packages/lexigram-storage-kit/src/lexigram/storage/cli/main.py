@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
@@ -12,6 +14,7 @@ from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any, NoReturn, TypeVar
 
+import attrs
 import click
 from rich.console import Console
 
@@ -22,10 +25,12 @@ from lexigram.storage import (
     StorageError,
     StorageProvider,
 )
-from lexigram.storage.cli.endpoints import FsEndpoint, StoreEndpoint
-from lexigram.storage.cli.settings import load_config
+from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
+from lexigram.storage.cli.selection import Filters, has_glob, split_glob
+from lexigram.storage.cli.settings import ZERO_CONFIG_SOURCE, load_config, zero_config_exists
 from lexigram.storage.cli.targets import Target, parse_target
-from lexigram.storage.cli.transfer import Copy, Endpoint, plan_sync, run_copies
+from lexigram.storage.cli.transfer import Compare, Copy, Endpoint, plan_sync, run_copies
+from lexigram.storage.keys import validate_key, validate_prefix
 
 __all__ = ["main"]
 
@@ -35,6 +40,18 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNHEALTHY = 3
 EXIT_INTERRUPTED = 130
+#: standard output was closed by its reader (``| head``): quiet, as coreutils (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 141
+#: SIGTERM and SIGHUP stop a command as Ctrl-C does; the exit code is 128 + the signal
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """The command was stopped by a signal; everything in flight was cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class Context:
@@ -43,29 +60,81 @@ class Context:
     def __init__(self, config_path: str | None, debug: bool) -> None:
         self.config_path = config_path
         self.debug = debug
-        self.out = Console(highlight=False, soft_wrap=True)
+        self.out = _Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def provider(self) -> StorageProvider:
         config, _ = load_config(self.config_path)
         return StorageProvider(config=config)
 
+    def fresh_zero_config(self) -> bool:
+        """No config was found and the zero-config store does not exist yet."""
+        _, source = load_config(self.config_path)
+        return source == ZERO_CONFIG_SOURCE and not zero_config_exists()
+
+    def note_zero_config(self, what: str) -> None:
+        self.err.print(
+            "note: no lexigram-storage.yaml and no $LEXIGRAM_STORAGE_CONFIG: " + what,
+            markup=False,
+        )
+
     def fail(self, message: str, code: int = EXIT_ERROR) -> NoReturn:
         self.err.print(f"error: {message}", markup=False)
         raise SystemExit(code)
 
-    def run(self, make: Callable[[StorageProvider], Coroutine[Any, Any, T]]) -> T:
-        """Run one command against a fresh provider; turn errors into one line and an exit code."""
+    def run(
+        self,
+        make: Callable[[StorageProvider], Coroutine[Any, Any, T]],
+        fresh: Callable[[], T] | None = None,
+    ) -> T:
+        """Run one command against a fresh provider; turn errors into one line and an exit code.
+
+        A read-only command passes ``fresh``: what it answers when no config was found
+        and the zero-config store does not exist, so reading never creates it."""
+        try:
+            is_fresh = self.fresh_zero_config()
+        except ConfigError as exc:
+            self.fail(str(exc), EXIT_USAGE)
+        except click.UsageError as exc:
+            self.fail(exc.format_message(), EXIT_USAGE)
+        if is_fresh and fresh is None:
+            self.note_zero_config(
+                "using the zero-config default, a local store under ./storage/data"
+            )
 
         async def body() -> T:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+            received: list[int] = []
+
+            def stop(signum: int) -> None:
+                if not received:  # the first one cancels; cleanup is not cancelled again
+                    received.append(signum)
+                    task.cancel()
+
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, stop, signum)
             provider = self.provider()
             try:
                 return await make(provider)
+            except asyncio.CancelledError:
+                if received:
+                    raise Interrupted(received[0]) from None
+                raise
             finally:
                 await provider.aclose()
 
         try:
+            if is_fresh and fresh is not None:
+                return fresh()
             return asyncio.run(body())
+        except Interrupted as exc:
+            self.err.print(
+                f"interrupted by {exc}: stopped cleanly, no partial object was left",
+                markup=False,
+            )
+            raise SystemExit(128 + exc.signum) from None
         except KeyboardInterrupt:
             self.err.print("interrupted: stopped cleanly, no partial object was left", markup=False)
             raise SystemExit(EXIT_INTERRUPTED) from None
@@ -73,10 +142,14 @@ class Context:
             raise
         except BaseException as exc:
             leaf = _first_leaf(exc)
+            if _is_broken_pipe(leaf):
+                pipe_closed()
             if self.debug:
                 traceback.print_exception(leaf)
             if isinstance(leaf, ConfigError):
                 self.fail(str(leaf), EXIT_USAGE)
+            if isinstance(leaf, click.UsageError):
+                self.fail(leaf.format_message(), EXIT_USAGE)
             if isinstance(leaf, StorageError | TypeError | OSError | ValueError):
                 self.fail(str(leaf) or type(leaf).__name__)
             if isinstance(leaf, KeyboardInterrupt):
@@ -85,6 +158,40 @@ class Context:
                 )
                 raise SystemExit(EXIT_INTERRUPTED) from None
             self.fail(f"{type(leaf).__name__}: {leaf} (run with --debug for the traceback)")
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
+
+
+def pipe_closed() -> NoReturn:
+    """The reader of standard output is gone (``lexigram-storage cat x | head``): stop
+    quietly with 141, as ``cat`` killed by SIGPIPE does; what is left to print goes to
+    /dev/null so that the final flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+class _Console(Console):
+    """Standard output: a closed pipe ends the command as :func:`pipe_closed` says."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        pipe_closed()
+
+
+class _Group(click.Group):
+    """The command group; a closed standard output ends any command quietly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if _is_broken_pipe(exc):
+                pipe_closed()
+            raise
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
@@ -131,10 +238,30 @@ def _key_target(provider: StorageProvider, text: str) -> Target:
     return target
 
 
+_FRESH_STORE = "; no store under ./storage/data yet (the zero-config default)"
+
+
+def _fresh_target(text: str) -> Target:
+    return parse_target(text, ["local"], default="local")
+
+
+def _nothing_under(where: Target) -> str:
+    return (
+        f"nothing matches {where}: no object or prefix {where.path!r} in backend {where.backend!r}"
+    )
+
+
+def _no_object(text: str) -> NoReturn:
+    where = _fresh_target(text)
+    validate_key(where.path)
+    raise StorageError(f"No object {where.path!r} in backend 'local'{_FRESH_STORE}")
+
+
 pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Installed by the distribution lexigram-storage-kit (not the unrelated "
     "lexigram-storage on PyPI). Documentation: https://lexigram.github.io/lexigram-storage/cli/",
@@ -160,25 +287,54 @@ def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.obj = Context(config_path, debug)
 
 
+_include = click.option(
+    "--include",
+    multiple=True,
+    metavar="PATTERN",
+    help="Take only paths matching PATTERN (glob; repeatable).",
+)
+_exclude = click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out paths matching PATTERN (glob; repeatable).",
+)
+
+
 @main.command("ls")
 @click.argument("target", required=False, default="")
 @click.option("-r", "--recursive", is_flag=True, help="List everything under the prefix.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_include
+@_exclude
 @pass_ctx
-def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> None:
-    """List objects under a prefix (folders first-level only, unless -r)."""
+def ls_command(
+    ctx: Context,
+    target: str,
+    recursive: bool,
+    as_json: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """List objects under a prefix (folders first-level only, unless -r), or those a glob
+    matches (ls 'local:logs/2026-*.gz')."""
 
     async def run(provider: StorageProvider) -> None:
         where = _key_target(provider, target)
-        prefix = where.path
-        if (
-            prefix
-            and not prefix.endswith("/")
-            and not await provider.store(where.backend).exists(prefix)
-        ):
-            prefix += "/"
+        base, glob = split_glob(where.path)
+        filters = Filters(include, exclude, glob)
         store = provider.store(where.backend)
-        async for info in store.list(prefix, delimiter=None if recursive else "/"):
+        prefix = base
+        if glob is None and prefix and not prefix.endswith("/") and not await store.exists(prefix):
+            prefix += "/"
+        # a pattern looks at every path below the folder
+        deep = recursive or glob is not None or bool(include or exclude)
+        found = 0
+        async for info in store.list(prefix, delimiter=None if deep else "/"):
+            rel = info.path[len(prefix) :] if prefix.endswith("/") else info.path[len(base) :]
+            if filters and not info.is_prefix and not filters.wanted(rel):
+                continue
+            found += 1
             if as_json:
                 ctx.out.print(json.dumps(_info_dict(info)), markup=False)
             elif info.is_prefix:
@@ -188,22 +344,32 @@ def ls_command(ctx: Context, target: str, recursive: bool, as_json: bool) -> Non
                     info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
                 )
                 ctx.out.print(f"{_human(info.size):>10}  {when:19}  {info.path}", markup=False)
+        if not found and (where.path or filters):
+            raise StorageError(_nothing_under(where))
 
-    ctx.run(run)
+    def fresh() -> None:
+        where = _fresh_target(target)
+        validate_prefix(where.path)
+        if where.path:
+            raise StorageError(_nothing_under(where) + _FRESH_STORE)
+        ctx.note_zero_config(_FRESH_STORE.strip("; "))
+
+    ctx.run(run, fresh)
 
 
 @main.command("stat")
 @click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="The JSON object on one line.")
 @pass_ctx
-def stat_command(ctx: Context, target: str) -> None:
+def stat_command(ctx: Context, target: str, as_json: bool) -> None:
     """Show an object's size, content type, last modified time, etag and metadata."""
 
     async def run(provider: StorageProvider) -> None:
         where = _key_target(provider, target)
         info = await provider.store(where.backend).info(where.path)
-        ctx.out.print(json.dumps(_info_dict(info), indent=2), markup=False)
+        ctx.out.print(json.dumps(_info_dict(info), indent=None if as_json else 2), markup=False)
 
-    ctx.run(run)
+    ctx.run(run, lambda: _no_object(target))
 
 
 @main.command("cat")
@@ -219,36 +385,89 @@ def cat_command(ctx: Context, target: str) -> None:
             out.write(chunk)
         out.flush()
 
-    ctx.run(run)
+    ctx.run(run, lambda: _no_object(target))
 
 
 @main.command("rm")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-r", "--recursive", is_flag=True, help="Delete everything under the prefix.")
-@click.option("--yes", is_flag=True, help="Confirm a recursive delete.")
+@click.option("--yes", is_flag=True, help="Confirm a recursive or glob delete.")
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted, delete nothing.")
+@click.option(
+    "-j",
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Bulk delete calls in flight at once.",
+)
+@_include
+@_exclude
 @pass_ctx
-def rm_command(ctx: Context, targets: tuple[str, ...], recursive: bool, yes: bool) -> None:
-    """Delete objects (a missing object is not an error)."""
-    if recursive and not yes:
+def rm_command(
+    ctx: Context,
+    targets: tuple[str, ...],
+    recursive: bool,
+    yes: bool,
+    dry_run: bool,
+    concurrency: int,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """Delete objects (a missing object is not an error), everything under a prefix (-r),
+    or what a glob matches (rm --yes 'local:tmp/*.part')."""
+    many = recursive or any(has_glob(t) for t in targets)
+    if many and not yes and not dry_run:
         ctx.fail(
-            "rm --recursive deletes every object under the prefix: add --yes to confirm", EXIT_USAGE
+            "rm --recursive (or a glob) deletes every object it matches: add --yes to "
+            "confirm, or --dry-run to see them",
+            EXIT_USAGE,
         )
 
     async def run(provider: StorageProvider) -> None:
         for text in targets:
             where = _key_target(provider, text)
             store = provider.store(where.backend)
-            if recursive:
-                prefix = (
-                    where.path if not where.path or where.path.endswith("/") else where.path + "/"
-                )
-                keys = [info.path async for info in store.list(prefix)]
-                await store.delete_many(keys)
-                ctx.err.print(f"deleted {len(keys)} object(s) under {where}", markup=False)
-            else:
-                await store.delete(where.path)
+            base, glob = split_glob(where.path)
+            if not recursive and glob is None:
+                if dry_run:
+                    if await store.exists(where.path):
+                        ctx.out.print(f"would delete {where}", markup=False)
+                else:
+                    await store.delete(where.path)
+                continue
+            prefix = base if not base or base.endswith("/") or glob else base + "/"
+            filters = Filters(include, exclude, glob)
+            keys = [
+                info.path
+                async for info in store.list(prefix)
+                if filters.wanted(info.path[len(prefix) :])
+            ]
+            if glob is not None and not keys:
+                raise StorageError(_nothing_under(where))
+            if dry_run:
+                for key in keys:
+                    ctx.out.print(f"would delete {where.backend}:{key}", markup=False)
+                ctx.err.print(f"would delete {len(keys)} object(s) under {where}", markup=False)
+                continue
+            await _delete_concurrently(store, keys, concurrency)
+            ctx.err.print(f"deleted {len(keys)} object(s) under {where}", markup=False)
 
     ctx.run(run)
+
+
+async def _delete_concurrently(store: Any, keys: list[str], concurrency: int) -> None:
+    """``delete_many`` in batches, ``concurrency`` batches at a time."""
+    batch = 1000
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(part: list[str]) -> None:
+        async with gate:
+            await store.delete_many(part)
+
+    async with asyncio.TaskGroup() as group:
+        for start in range(0, len(keys), batch):
+            group.create_task(one(keys[start : start + batch]))
 
 
 @main.command("url")
@@ -311,7 +530,19 @@ def health_command(ctx: Context, as_json: bool) -> None:
                 )
         return all(s.healthy for s in results.values())
 
-    if not ctx.run(run):
+    def fresh() -> bool:
+        ctx.note_zero_config(_FRESH_STORE.strip("; "))
+        healthy = os.access(".", os.W_OK)
+        detail = "not created yet" if healthy else "this folder is not writable"
+        if as_json:
+            row = {"backend": "local", "healthy": healthy, "latency_ms": 0.0, "detail": detail}
+            ctx.out.print(json.dumps(row), markup=False)
+        else:
+            mark = "ok  " if healthy else "FAIL"
+            ctx.out.print(f"{mark} {'local':20} {0.0:8.1f} ms  {detail}", markup=False)
+        return healthy
+
+    if not ctx.run(run, fresh):
         raise SystemExit(EXIT_UNHEALTHY)
 
 
@@ -347,15 +578,23 @@ def config_check(ctx: Context, environment: str | None) -> None:
     )
 
 
-def _endpoint(provider: StorageProvider, text: str, *, recursive: bool) -> Endpoint:
+def _endpoint(provider: StorageProvider, text: str) -> tuple[Endpoint, str | None]:
+    """The endpoint of an argument, and the glob of its last segments (if any)."""
     target = parse_target(text, provider.backend_names)
+    base, glob = split_glob(target.path)
     if target.backend is None:
-        return FsEndpoint(target.path)
-    return StoreEndpoint(target.backend, provider.store(target.backend), target.path)
+        return FsEndpoint(base if glob is None else base or "."), glob
+    return StoreEndpoint(target.backend, provider.store(target.backend), base), glob
 
 
-async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[Copy]:
-    if not recursive:
+def _selected(entries: dict[str, Entry], filters: Filters) -> dict[str, Entry]:
+    return {rel: e for rel, e in entries.items() if filters.wanted(rel)} if filters else entries
+
+
+async def _plan_copy(
+    source: Endpoint, dest: Endpoint, recursive: bool, filters: Filters
+) -> list[Copy]:
+    if not recursive and filters.glob is None:
         entry = await source.single()
         if entry is None:
             raise InvalidArgumentError(
@@ -366,8 +605,22 @@ async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[
             isinstance(dest, StoreEndpoint) and (not dest.prefix or dest.prefix.endswith("/"))
         )
         dst_rel = name if into_folder else ""
-        return [Copy("", dst_rel, entry.size)]
-    return [Copy(rel, rel, e.size) for rel, e in (await source.entries()).items()]
+        return [Copy("", dst_rel, entry.size, entry.modified)]
+    entries = _selected(await source.entries(), filters)
+    if not entries and filters.glob is not None:
+        raise StorageError(f"nothing matches {source.describe(filters.glob)}")
+    return [Copy(rel, rel, e.size, e.modified) for rel, e in entries.items()]
+
+
+def _copy_line(source: Endpoint, dest: Endpoint, item: Copy, action: str) -> str:
+    return json.dumps(
+        {
+            "action": action,
+            "source": source.describe(item.src_rel),
+            "destination": dest.describe(item.dst_rel),
+            "size": item.size,
+        }
+    )
 
 
 @main.command("cp")
@@ -381,27 +634,69 @@ async def _plan_copy(source: Endpoint, dest: Endpoint, recursive: bool) -> list[
 )
 @click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-metadata",
+    is_flag=True,
+    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per copy on stdout.")
+@_include
+@_exclude
 @pass_ctx
 def cp_command(
-    ctx: Context, src: str, dst: str, recursive: bool, concurrency: int, quiet: bool
+    ctx: Context,
+    src: str,
+    dst: str,
+    recursive: bool,
+    concurrency: int,
+    quiet: bool,
+    no_metadata: bool,
+    dry_run: bool,
+    as_json: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
-    """Copy between this machine and a backend, or between two backends (streamed)."""
+    """Copy between this machine and a backend, or between two backends (streamed).
+    SRC may end in a glob: cp 'local:logs/2026-*.gz' ./logs"""
 
     async def run(provider: StorageProvider) -> None:
-        source = _endpoint(provider, src, recursive=recursive)
-        dest = _endpoint(provider, dst, recursive=recursive)
+        source, glob = _endpoint(provider, src)
+        dest, dest_glob = _endpoint(provider, dst)
+        if dest_glob is not None:
+            raise click.UsageError(f"DST {dst!r} has a glob: name a folder or prefix")
         if isinstance(source, FsEndpoint) and isinstance(dest, FsEndpoint):
             raise InvalidArgumentError(
                 "both SRC and DST are local paths: name a backend as NAME:path"
             )
-        copies = await _plan_copy(source, dest, recursive)
+        copies = await _plan_copy(source, dest, recursive, Filters(include, exclude, glob))
+        if dry_run:
+            for item in copies:
+                ctx.out.print(
+                    _copy_line(source, dest, item, "would copy")
+                    if as_json
+                    else f"would copy {source.describe(item.src_rel)} -> "
+                    f"{dest.describe(item.dst_rel)}",
+                    markup=False,
+                )
+            ctx.err.print(
+                f"would copy {len(copies)} object(s), {_human(sum(c.size for c in copies))}",
+                markup=False,
+            )
+            return
         await run_copies(
             source,
             dest,
             copies,
             concurrency=concurrency,
             console=ctx.err,
-            show_progress=not quiet and ctx.err.is_terminal,
+            show_progress=not quiet and ctx.err.is_terminal and ctx.out.is_terminal,
+            keep_metadata=not no_metadata,
+            on_done=(
+                (lambda item: ctx.out.print(_copy_line(source, dest, item, "copy"), markup=False))
+                if as_json
+                else None
+            ),
         )
         ctx.err.print(
             f"copied {len(copies)} object(s), {_human(sum(c.size for c in copies))}, "
@@ -419,27 +714,76 @@ def cp_command(
 @click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
 @click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-metadata",
+    is_flag=True,
+    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+)
+@click.option(
+    "--checksum",
+    is_flag=True,
+    help="Compare MD5s where both sides have one (local files, S3 single-part objects), "
+    "else sizes; ignore times.",
+)
+@click.option("--size-only", is_flag=True, help="Compare sizes only; ignore times.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per action on stdout.")
+@_include
+@_exclude
 @pass_ctx
 def sync_command(
-    ctx: Context, src: str, dst: str, delete: bool, dry_run: bool, concurrency: int, quiet: bool
+    ctx: Context,
+    src: str,
+    dst: str,
+    delete: bool,
+    dry_run: bool,
+    concurrency: int,
+    quiet: bool,
+    no_metadata: bool,
+    checksum: bool,
+    size_only: bool,
+    as_json: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
-    """Make DST hold what SRC holds, copying only what differs (size, etag or mtime)."""
+    """Make DST hold what SRC holds, copying only what differs (size, etag or mtime).
+    Paths that --include/--exclude leave out are neither copied nor deleted."""
+    if checksum and size_only:
+        ctx.fail("--checksum and --size-only exclude each other: pick one", EXIT_USAGE)
+    compare: Compare = "checksum" if checksum else "size" if size_only else "time"
 
     async def run(provider: StorageProvider) -> None:
-        source = _endpoint(provider, src, recursive=True)
-        dest = _endpoint(provider, dst, recursive=True)
+        source, glob = _endpoint(provider, src)
+        dest, dest_glob = _endpoint(provider, dst)
+        if dest_glob is not None:
+            raise click.UsageError(f"DST {dst!r} has a glob: name a folder or prefix")
+        filters = Filters(include, exclude, glob)
         same_kind = (
             isinstance(source, StoreEndpoint)
             and isinstance(dest, StoreEndpoint)
             and source.store.driver_name == dest.store.driver_name
         )
+        src_entries = _selected(await source.entries(), filters)
+        dst_entries = _selected(await dest.entries(), filters)
+        if compare == "checksum":
+            src_entries, dst_entries = await _with_md5(source, dest, src_entries, dst_entries)
         plan = plan_sync(
-            await source.entries(), await dest.entries(), delete=delete, same_backend_kind=same_kind
+            src_entries, dst_entries, delete=delete, same_backend_kind=same_kind, compare=compare
         )
+        would = "would " if dry_run else ""
         for item in plan.copies:
-            ctx.out.print(f"{'would copy' if dry_run else 'copy'} {item.src_rel}", markup=False)
+            ctx.out.print(
+                _copy_line(source, dest, item, would + "copy")
+                if as_json
+                else f"{would}copy {item.src_rel}",
+                markup=False,
+            )
         for rel in plan.deletes:
-            ctx.out.print(f"{'would delete' if dry_run else 'delete'} {rel}", markup=False)
+            ctx.out.print(
+                json.dumps({"action": would + "delete", "destination": dest.describe(rel)})
+                if as_json
+                else f"{would}delete {rel}",
+                markup=False,
+            )
         if not dry_run:
             await run_copies(
                 source,
@@ -447,7 +791,8 @@ def sync_command(
                 plan.copies,
                 concurrency=concurrency,
                 console=ctx.err,
-                show_progress=not quiet and ctx.err.is_terminal,
+                show_progress=not quiet and ctx.err.is_terminal and ctx.out.is_terminal,
+                keep_metadata=not no_metadata,
             )
             for rel in plan.deletes:
                 await dest.delete(rel)
@@ -462,12 +807,67 @@ def sync_command(
     ctx.run(run)
 
 
+async def _with_md5(
+    source: Endpoint, dest: Endpoint, src: dict[str, Entry], dst: dict[str, Entry]
+) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The entries with their MD5 where both sides may compare one (same size on both)."""
+    both = [rel for rel, e in src.items() if rel in dst and dst[rel].size == e.size]
+    src, dst = dict(src), dict(dst)
+    for rel in both:
+        src[rel] = attrs.evolve(src[rel], md5=await source.md5_of(src[rel]))
+        dst[rel] = attrs.evolve(dst[rel], md5=await dest.md5_of(dst[rel]))
+    return src, dst
+
+
+@main.command("serve")
+@click.argument("target", default="local:")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (only this machine by default).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free one).",
+)
+@pass_ctx
+def serve_command(ctx: Context, target: str, host: str, port: int) -> None:
+    """Serve a local backend over HTTP: GET/HEAD/Range and presigned GET/PUT URLs
+    (needs the serve extra: pip install 'lexigram-storage-kit[serve]')."""
+
+    async def run(provider: StorageProvider) -> None:
+        from lexigram.storage.cli.serve import serve
+
+        where = _key_target(provider, target)
+        if where.path:
+            raise click.UsageError(f"serve takes a backend (NAME:), not a path: {target!r}")
+        stopped_by = await serve(
+            provider,
+            where.backend or "",
+            host,
+            port,
+            lambda line: ctx.err.print(line, markup=False),
+        )
+        if stopped_by:
+            raise Interrupted(stopped_by)  # stopped gracefully; the exit code tells by what
+
+    ctx.run(run)
+
+
 @main.group("kv")
 def kv_group() -> None:
     """The configured key-value store."""
 
 
-def _kv(ctx: Context, action: Callable[[Any], Awaitable[None]]) -> None:
+def _kv(
+    ctx: Context,
+    action: Callable[[Any], Awaitable[None]],
+    fresh: Callable[[], None] | None = None,
+) -> None:
     async def run(provider: StorageProvider) -> None:
         if provider.config.kv is None:
             raise ConfigError(
@@ -476,7 +876,7 @@ def _kv(ctx: Context, action: Callable[[Any], Awaitable[None]]) -> None:
             )
         await action(provider.kv())
 
-    ctx.run(run)
+    ctx.run(run, fresh)
 
 
 @kv_group.command("get")
@@ -492,7 +892,10 @@ def kv_get(ctx: Context, key: str) -> None:
             raise StorageError(f"no key {key!r} in the KV store")
         ctx.out.print(json.dumps(value), markup=False)
 
-    _kv(ctx, action)
+    def fresh() -> None:
+        raise StorageError(f"no key {key!r} in the KV store{_FRESH_STORE}")
+
+    _kv(ctx, action, fresh)
 
 
 @kv_group.command("set")
@@ -543,4 +946,4 @@ def kv_keys(ctx: Context, prefix: str) -> None:
         for key in await kv.keys(prefix):
             ctx.out.print(key, markup=False)
 
-    _kv(ctx, action)
+    _kv(ctx, action, lambda: ctx.note_zero_config(_FRESH_STORE.strip("; ")))

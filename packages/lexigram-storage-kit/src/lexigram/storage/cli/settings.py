@@ -12,7 +12,14 @@ from pathlib import Path
 
 from lexigram.storage import ConfigError, StorageConfig
 
-__all__ = ["DEFAULT_CONFIG_FILE", "ENV_VAR", "ZERO_CONFIG", "load_config"]
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "ENV_VAR",
+    "ZERO_CONFIG",
+    "ZERO_CONFIG_SOURCE",
+    "load_config",
+    "zero_config_exists",
+]
 
 DEFAULT_CONFIG_FILE = "lexigram-storage.yaml"
 ENV_VAR = "LEXIGRAM_STORAGE_CONFIG"
@@ -21,6 +28,12 @@ ZERO_CONFIG = {
     "drivers": {"local": {"root_dir": "./storage/data"}},
     "kv": {"backend": "local", "path": "./storage/kv.jsonl"},
 }
+ZERO_CONFIG_SOURCE = "zero-config default (./storage/data)"
+
+
+def zero_config_exists() -> bool:
+    """Whether the zero-config store was made here already (by a write)."""
+    return Path("storage/data").exists() or Path("storage/kv.jsonl").exists()
 
 
 def load_config(path: str | None) -> tuple[StorageConfig, str]:
@@ -34,4 +47,4 @@ def load_config(path: str | None) -> tuple[StorageConfig, str]:
         if not Path(from_env).is_file():
             raise ConfigError(f"${ENV_VAR} names {from_env!r}, which is not a file")
         return StorageConfig.from_yaml(from_env), f"${ENV_VAR} ({from_env})"
-    return StorageConfig.from_dict(ZERO_CONFIG), "zero-config default (./storage/data)"
+    return StorageConfig.from_dict(ZERO_CONFIG), ZERO_CONFIG_SOURCE

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 import attrs
+import click
 
 __all__ = ["Target", "parse_target"]
+
+#: what a backend name looks like: ``s4:foo`` is a typo of a backend, not a key or file
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 @attrs.frozen
@@ -24,6 +31,14 @@ def parse_target(text: str, backends: list[str], *, default: str | None = None) 
     name, sep, rest = text.partition(":")
     if sep and name in backends:
         return Target(name, rest)
+    if sep and _NAME.match(name) and not (len(name) == 1 and rest[:1] in ("/", "\\")):
+        near = difflib.get_close_matches(name, backends, n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise click.UsageError(
+            f"{text!r}: no backend {name!r} in the config (backends: {', '.join(backends)}); "
+            f"{hint}for a key or file with a colon write it in full: "
+            f"{backends[0] if backends else 'NAME'}:{text} or ./{text}"
+        )
     if default is not None:
         return Target(default, text)
     return Target(None, text)
