@@ -44,6 +44,7 @@ from lexigram.storage.errors import (
 )
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.store import BlobStore
+from lexigram.storage.testing.blob_conditional import ConditionalOpsConformance
 
 __all__ = ["INVALID_KEYS", "UNUSUAL_KEYS", "BlobStoreConformance"]
 
@@ -122,7 +123,7 @@ async def _collect(source: AsyncIterator[BlobInfo]) -> list[BlobInfo]:
     return [item async for item in source]
 
 
-class BlobStoreConformance:
+class BlobStoreConformance(ConditionalOpsConformance):
     """Tests every method of the public blob API against the ``store`` fixture."""
 
     #: size of the "larger than one chunk" body (bytes).
