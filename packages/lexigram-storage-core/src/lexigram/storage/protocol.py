@@ -35,6 +35,7 @@ class BlobStoreProtocol(Protocol):
         mode: Literal["overwrite", "create"] = "overwrite",
         size: int | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
     ) -> BlobInfo:
         """Store ``data`` (bytes, an async iterable of bytes or a binary file object).
 
@@ -42,6 +43,9 @@ class BlobStoreProtocol(Protocol):
         key exists, atomically. ``content_type`` is guessed from the extension when not
         given. ``size`` is an optional hint for streams. ``progress(done, total)`` is
         called as bytes go out. A failed upload leaves the previous object untouched.
+        ``if_match=etag``: replace the object only if its ETag is ``etag``, atomically;
+        else (also when the key is missing) ``PreconditionFailedError``. Not together
+        with ``mode="create"``. ETags compare quoted or not.
         """
         ...
 
@@ -51,9 +55,16 @@ class BlobStoreProtocol(Protocol):
         *,
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> bytes:
         """The whole object, or ``range=(start, end)``: bytes ``start`` up to but not
-        including ``end``, as in slicing; ``end=None`` reads to the end."""
+        including ``end``, as in slicing; ``end=None`` reads to the end.
+
+        ``if_match=etag``: ``PreconditionFailedError`` unless the object is at that ETag;
+        ``if_none_match=etag``: ``NotModifiedError`` if it is (a cache revalidates
+        without reading). Both checked atomically with the read; so in ``stream``,
+        ``download_into`` and ``info``."""
         ...
 
     async def download_into(
@@ -62,6 +73,8 @@ class BlobStoreProtocol(Protocol):
         buffer: bytearray | memoryview,
         *,
         range: tuple[int, int | None] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> int:
         """Write the object (or ``range`` of it) into ``buffer`` from its start and return
         the number of bytes written: no copy of the object is made beside the buffer.
@@ -76,11 +89,19 @@ class BlobStoreProtocol(Protocol):
         chunk_size: int = ...,
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         """The object (or a range of it) in chunks, in bounded memory."""
         ...
 
-    async def info(self, path: str) -> BlobInfo:
+    async def info(
+        self,
+        path: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> BlobInfo:
         """Size, content type, last modified (aware UTC), etag and metadata."""
         ...
 
@@ -88,13 +109,24 @@ class BlobStoreProtocol(Protocol):
         """Whether the object exists."""
         ...
 
-    def list(self, prefix: str = "", *, delimiter: str | None = None) -> AsyncIterator[BlobInfo]:
+    def list(
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[BlobInfo]:
         """Objects under ``prefix`` in lexicographic order; pagination hidden. With
-        ``delimiter="/"`` common prefixes are reported too, as ``is_prefix`` entries."""
+        ``delimiter="/"`` common prefixes are reported too, as ``is_prefix`` entries.
+        ``start_after``: only entries strictly after it (pass the last one of the previous
+        page); ``limit``: at most that many (> 0). Pages before ``start_after`` (s3, r2,
+        gcs) and after the limit are not read."""
         ...
 
-    async def delete(self, path: str) -> None:
-        """Delete the object; a missing key is not an error."""
+    async def delete(self, path: str, *, if_match: str | None = None) -> None:
+        """Delete the object; a missing key is not an error. ``if_match=etag``: only if
+        it is at that ETag, atomically (else, also when missing, ``PreconditionFailedError``)."""
         ...
 
     async def delete_many(self, paths: Iterable[str]) -> None:
@@ -103,6 +135,11 @@ class BlobStoreProtocol(Protocol):
 
     async def copy(self, src: str, dst: str) -> None:
         """Copy, server-side where the backend has it."""
+        ...
+
+    async def delete_prefix(self, prefix: str, *, all: bool = False) -> int:
+        """Delete every object under ``prefix`` in batches; return how many. An empty
+        prefix is refused (``InvalidArgumentError``) unless ``all=True``."""
         ...
 
     async def move(self, src: str, dst: str) -> None:

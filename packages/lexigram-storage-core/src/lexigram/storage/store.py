@@ -286,7 +286,10 @@ class BlobStore:
             return await self._run(
                 "download",
                 path,
-                lambda: self._driver.read_into(path, view, start=start, end=end, **more),
+                self._if_present(
+                    lambda: self._driver.read_into(path, view, start=start, end=end, **more),
+                    more,
+                ),
                 retryable=True,
                 empty_on_invalid_range=True,
                 empty=0,
@@ -335,6 +338,7 @@ class BlobStore:
                     yield chunk
                 break
             except Exception as exc:
+                exc = _missing_fails(self._driver, exc, more)
                 code = self._driver.classify(exc)
                 if code is ErrorCode.INVALID_RANGE and done == 0:
                     break
@@ -736,7 +740,7 @@ class BlobStore:
         return await self._run(
             "download",
             path,
-            lambda: self._driver.read(path, start=start, end=end, **more),
+            self._if_present(lambda: self._driver.read(path, start=start, end=end, **more), more),
             retryable=True,
             empty_on_invalid_range=True,
         )
@@ -746,10 +750,14 @@ class BlobStore:
     ) -> BlobInfo:
         conditions = self._conditions(path, if_match, if_none_match)
         assert conditions is not None
+        more = {"conditions": conditions}
         driver = self._driver
         if driver.capabilities.conditional_read:
             return await self._run(
-                "info", path, lambda: driver.head(path, conditions=conditions), retryable=True
+                "info",
+                path,
+                self._if_present(lambda: driver.head(path, conditions=conditions), more),
+                retryable=True,
             )
 
         async def head() -> BlobInfo:
@@ -758,7 +766,26 @@ class BlobStore:
             conditions.check(info.etag)
             return info
 
-        return await self._run("info", path, head, retryable=True)
+        return await self._run("info", path, self._if_present(head, more), retryable=True)
+
+    def _if_present(
+        self, call: Callable[[], Awaitable[T]], more: Mapping[str, Conditions]
+    ) -> Callable[[], Awaitable[T]]:
+        """``call``, where a missing key fails an ``if_match`` (as it does for writes)."""
+        if not more:
+            return call
+        driver = self._driver
+
+        async def checked() -> T:
+            try:
+                return await call()
+            except Exception as exc:
+                failed = _missing_fails(driver, exc, more)
+                if failed is exc:
+                    raise
+                raise failed from exc
+
+        return checked
 
     def _closed_error(self) -> StoreClosedError:
         return StoreClosedError(
@@ -961,6 +988,20 @@ class BlobStore:
                 hook(event)
             except Exception:
                 logger.exception("instrumentation hook %r failed", hook)
+
+
+def _missing_fails(driver: BlobDriver, exc: Exception, more: Mapping[str, Conditions]) -> Exception:
+    """A missing key fails a read's ``if_match`` (S3 and GCS answer 404, Azure 412)."""
+    conditions = more.get("conditions")
+    if (
+        conditions is not None
+        and conditions.if_match is not None
+        and driver.classify(exc) is ErrorCode.NOT_FOUND
+    ):
+        failed = DriverError(ErrorCode.FAILED_PRECONDITION, "the key does not exist")
+        failed.__cause__ = exc
+        return failed
+    return exc
 
 
 def _detail(exc: BaseException) -> str:

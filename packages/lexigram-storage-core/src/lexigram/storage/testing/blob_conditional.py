@@ -182,8 +182,15 @@ class ConditionalOpsConformance:
             await _chunks(store.stream(key, if_none_match=_other_form(etag)))
         with pytest.raises(NotModifiedError):
             await store.download_into(key, buffer, if_none_match=etag)
-        with pytest.raises(BlobNotFoundError):
+        # if_match on a missing key fails its precondition, as for writes and deletes
+        with pytest.raises(PreconditionFailedError):
             await store.download(prefix + "missing", if_match=etag)
+        with pytest.raises(PreconditionFailedError):
+            await _chunks(store.stream(prefix + "missing", if_match=etag))
+        with pytest.raises(PreconditionFailedError):
+            await store.info(prefix + "missing", if_match=etag)
+        with pytest.raises(BlobNotFoundError):
+            await store.download(prefix + "missing", if_none_match=etag)
 
     @pytest.mark.asyncio
     async def test_bad_read_conditions(self, store: BlobStore, prefix: str) -> None:
