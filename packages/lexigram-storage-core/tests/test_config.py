@@ -144,7 +144,7 @@ def test_a_single_backend_is_the_default() -> None:
         ({"drivers": {"memory": {}}, "retry": {"attempts": 0}}, "$.storage.retry"),
         ({"drivers": "memory"}, "@ $.storage.drivers"),
         ({"drivers": {"memory": {}}, "kv": {"backend": "local"}}, "@ $.storage.kv.path"),
-        ({"drivers": {"memory": {}}, "kv": {"backend": "redis"}}, "$.storage.kv.backend"),
+        ({"drivers": {"memory": {}}, "kv": {"backend": "memcached"}}, "$.storage.kv.backend"),
         ({"drivers": {"memory": {}}, "health_timeout": -1}, "@ $.storage.health_timeout"),
     ],
 )

@@ -35,3 +35,9 @@ def test_blob_info_fields() -> None:
     assert dict(info.metadata) == {"owner": "me"} and not info.is_prefix
     bare = blob_info({"name": "x", "md5Hash": "abc=="})
     assert bare.size == 0 and bare.etag == "abc==" and bare.metadata == {}
+
+
+def test_blob_info_etag_names_the_version() -> None:
+    resource = {"name": "x", "etag": "CJ", "generation": "17", "metageneration": "2"}
+    assert blob_info(resource).etag == '"17.2"'
+    assert blob_info({"name": "x", "generation": "17"}).etag == '"17.1"'

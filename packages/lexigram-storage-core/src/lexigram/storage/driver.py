@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import attrs
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
@@ -81,6 +82,16 @@ class Capabilities:
     presign_put_headers: frozenset[str] = frozenset()
     #: ``get_presigned_post`` (browser form uploads with a signed policy) is supported.
     presign_post: bool = False
+    #: ``upload(if_match=)`` and ``delete(if_match=)`` are atomic compare-and-set (the
+    #: driver's ``put``/``delete`` take ``if_match``); otherwise ``NotSupportedError``.
+    conditional_write: bool = False
+    #: reads take ``if_match``/``if_none_match`` atomically (the driver's ``stream``,
+    #: ``read``, ``read_into`` and ``head`` take ``conditions``); otherwise the core
+    #: checks ``info`` itself and refuses the other reads with ``NotSupportedError``.
+    conditional_read: bool = False
+    #: the driver's ``list`` takes ``start_after`` and starts there (otherwise the core
+    #: skips the keys up to it).
+    native_start_after: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -142,6 +153,7 @@ class BlobDriver(abc.ABC):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         """Store ``body`` under ``key`` and return its info.
 
@@ -154,14 +166,23 @@ class BlobDriver(abc.ABC):
         new one, never part; if the body raises or the task is cancelled midway, leave
         the old object as it was and nothing half-written behind (abort multipart uploads,
         remove temp files); with ``create_only`` fail with ``ALREADY_EXISTS`` if the key
-        exists, atomically. Consume the body with bounded memory.
+        exists, atomically. Consume the body with bounded memory. ``if_match`` (only
+        passed if ``capabilities.conditional_write``; normalised, unquoted): replace the
+        object only if its ETag is that, atomically; ``FAILED_PRECONDITION`` otherwise,
+        also when the key does not exist.
         """
 
     # -- reading ------------------------------------------------------------------------
 
     @abc.abstractmethod
     def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the bytes ``[start, end)`` of the object (``end=None``: to its end).
 
@@ -170,20 +191,35 @@ class BlobDriver(abc.ABC):
         exist; raise ``INVALID_RANGE`` if ``start`` is at or past the end of a non-empty
         object (the core turns that into an empty result), or return nothing; keep
         memory bounded by about ``chunk_size``; raise (never end early) if the
-        connection is cut short.
+        connection is cut short. ``conditions`` (only passed if
+        ``capabilities.conditional_read``): checked against the object read, atomically
+        (``FAILED_PRECONDITION`` / ``NOT_MODIFIED``) — here and in ``read``,
+        ``read_into`` and ``head``.
         """
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
         """The bytes ``[start, end)`` in one piece. Default: join :meth:`stream`.
 
         Override when the backend has a faster whole-object read.
         """
+        more = {} if conditions is None else {"conditions": conditions}
         parts = [
-            chunk async for chunk in self.stream(key, start=start, end=end, chunk_size=1 << 20)
+            chunk
+            async for chunk in self.stream(key, start=start, end=end, chunk_size=1 << 20, **more)
         ]
         return b"".join(parts)
 
-    async def read_into(self, key: str, buffer: memoryview, *, start: int, end: int | None) -> int:
+    async def read_into(
+        self,
+        key: str,
+        buffer: memoryview,
+        *,
+        start: int,
+        end: int | None,
+        conditions: Conditions | None = None,
+    ) -> int:
         """Write the bytes ``[start, end)`` into ``buffer`` from its offset 0 and return
         how many were written. Default: copy :meth:`stream` into it.
 
@@ -195,7 +231,8 @@ class BlobDriver(abc.ABC):
         """
         pos = 0
         room = buffer.nbytes
-        async for chunk in self.stream(key, start=start, end=end, chunk_size=1 << 20):
+        more = {} if conditions is None else {"conditions": conditions}
+        async for chunk in self.stream(key, start=start, end=end, chunk_size=1 << 20, **more):
             n = len(chunk)
             if pos + n > room:
                 raise DriverError(ErrorCode.INVALID_ARGUMENT, buffer_too_small(room, pos + n))
@@ -204,7 +241,7 @@ class BlobDriver(abc.ABC):
         return pos
 
     @abc.abstractmethod
-    async def head(self, key: str) -> BlobInfo:
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         """Info of one object; ``NOT_FOUND`` if it does not exist."""
 
     async def exists(self, key: str) -> bool:
@@ -218,21 +255,29 @@ class BlobDriver(abc.ABC):
         return True
 
     @abc.abstractmethod
-    def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+    def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
         """Every object whose key starts with ``prefix``, in lexicographic order of key
         (code-point order, the same as UTF-8 byte order), pagination hidden.
 
         With ``delimiter`` (only called so if ``capabilities.native_delimiter``): keys
         holding the delimiter after the prefix are rolled up into one entry per common
         prefix (``BlobInfo(path=common_prefix, size=0, is_prefix=True)``), merged into
-        the same order.
+        the same order. ``start_after`` (only passed if ``capabilities.native_start_after``):
+        begin with the keys after it (the core drops any entry not strictly after it, so
+        an inclusive start is fine). Fetch pages lazily: the core stops early.
         """
 
     # -- deleting -----------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def delete(self, key: str) -> None:
-        """Delete ``key``. A missing key is not an error: return normally."""
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete ``key``. A missing key is not an error: return normally.
+
+        ``if_match`` (only passed if ``capabilities.conditional_write``): delete only if
+        the ETag is that, atomically; else (also for a missing key) ``FAILED_PRECONDITION``.
+        """
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
         """Delete up to ``capabilities.delete_batch_size`` keys; return the failures by key.

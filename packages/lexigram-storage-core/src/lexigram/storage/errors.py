@@ -25,6 +25,7 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidKeyError",
+    "NotModifiedError",
     "NotSupportedError",
     "PermissionDeniedError",
     "PreconditionFailedError",
@@ -50,6 +51,7 @@ class ErrorCode(enum.Enum):
     UNAVAILABLE = "unavailable"
     BUCKET_NOT_FOUND = "bucket_not_found"
     DATA_CORRUPTED = "data_corrupted"
+    NOT_MODIFIED = "not_modified"
 
 
 class StorageError(Exception):
@@ -103,6 +105,13 @@ class PreconditionFailedError(StorageError):
     """A conditional request's condition did not hold (HTTP 412)."""
 
     code = ErrorCode.FAILED_PRECONDITION
+
+
+class NotModifiedError(StorageError):
+    """A read with ``if_none_match=etag`` found the object still at that ETag (HTTP 304):
+    the copy the caller holds is current, so nothing was read."""
+
+    code = ErrorCode.NOT_MODIFIED
 
 
 class PermissionDeniedError(StorageError, PermissionError):
@@ -226,4 +235,5 @@ ERROR_CLASSES: dict[ErrorCode, type[StorageError]] = {
     ErrorCode.UNAVAILABLE: StorageUnavailableError,
     ErrorCode.BUCKET_NOT_FOUND: BucketNotFoundError,
     ErrorCode.DATA_CORRUPTED: IntegrityError,
+    ErrorCode.NOT_MODIFIED: NotModifiedError,
 }

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import attrs
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.driver import BlobDriver, PresignRequest
 from lexigram.storage.errors import ConfigError, ErrorCode, InvalidKeyError
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
@@ -102,9 +103,13 @@ class PrefixedDriver(BlobDriver):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
-        # only when set: the store passes headers only to drivers that take them
-        extra = {"headers": headers} if headers else {}
+        # optional arguments only when set: the store passes them only to drivers whose
+        # capabilities say they take them
+        extra: dict[str, Any] = {"headers": headers} if headers else {}
+        if if_match is not None:
+            extra["if_match"] = if_match
         info = await self.inner.put(
             self._in(key),
             body,
@@ -116,28 +121,52 @@ class PrefixedDriver(BlobDriver):
         return self._out(info)
 
     def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        return self.inner.stream(self._in(key), start=start, end=end, chunk_size=chunk_size)
+        return self.inner.stream(
+            self._in(key), start=start, end=end, chunk_size=chunk_size, **_given(conditions)
+        )
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
-        return await self.inner.read(self._in(key), start=start, end=end)
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
+        return await self.inner.read(self._in(key), start=start, end=end, **_given(conditions))
 
-    async def read_into(self, key: str, buffer: memoryview, *, start: int, end: int | None) -> int:
-        return await self.inner.read_into(self._in(key), buffer, start=start, end=end)
+    async def read_into(
+        self,
+        key: str,
+        buffer: memoryview,
+        *,
+        start: int,
+        end: int | None,
+        conditions: Conditions | None = None,
+    ) -> int:
+        return await self.inner.read_into(
+            self._in(key), buffer, start=start, end=end, **_given(conditions)
+        )
 
-    async def head(self, key: str) -> BlobInfo:
-        return self._out(await self.inner.head(self._in(key)))
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
+        return self._out(await self.inner.head(self._in(key), **_given(conditions)))
 
     async def exists(self, key: str) -> bool:
         return await self.inner.exists(self._in(key))
 
-    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
-        async for info in self.inner.list(self._in(prefix), delimiter=delimiter):
+    async def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
+        extra = {} if start_after is None else {"start_after": self._in(start_after)}
+        async for info in self.inner.list(self._in(prefix), delimiter=delimiter, **extra):
             yield self._out(info)
 
-    async def delete(self, key: str) -> None:
-        await self.inner.delete(self._in(key))
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        extra = {} if if_match is None else {"if_match": if_match}
+        await self.inner.delete(self._in(key), **extra)
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
         failures = await self.inner.delete_many([self._in(k) for k in keys])
@@ -177,3 +206,9 @@ def prefixed(inner: BlobDriver, prefix: str) -> BlobDriver:
     """``inner`` itself for an empty prefix, else a :class:`PrefixedDriver` over it."""
     normalized = normalize_prefix(prefix)
     return PrefixedDriver(inner, normalized) if normalized else inner
+
+
+def _given(conditions: Conditions | None) -> dict[str, Conditions]:
+    """``conditions=`` only when there are some (a driver without conditional reads
+    takes none)."""
+    return {} if conditions is None else {"conditions": conditions}

@@ -42,6 +42,7 @@ class BlobStoreProtocol(Protocol):
         content_disposition: str | None = None,
         content_encoding: str | None = None,
         content_language: str | None = None,
+        if_match: str | None = None,
     ) -> BlobInfo:
         """Store ``data`` (bytes, an async iterable of bytes, a binary file object or the
         ``os.PathLike`` path of a local file).
@@ -69,6 +70,9 @@ class BlobStoreProtocol(Protocol):
             content_encoding: stored as its ``Content-Encoding``; only a label: the bytes
                 are stored and downloaded exactly as given.
             content_language: stored as its ``Content-Language``.
+            if_match: replace the object only if its ETag is this one, atomically; else
+                (also when the key is missing) ``PreconditionFailedError``. Not together
+                with ``mode="create"``. ETags compare quoted or not.
 
         Returns:
             The stored object's [`BlobInfo`][lexigram.storage.info.BlobInfo] (size, etag,
@@ -79,6 +83,7 @@ class BlobStoreProtocol(Protocol):
             InvalidArgumentError: bad ``mode``, ``metadata``, ``content_type`` or a header
                 value that is not printable ASCII (the error names the argument).
             BlobExistsError: ``mode="create"`` and the key exists.
+            PreconditionFailedError: ``if_match`` given and the object is not at that ETag.
             NotSupportedError: ``mode="create"`` on a backend without create-only writes.
             IntegrityError: the bytes stored differ from those sent (the altered object
                 is not left in place).
@@ -100,6 +105,8 @@ class BlobStoreProtocol(Protocol):
         *,
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> bytes:
         """The whole object, or ``range=(start, end)``: bytes ``start`` up to but not
         including ``end``, as in slicing; ``end=None`` reads to the end.
@@ -109,12 +116,18 @@ class BlobStoreProtocol(Protocol):
             range: ``(start, end)`` as in slicing (``end`` exclusive, ``None`` = to the
                 end); a range past the end of the object gives the bytes that exist.
             progress: ``progress(bytes_done, total)``, called as bytes arrive.
+            if_match: ``PreconditionFailedError`` unless the object is at that ETag.
+            if_none_match: ``NotModifiedError`` if the object is at that ETag (a cache
+                revalidates without reading). Both are checked atomically with the read;
+                the same in ``stream``, ``download_into`` and ``info``.
 
         Returns:
             The bytes, checked against the checksum the backend reports (whole objects).
 
         Raises:
             BlobNotFoundError: no object at ``path``.
+            PreconditionFailedError: ``if_match`` and the object is at another ETag.
+            NotModifiedError: ``if_none_match`` and the object is at that ETag.
             InvalidArgumentError: a negative or reversed ``range``.
             IntegrityError: the bytes received differ from the object's checksum.
             StorageUnavailableError: the backend could not be reached after retries.
@@ -132,6 +145,8 @@ class BlobStoreProtocol(Protocol):
         buffer: bytearray | memoryview,
         *,
         range: tuple[int, int | None] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> int:
         """Write the object (or ``range`` of it) into ``buffer`` from its start and return
         the number of bytes written: no copy of the object is made beside the buffer.
@@ -161,6 +176,8 @@ class BlobStoreProtocol(Protocol):
         chunk_size: int = ...,
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         """The object (or a range of it) in chunks, in bounded memory.
 
@@ -188,11 +205,21 @@ class BlobStoreProtocol(Protocol):
         """
         ...
 
-    async def info(self, path: str) -> BlobInfo:
+    async def info(
+        self,
+        path: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> BlobInfo:
         """Size, content type, last modified (aware UTC), etag and metadata.
+
+        ``if_match`` / ``if_none_match`` as in ``download``.
 
         Raises:
             BlobNotFoundError: no object at ``path``.
+            PreconditionFailedError: ``if_match`` and the object is at another ETag.
+            NotModifiedError: ``if_none_match`` and the object is at that ETag.
         """
         ...
 
@@ -200,7 +227,14 @@ class BlobStoreProtocol(Protocol):
         """Whether the object exists (``False``, not an error, when it does not)."""
         ...
 
-    def list(self, prefix: str = "", *, delimiter: str | None = None) -> AsyncIterator[BlobInfo]:
+    def list(
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[BlobInfo]:
         """Objects under ``prefix`` in lexicographic order; pagination hidden. With
         ``delimiter="/"`` common prefixes are reported too, as ``is_prefix`` entries.
 
@@ -208,6 +242,9 @@ class BlobStoreProtocol(Protocol):
             prefix: a plain string prefix of keys (not a folder: ``"a"`` matches ``ab``).
             delimiter: ``"/"`` to list one level: keys below the next ``/`` are rolled
                 up into one ``is_prefix`` entry each.
+            start_after: only entries strictly after it (pass the last one of the
+                previous page); pages before it are not read on s3, r2 and gcs.
+            limit: at most that many entries (> 0); no page after the limit is read.
 
         Yields:
             One [`BlobInfo`][lexigram.storage.info.BlobInfo] per object or common prefix.
@@ -220,8 +257,9 @@ class BlobStoreProtocol(Protocol):
         """
         ...
 
-    async def delete(self, path: str) -> None:
-        """Delete the object; a missing key is not an error.
+    async def delete(self, path: str, *, if_match: str | None = None) -> None:
+        """Delete the object; a missing key is not an error. ``if_match=etag``: only if
+        it is at that ETag, atomically (else, also when missing, ``PreconditionFailedError``).
 
         Raises:
             InvalidKeyError: ``path`` is not a valid key.
@@ -248,6 +286,11 @@ class BlobStoreProtocol(Protocol):
         Raises:
             BlobNotFoundError: no object at ``src``.
         """
+        ...
+
+    async def delete_prefix(self, prefix: str, *, all: bool = False) -> int:
+        """Delete every object under ``prefix`` in batches; return how many. An empty
+        prefix is refused (``InvalidArgumentError``) unless ``all=True``."""
         ...
 
     async def move(self, src: str, dst: str) -> None:

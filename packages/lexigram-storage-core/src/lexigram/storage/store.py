@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
+from lexigram.storage.conditions import Conditions, valid_etag
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.driver import BlobDriver, PresignRequest
@@ -40,7 +41,7 @@ from lexigram.storage.headers import HttpHeaders, check_header_value, headers_of
 from lexigram.storage.info import BlobInfo, HealthStatus
 from lexigram.storage.instrumentation import Hook, OperationEvent, default_hooks
 from lexigram.storage.keys import validate_key, validate_prefix
-from lexigram.storage.listing import collapse_prefixes
+from lexigram.storage.listing import after_key, check_list_window, collapse_prefixes
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.readers import DEFAULT_BLOCK_SIZE, BlobReader, BlobWriter
 from lexigram.storage.retry import RetryPolicy
@@ -83,6 +84,7 @@ _HINTS: dict[ErrorCode, str] = {
         "persists, check for a proxy or disk that alters data."
     ),
     ErrorCode.UNKNOWN: "See the chained exception for the backend's own error.",
+    ErrorCode.NOT_MODIFIED: "The copy you hold (at that ETag) is current: keep using it.",
 }
 
 
@@ -168,6 +170,7 @@ class BlobStore:
         content_disposition: str | None = None,
         content_encoding: str | None = None,
         content_language: str | None = None,
+        if_match: str | None = None,
     ) -> BlobInfo:
         """Store ``data`` under ``path``; see
         :class:`~lexigram.storage.protocol.BlobStoreProtocol`."""
@@ -187,6 +190,7 @@ class BlobStore:
                 content_disposition=content_disposition,
                 content_encoding=content_encoding,
                 content_language=content_language,
+                if_match=if_match,
             )
         headers = self._check_headers(
             path,
@@ -208,6 +212,18 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
+        match = None if if_match is None else self._etag("if_match", if_match, path)
+        if match is not None:
+            if create_only:
+                raise InvalidArgumentError(
+                    f"upload({path!r}) got both mode='create' and if_match: mode='create' "
+                    "writes only a new key and if_match only replaces an existing one; pass "
+                    "one of them.",
+                    backend=self.name,
+                    key=path,
+                )
+            if not self._driver.capabilities.conditional_write:
+                raise self._unsupported("upload(if_match=...)", path)
         meta = self._check_metadata(path, metadata)
         if content_type is not None:
             self._check_header(path, "content_type", content_type_problem(content_type))
@@ -215,11 +231,14 @@ class BlobStore:
         ctype = content_type if content_type is not None else guess_content_type(path)
 
         failed: Exception | None = None
+        more: dict[str, Any] = dict(extra)
+        if match is not None:
+            more["if_match"] = match
         if not self._hooks:
             # Hot path: one driver call; errors go through the same policy as below.
             try:
                 info = await self._driver.put(
-                    path, body, content_type=ctype, metadata=meta, create_only=create_only, **extra
+                    path, body, content_type=ctype, metadata=meta, create_only=create_only, **more
                 )
             except Exception as exc:
                 failed = exc
@@ -229,14 +248,14 @@ class BlobStore:
 
         async def put() -> BlobInfo:
             info = await self._driver.put(
-                path, body, content_type=ctype, metadata=meta, create_only=create_only, **extra
+                path, body, content_type=ctype, metadata=meta, create_only=create_only, **more
             )
             body.finish()
             return info
 
-        # In-memory bodies can be sent again: retry transient failures (not for create,
-        # where a retry could trip over its own first, successful attempt).
-        retryable = body.data is not None and not create_only
+        # In-memory bodies can be sent again: retry transient failures (not for create or
+        # if_match, where a retry could trip over its own first, successful attempt).
+        retryable = body.data is not None and not create_only and match is None
         return await self._run(
             "upload",
             path,
@@ -255,11 +274,15 @@ class BlobStore:
         *,
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> bytes:
         """The whole object, or the bytes ``range=(start, end)`` as in slicing."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        if if_match is not None or if_none_match is not None:
+            return await self._download_if(path, range, progress, if_match, if_none_match)
         if range is None and progress is None and not self._hooks:
             # Hot path: one driver call; errors go through the same policy as below.
             try:
@@ -290,6 +313,8 @@ class BlobStore:
         buffer: bytearray | memoryview,
         *,
         range: tuple[int, int | None] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> int:
         """Write the object, or ``range=(start, end)`` of it, into ``buffer`` from its
         start; return the number of bytes written. Drivers with parallel ranged reads
@@ -297,16 +322,20 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        more = self._read_conditions("download_into", path, if_match, if_none_match)
         start, end = (0, None) if range is None else self._check_range(path, range)
         view = self._writable(path, buffer)
         if end is not None and end == start:
-            await self.info(path)  # a missing key is still an error
+            await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return 0
         try:
             return await self._run(
                 "download",
                 path,
-                lambda: self._driver.read_into(path, view, start=start, end=end),
+                self._if_present(
+                    lambda: self._driver.read_into(path, view, start=start, end=end, **more),
+                    more,
+                ),
                 retryable=True,
                 empty_on_invalid_range=True,
                 empty=0,
@@ -321,11 +350,14 @@ class BlobStore:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         range: tuple[int, int | None] | None = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         """The object in chunks of about ``chunk_size`` bytes, in bounded memory."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        more = self._read_conditions("stream", path, if_match, if_none_match)
         if not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(
                 f"chunk_size must be a positive int, not {chunk_size!r}.",
@@ -334,7 +366,7 @@ class BlobStore:
             )
         start, end = (0, None) if range is None else self._check_range(path, range)
         if end is not None and end == start:
-            await self.info(path)
+            await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return
         total: int | None = None if end is None else end - start
         if progress is not None:
@@ -346,7 +378,7 @@ class BlobStore:
             attempt += 1
             try:
                 async for chunk in self._driver.stream(
-                    path, start=start, end=end, chunk_size=chunk_size
+                    path, start=start, end=end, chunk_size=chunk_size, **more
                 ):
                     done += len(chunk)
                     if progress is not None:
@@ -354,6 +386,7 @@ class BlobStore:
                     yield chunk
                 break
             except Exception as exc:
+                exc = _missing_fails(self._driver, exc, more)
                 code = self._driver.classify(exc)
                 if code is ErrorCode.INVALID_RANGE and done == 0:
                     break
@@ -372,11 +405,19 @@ class BlobStore:
             progress(0, 0 if total is None else total)
         self._emit("stream", path, started, None, attempts=attempt, nbytes=done)
 
-    async def info(self, path: str) -> BlobInfo:
+    async def info(
+        self,
+        path: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> BlobInfo:
         """Size, content type, last modified (aware UTC), etag and metadata of ``path``."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        if if_match is not None or if_none_match is not None:
+            return await self._info_if(path, if_match, if_none_match)
         if not self._hooks:
             try:
                 return await self._driver.head(path)
@@ -396,10 +437,16 @@ class BlobStore:
         return await self._run("exists", path, lambda: self._driver.exists(path), retryable=True)
 
     async def list(
-        self, prefix: str = "", *, delimiter: str | None = None
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        limit: int | None = None,
     ) -> AsyncIterator[BlobInfo]:
         """Objects under ``prefix`` in lexicographic key order; with ``delimiter`` the
-        common prefixes too (``is_prefix=True``)."""
+        common prefixes too (``is_prefix=True``). ``start_after``: only entries strictly
+        after it; ``limit``: at most that many entries (pages past them are not read)."""
         if self._closed:
             raise self._closed_error()
         validate_prefix(prefix)
@@ -407,15 +454,27 @@ class BlobStore:
             raise InvalidArgumentError(
                 f"delimiter must be a non-empty str or None, not {delimiter!r}.", backend=self.name
             )
+        check_list_window(start_after, limit, backend=self.name)
+        if start_after is not None and after_key(prefix, start_after):
+            return  # every key under the prefix sorts before start_after
         started = time.perf_counter()
-        native = delimiter is None or self._driver.capabilities.native_delimiter
-        source = self._driver.list(prefix, delimiter=delimiter if native else None)
+        caps = self._driver.capabilities
+        native = delimiter is None or caps.native_delimiter
+        more = {"start_after": start_after} if start_after and caps.native_start_after else {}
+        source = self._driver.list(prefix, delimiter=delimiter if native else None, **more)
         if not native:
             assert delimiter is not None
             source = collapse_prefixes(source, prefix, delimiter)
+        left = limit
         try:
             async for entry in source:
+                if start_after and entry.path <= start_after:
+                    continue
                 yield entry
+                if left is not None:
+                    left -= 1
+                    if left == 0:
+                        break  # no further page is asked for
         except Exception as exc:
             err = self._error("list", exc, prefix or None)
             self._emit("list", prefix, started, err)
@@ -424,11 +483,18 @@ class BlobStore:
 
     # -- deleting -----------------------------------------------------------------------
 
-    async def delete(self, path: str) -> None:
-        """Delete ``path``; a missing key is not an error."""
+    async def delete(self, path: str, *, if_match: str | None = None) -> None:
+        """Delete ``path``; a missing key is not an error. With ``if_match``, delete only
+        if its ETag is that (else, and for a missing key, ``PreconditionFailedError``)."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        if if_match is not None:
+            match = self._etag("if_match", if_match, path)
+            if not self._driver.capabilities.conditional_write:
+                raise self._unsupported("delete(if_match=...)", path)
+            await self._run("delete", path, lambda: self._driver.delete(path, if_match=match))
+            return
         await self._run("delete", path, lambda: self._driver.delete(path), retryable=True)
 
     async def delete_many(self, paths: Iterable[str]) -> None:
@@ -466,6 +532,37 @@ class BlobStore:
             self._emit("delete_many", None, started, err)
             raise err
         self._emit("delete_many", None, started, None)
+
+    async def delete_prefix(self, prefix: str, *, all: bool = False) -> int:
+        """Delete every object whose key starts with ``prefix``, in batches of the
+        backend's bulk delete; return how many were deleted. An empty prefix (the whole
+        bucket) is refused unless ``all=True``."""
+        if self._closed:
+            raise self._closed_error()
+        validate_prefix(prefix)
+        if prefix == "" and all is not True:
+            raise InvalidArgumentError(
+                f"delete_prefix('') would delete every object of backend {self.name!r} "
+                f"({self._driver.name}, {self._driver.location}): pass a prefix, or all=True "
+                "if that is what you mean.",
+                backend=self.name,
+                driver=self._driver.name,
+                operation="delete_prefix",
+            )
+        size = max(1, self._driver.capabilities.delete_batch_size)
+        count = 0
+        after: str | None = None
+        while True:
+            # Each batch is listed from after the last one deleted, so deleting under a
+            # listing never disturbs its paging.
+            batch = [e.path async for e in self.list(prefix, start_after=after, limit=size)]
+            if not batch:
+                return count
+            await self.delete_many(batch)
+            count += len(batch)
+            if len(batch) < size:
+                return count
+            after = batch[-1]
 
     # -- copying ------------------------------------------------------------------------
 
@@ -657,6 +754,113 @@ class BlobStore:
                     key=key,
                 )
 
+    def _etag(self, argument: str, etag: object, path: str) -> str:
+        """The caller's ETag ``argument``, normalised (quotes dropped), or an error."""
+        normal = valid_etag(etag)
+        if normal is None:
+            raise InvalidArgumentError(
+                f"{argument}={etag!r} for {path!r} is not an ETag: give the etag of "
+                "info()/upload() (printable ASCII, quoted or not, not '*').",
+                backend=self.name,
+                key=path,
+            )
+        return normal
+
+    def _conditions(
+        self, path: str, if_match: str | None, if_none_match: str | None
+    ) -> Conditions | None:
+        if if_match is None and if_none_match is None:
+            return None
+        return Conditions(
+            if_match=None if if_match is None else self._etag("if_match", if_match, path),
+            if_none_match=(
+                None if if_none_match is None else self._etag("if_none_match", if_none_match, path)
+            ),
+        )
+
+    def _read_conditions(
+        self, operation: str, path: str, if_match: str | None, if_none_match: str | None
+    ) -> dict[str, Conditions]:
+        """The ``conditions=`` keyword of a conditional driver read; {} for a plain one."""
+        conditions = self._conditions(path, if_match, if_none_match)
+        if conditions is None:
+            return {}
+        if not self._driver.capabilities.conditional_read:
+            raise self._unsupported(f"{operation}(if_match/if_none_match)", path)
+        return {"conditions": conditions}
+
+    async def _download_if(
+        self,
+        path: str,
+        range: tuple[int, int | None] | None,
+        progress: ProgressCallback | None,
+        if_match: str | None,
+        if_none_match: str | None,
+    ) -> bytes:
+        more = self._read_conditions("download", path, if_match, if_none_match)
+        start, end = (0, None) if range is None else self._check_range(path, range)
+        if progress is not None:
+            stream = self.stream(
+                path,
+                range=range,
+                progress=progress,
+                if_match=if_match,
+                if_none_match=if_none_match,
+            )
+            return b"".join([c async for c in stream])
+        if end is not None and end == start:
+            await self.info(path, if_match=if_match, if_none_match=if_none_match)
+            return b""
+        return await self._run(
+            "download",
+            path,
+            self._if_present(lambda: self._driver.read(path, start=start, end=end, **more), more),
+            retryable=True,
+            empty_on_invalid_range=True,
+        )
+
+    async def _info_if(
+        self, path: str, if_match: str | None, if_none_match: str | None
+    ) -> BlobInfo:
+        conditions = self._conditions(path, if_match, if_none_match)
+        assert conditions is not None
+        more = {"conditions": conditions}
+        driver = self._driver
+        if driver.capabilities.conditional_read:
+            return await self._run(
+                "info",
+                path,
+                self._if_present(lambda: driver.head(path, conditions=conditions), more),
+                retryable=True,
+            )
+
+        async def head() -> BlobInfo:
+            # One snapshot of the object: checking its etag here is as atomic as the HEAD.
+            info = await driver.head(path)
+            conditions.check(info.etag)
+            return info
+
+        return await self._run("info", path, self._if_present(head, more), retryable=True)
+
+    def _if_present(
+        self, call: Callable[[], Awaitable[T]], more: Mapping[str, Conditions]
+    ) -> Callable[[], Awaitable[T]]:
+        """``call``, where a missing key fails an ``if_match`` (as it does for writes)."""
+        if not more:
+            return call
+        driver = self._driver
+
+        async def checked() -> T:
+            try:
+                return await call()
+            except Exception as exc:
+                failed = _missing_fails(driver, exc, more)
+                if failed is exc:
+                    raise
+                raise failed from exc
+
+        return checked
+
     def _closed_error(self) -> StoreClosedError:
         return StoreClosedError(
             f"Backend {self.name!r} ({self._driver.name}) is closed: get a new store from "
@@ -756,7 +960,7 @@ class BlobStore:
             raise self._unsupported(f"HTTP headers on upload ({names})", path)
         return headers
 
-    def _headers_to_keep(self, source: BlobInfo) -> dict[str, HttpHeaders]:
+    def _headers_to_keep(self, source: BlobInfo) -> dict[str, Any]:
         headers = source.http_headers
         if headers and self._driver.capabilities.http_headers:
             return {"headers": headers}
@@ -884,6 +1088,10 @@ class BlobStore:
             what = f"{where} is unavailable: {operation}{target} failed{tries}"
         elif code is ErrorCode.INVALID_KEY and key is not None:
             what = f"Invalid key {key!r} for {where}"
+        elif code is ErrorCode.NOT_MODIFIED and key is not None:
+            what = f"Object {key!r} in {where} is not modified ({operation})"
+        elif code is ErrorCode.FAILED_PRECONDITION and key is not None:
+            what = f"The condition of {operation} of {key!r} does not hold in {where}"
         elif code is ErrorCode.NOT_SUPPORTED:
             what = f"Driver {driver.name!r} (backend {self.name!r}) does not support {operation}"
         else:
@@ -1098,6 +1306,20 @@ def _moved(operation: str, result: object) -> int | None:
         if isinstance(result, int):  # download_into
             return result
     return None
+
+
+def _missing_fails(driver: BlobDriver, exc: Exception, more: Mapping[str, Conditions]) -> Exception:
+    """A missing key fails a read's ``if_match`` (S3 and GCS answer 404, Azure 412)."""
+    conditions = more.get("conditions")
+    if (
+        conditions is not None
+        and conditions.if_match is not None
+        and driver.classify(exc) is ErrorCode.NOT_FOUND
+    ):
+        failed = DriverError(ErrorCode.FAILED_PRECONDITION, "the key does not exist")
+        failed.__cause__ = exc
+        return failed
+    return exc
 
 
 def _detail(exc: BaseException) -> str:

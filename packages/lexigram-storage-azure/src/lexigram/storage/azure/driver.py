@@ -14,12 +14,18 @@ from azure.core import MatchConditions
 from azure.storage.blob import BlobProperties, ContentSettings
 from azure.storage.blob.aio import BlobClient, BlobPrefix, BlobServiceClient, ContainerClient
 from lexigram.storage.azure.clients import build_service_client, resolve
+from lexigram.storage.azure.conditional import (
+    if_match_args,
+    missing_is_precondition,
+    read_args,
+)
 from lexigram.storage.azure.config import StorageAzureConfig
 from lexigram.storage.azure.errors import classify_azure, translate
 from lexigram.storage.azure.object_headers import settings_args, settings_headers
 from lexigram.storage.azure.sas import DelegationKeys, blob_sas
 from lexigram.storage.azure.transfer import as_bytes, content_md5, md5_header, upload_blocks
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
@@ -67,7 +73,13 @@ class AzureBlobDriver(BlobDriver):
     # Azure stores a backslash in a blob name as '/': the core refuses such keys.
     # A SAS cannot bind request headers: presigned PUT URLs bind none (presign_put_headers).
     capabilities = Capabilities(
-        delete_batch_size=BATCH_LIMIT, forbidden_key_chars="\\", http_headers=True
+        delete_batch_size=BATCH_LIMIT,
+        forbidden_key_chars="\\",
+        http_headers=True,
+        conditional_write=True,
+        conditional_read=True,
+        # no "start after" in List Blobs: the core skips the names up to it
+        native_start_after=False,
     )
 
     def __init__(self, config: StorageAzureConfig) -> None:
@@ -176,6 +188,25 @@ class AzureBlobDriver(BlobDriver):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
+    ) -> BlobInfo:
+        try:
+            return await self._put(
+                key, body, content_type, metadata, create_only, if_match, headers
+            )
+        except DriverError as exc:
+            missing_is_precondition(exc, if_match)
+            raise
+
+    async def _put(
+        self,
+        key: str,
+        body: UploadBody,
+        content_type: str,
+        metadata: Mapping[str, str],
+        create_only: bool,
+        if_match: str | None,
+        headers: HttpHeaders,
     ) -> BlobInfo:
         cfg = self.config
         blob = self._blob(key)
@@ -184,6 +215,7 @@ class AzureBlobDriver(BlobDriver):
         condition: dict[str, Any] = (
             {"match_condition": MatchConditions.IfMissing} if create_only else {}
         )
+        condition.update(if_match_args(if_match))
         if body.data is not None and body.data.nbytes <= cfg.single_put_threshold:
             return (
                 await self._put_single(
@@ -297,7 +329,9 @@ class AzureBlobDriver(BlobDriver):
         # checked against the MD5 the service computed of what it sent.
         return {"validate_content": "md5"} if self.config.checksums else {}
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
         with self._sdk():
             downloader = await self._blob(key).download_blob(
                 max_concurrency=1,
@@ -305,12 +339,21 @@ class AzureBlobDriver(BlobDriver):
                 decompress=False,
                 **self._window(start, end),
                 **self._validation(),
+                **read_args(conditions),
             )
+            if conditions is not None:
+                conditions.check(downloader.properties.etag)
             data: bytes = await downloader.readall()
         return data
 
     async def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
         with self._sdk():
             downloader = await self._blob(key).download_blob(
@@ -319,7 +362,10 @@ class AzureBlobDriver(BlobDriver):
                 decompress=False,
                 **self._window(start, end),
                 **self._validation(),
+                **read_args(conditions),
             )
+            if conditions is not None:
+                conditions.check(downloader.properties.etag)
             async for chunk in downloader.chunks():
                 if len(chunk) <= chunk_size:
                     yield chunk
@@ -328,12 +374,17 @@ class AzureBlobDriver(BlobDriver):
                 for offset in range(0, len(chunk), chunk_size):
                     yield bytes(view[offset : offset + chunk_size])
 
-    async def head(self, key: str) -> BlobInfo:
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         with self._sdk():
             props = await self._blob(key).get_blob_properties()
-        return self._info(key, props)
+        info = self._info(key, props)
+        if conditions is not None:
+            conditions.check(info.etag)  # of that one answer: as atomic as the request
+        return info
 
-    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+    async def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
         container = self._container()
         with self._sdk():
             pages: AsyncIterator[AsyncIterator[BlobProperties | BlobPrefix]]
@@ -365,11 +416,14 @@ class AzureBlobDriver(BlobDriver):
 
     # -- deleting -------------------------------------------------------------------------
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
         try:
             with self._sdk():
-                await self._blob(key).delete_blob(delete_snapshots="include")
+                await self._blob(key).delete_blob(
+                    delete_snapshots="include", **if_match_args(if_match)
+                )
         except DriverError as exc:
+            missing_is_precondition(exc, if_match)
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise
 

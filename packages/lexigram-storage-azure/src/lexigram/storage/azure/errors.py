@@ -90,6 +90,8 @@ def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | N
     if isinstance(exc, HttpResponseError):
         code = _error_code(exc)
         status = exc.status_code or 0
+        if status == 304:
+            return ErrorCode.NOT_MODIFIED  # a read If-None-Match the blob matched
         if code in _CONTAINER_MISSING:
             return ErrorCode.BUCKET_NOT_FOUND
         if code in _CORRUPTED or (status == 400 and _md5_refused(exc)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 import attrs
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions, etag_matches
 from lexigram.storage.driver import BlobDriver, Capabilities
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
@@ -35,6 +37,9 @@ class MemoryDriver(BlobDriver):
         presign_methods=frozenset(),
         native_urls=False,
         http_headers=True,
+        conditional_write=True,
+        conditional_read=True,
+        native_start_after=True,
     )
 
     def __init__(self, config: MemoryConfig | None = None) -> None:
@@ -54,13 +59,18 @@ class MemoryDriver(BlobDriver):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         if create_only and key in self._objects:
             raise DriverError(ErrorCode.ALREADY_EXISTS)
+        if if_match is not None:
+            self._check_match(key, if_match)
         data = await body.read_all()
         # No await from here on: the check and the store are one atomic step.
         if create_only and key in self._objects:
             raise DriverError(ErrorCode.ALREADY_EXISTS)
+        if if_match is not None:
+            self._check_match(key, if_match)
         info = BlobInfo(
             path=key,
             size=len(data),
@@ -76,40 +86,65 @@ class MemoryDriver(BlobDriver):
         self._objects[key] = (data, info)
         return _copy(info)
 
-    def _get(self, key: str) -> tuple[bytes, BlobInfo]:
+    def _check_match(self, key: str, if_match: str) -> None:
+        found = self._objects.get(key)
+        if found is None or not etag_matches(found[1].etag, if_match):
+            raise DriverError(
+                ErrorCode.FAILED_PRECONDITION,
+                "the key does not exist" if found is None else f"its ETag is {found[1].etag}",
+            )
+
+    def _get(self, key: str, conditions: Conditions | None = None) -> tuple[bytes, BlobInfo]:
         found = self._objects.get(key)
         if found is None:
             raise DriverError(ErrorCode.NOT_FOUND)
+        if conditions is not None:
+            conditions.check(found[1].etag)
         return found
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
-        data = self._get(key)[0]
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
+        data = self._get(key, conditions)[0]
         if start == 0 and end is None:
             return data
         return data[start:end]
 
     async def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        data = self._get(key)[0]
+        data = self._get(key, conditions)[0]
         stop = len(data) if end is None else min(end, len(data))
         view = memoryview(data)
         for offset in range(start, stop, chunk_size):
             yield bytes(view[offset : min(offset + chunk_size, stop)])
 
-    async def head(self, key: str) -> BlobInfo:
-        return _copy(self._get(key)[1])
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
+        return _copy(self._get(key, conditions)[1])
 
     async def exists(self, key: str) -> bool:
         return key in self._objects
 
-    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
-        for key in sorted(k for k in self._objects if k.startswith(prefix)):
+    async def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
+        keys = sorted(k for k in self._objects if k.startswith(prefix))
+        if start_after is not None:
+            del keys[: bisect.bisect_right(keys, start_after)]
+        for key in keys:
             found = self._objects.get(key)
             if found is not None:  # deleted while we were iterating
                 yield _copy(found[1])
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        if if_match is not None:
+            self._check_match(key, if_match)
         self._objects.pop(key, None)
 
     async def copy(self, src: str, dst: str) -> None:

@@ -45,6 +45,7 @@ from lexigram.storage.errors import (
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.store import BlobStore
 from lexigram.storage.testing.agreements import DriverAgreements
+from lexigram.storage.testing.blob_conditional import ConditionalOpsConformance
 from lexigram.storage.testing.blob_files import HeadersAndFilesConformance
 from lexigram.storage.testing.blob_open import BlobFileConformance
 
@@ -125,7 +126,9 @@ async def _collect(source: AsyncIterator[BlobInfo]) -> list[BlobInfo]:
     return [item async for item in source]
 
 
-class BlobStoreConformance(DriverAgreements, HeadersAndFilesConformance, BlobFileConformance):
+class BlobStoreConformance(
+    DriverAgreements, HeadersAndFilesConformance, BlobFileConformance, ConditionalOpsConformance
+):
     """Tests every method of the public blob API against the ``store`` fixture."""
 
     #: size of the "larger than one chunk" body (bytes).

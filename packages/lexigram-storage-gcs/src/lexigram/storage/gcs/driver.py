@@ -23,6 +23,7 @@ from gcloud.aio.auth import IamClient, Token, decode
 from gcloud.aio.storage import Storage
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
@@ -33,6 +34,7 @@ from lexigram.storage.gcs.objects import RESOURCE_FIELDS, blob_info, resource_fi
 from lexigram.storage.gcs.post_policy import sign_post_policy
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
 from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
+from lexigram.storage.gcs.versions import check_answer, match_params, read_params
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
@@ -58,6 +60,9 @@ class GCSDriver(BlobDriver):
         http_headers=True,
         presign_put_headers=frozenset(RESOURCE_FIELDS),
         presign_post=True,
+        conditional_write=True,
+        conditional_read=True,
+        native_start_after=True,
     )
 
     def __init__(
@@ -170,11 +175,15 @@ class GCSDriver(BlobDriver):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         sdk = self._client()
         params = dict(self._writes)
         if create_only:
             params["ifGenerationMatch"] = "0"
+        if if_match is not None:
+            # (fake-gcs-server checks it on a multipart upload only, not a resumable one)
+            params.update(match_params(if_match))
         threshold = self.config.resumable_threshold
         try:
             if body.data is not None and body.data.nbytes <= threshold:
@@ -377,7 +386,9 @@ class GCSDriver(BlobDriver):
             return {}
         return {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
 
-    async def _media(self, key: str, start: int, end: int | None) -> aiohttp.ClientResponse:
+    async def _media(
+        self, key: str, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> aiohttp.ClientResponse:
         """The response of one ``alt=media`` GET of ``key`` (the body not read yet).
 
         Sent on the SDK's session but not through its ``download``/``download_stream``,
@@ -394,17 +405,28 @@ class GCSDriver(BlobDriver):
             headers.update(self._range(start, end))
         try:
             # The query is part of the URL string: cheaper for yarl than ``params=``.
-            reply = await http.get(
-                f"{self._object_url}{quote(key, safe='')}?alt=media", headers=headers
-            )
+            url = f"{self._object_url}{quote(key, safe='')}?alt=media"
+            if conditions is not None:
+                url += "".join(f"&{k}={v}" for k, v in read_params(conditions).items())
+            reply = await http.get(url, headers=headers)
             if reply.status >= 400:
                 await raise_for_status(reply)
         except aiohttp.ClientResponseError as exc:
             raise self._object_error(exc) from exc
+        if conditions is not None:
+            try:
+                if reply.status == 304:
+                    raise DriverError(ErrorCode.NOT_MODIFIED, "HTTP 304")
+                check_answer(conditions, reply.headers)
+            except BaseException:
+                reply.release()
+                raise
         return reply
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
-        reply = await self._media(key, start, end)
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
+        reply = await self._media(key, start, end, conditions)
         try:
             data = await reply.read()
         finally:
@@ -418,9 +440,15 @@ class GCSDriver(BlobDriver):
         return data
 
     async def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        response = await self._media(key, start, end)
+        response = await self._media(key, start, end, conditions)
         expected = (
             response_crc32c(response.headers)
             if self.config.checksums and start == 0 and end is None
@@ -442,20 +470,27 @@ class GCSDriver(BlobDriver):
             # A whole-object stream is checked at its end, before it completes.
             raise _corrupted()
 
-    async def head(self, key: str) -> BlobInfo:
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         try:
             resource = await self._client().download_metadata(
                 self._bucket, key, timeout=self._timeout
             )
         except aiohttp.ClientResponseError as exc:
             raise self._object_error(exc) from exc
-        return blob_info(resource)
+        info = blob_info(resource)
+        if conditions is not None:
+            conditions.check(info.etag)  # of that one resource: as atomic as the GET
+        return info
 
-    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+    async def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
         sdk = self._client()
         params = {"prefix": prefix, "maxResults": _PAGE}
         if delimiter is not None:
             params["delimiter"] = delimiter
+        if start_after:
+            params["startOffset"] = start_after  # inclusive: the core drops the equal key
         seen_prefix: str | None = None
         while True:
             try:
@@ -483,11 +518,17 @@ class GCSDriver(BlobDriver):
 
     # -- deleting ---------------------------------------------------------------------
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        # (fake-gcs-server ignores the preconditions of a delete; GCS checks them)
+        params = None if if_match is None else match_params(if_match)
         try:
-            await self._client().delete(self._bucket, key, timeout=self._timeout)
+            await self._client().delete(self._bucket, key, timeout=self._timeout, params=params)
         except aiohttp.ClientResponseError as exc:
             if exc.status == 404 and not bucket_missing(exc):
+                if if_match is not None:
+                    raise DriverError(
+                        ErrorCode.FAILED_PRECONDITION, "the key does not exist"
+                    ) from exc
                 return
             raise self._object_error(exc) from exc
 

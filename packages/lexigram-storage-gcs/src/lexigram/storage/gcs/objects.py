@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from lexigram.storage.gcs.versions import version_etag
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 
@@ -51,7 +52,7 @@ def resource_headers(resource: Mapping[str, Any]) -> HttpHeaders:
 def blob_info(resource: Mapping[str, Any]) -> BlobInfo:
     """An object resource (``storage#object``) as a :class:`BlobInfo`."""
     metadata = resource.get("metadata") or {}
-    etag = resource.get("etag") or resource.get("md5Hash") or resource.get("generation")
+    etag = version_etag(resource) or resource.get("etag") or resource.get("md5Hash")
     return BlobInfo(
         path=str(resource["name"]),
         size=int(resource.get("size", 0)),

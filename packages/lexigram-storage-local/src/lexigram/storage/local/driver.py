@@ -14,6 +14,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
@@ -57,6 +58,9 @@ class LocalDriver(BlobDriver):
             {"content_disposition", "cache_control", "content_encoding", "content_language"}
         ),
         presign_post=True,
+        conditional_write=True,
+        conditional_read=True,
+        native_start_after=False,
     )
 
     def __init__(self, config: StorageLocalConfig | None = None) -> None:
@@ -82,6 +86,7 @@ class LocalDriver(BlobDriver):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         files = self.files
         cancelled = threading.Event()
@@ -96,6 +101,7 @@ class LocalDriver(BlobDriver):
                 create_only=create_only,
                 cancelled=cancelled,
                 headers=headers,
+                if_match=if_match,
             )
             # progress: the core's body.finish() reports the whole size
             return await _in_thread(put, cancelled=cancelled)
@@ -116,12 +122,21 @@ class LocalDriver(BlobDriver):
             create_only=create_only,
             cancelled=cancelled,
             headers=headers,
+            if_match=if_match,
         )
         return await _in_thread(commit, cancelled=cancelled)
 
     # -- reading ------------------------------------------------------------------------
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
+        if conditions is not None:
+            # the ETag of the very file read: its fd is opened and checked first
+            parts = self.stream(
+                key, start=start, end=end, chunk_size=1 << 20, conditions=conditions
+            )
+            return b"".join([chunk async for chunk in parts])
         # A small object already in the dentry and page caches is read right here, with
         # calls that cannot block on the disk (no thread hop at all); anything else in
         # one worker-thread call (run_in_executor: no context copy, the cheapest hop).
@@ -133,11 +148,32 @@ class LocalDriver(BlobDriver):
         return await loop.run_in_executor(None, self.files.read, key, start, end)
 
     async def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        fd, size = await _in_thread(
-            functools.partial(self.files.open_stream, key), undo=lambda opened: os.close(opened[0])
-        )
+        if conditions is None:
+            fd, size = await _in_thread(
+                functools.partial(self.files.open_stream, key),
+                undo=lambda opened: os.close(opened[0]),
+            )
+        else:
+            # The ETag checked is the one of the file whose fd is read below: a rename
+            # over the key meanwhile does not change what this fd reads.
+            fd, info = await _in_thread(
+                functools.partial(self.files.open_version, key),
+                undo=lambda opened: os.close(opened[0]),
+            )
+            size = info.size
+            try:
+                conditions.check(info.etag)
+            except BaseException:
+                os.close(fd)
+                raise
         try:
             stop = size if end is None else min(end, size)
             offset = start
@@ -157,13 +193,18 @@ class LocalDriver(BlobDriver):
         finally:
             os.close(fd)
 
-    async def head(self, key: str) -> BlobInfo:
-        return await asyncio.get_running_loop().run_in_executor(None, self.files.head, key)
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
+        info = await asyncio.get_running_loop().run_in_executor(None, self.files.head, key)
+        if conditions is not None:
+            conditions.check(info.etag)  # one stat: the check is of that very version
+        return info
 
     async def exists(self, key: str) -> bool:
         return await asyncio.get_running_loop().run_in_executor(None, self.files.exists, key)
 
-    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+    async def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
         if delimiter is not None and delimiter != "/":
             source = self._list(prefix, rollup=False)
             async for info in collapse_prefixes(source, prefix, delimiter):
@@ -186,8 +227,8 @@ class LocalDriver(BlobDriver):
 
     # -- deleting -----------------------------------------------------------------------
 
-    async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.files.delete, key)
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        await asyncio.to_thread(self.files.delete, key, if_match)
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
         return await asyncio.to_thread(self.files.delete_many, keys)

@@ -26,6 +26,7 @@ from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
+from lexigram.storage.local.conditional import COMMIT_LOCK, check_if_match
 from lexigram.storage.local.config import DEFAULT_ORPHAN_MAX_AGE, StorageLocalConfig
 from lexigram.storage.local.nesting import SELF_NAME
 from lexigram.storage.local.nofollow import open_dir
@@ -391,9 +392,11 @@ class LocalFiles:
         create_only: bool,
         cancelled: threading.Event | None = None,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         """fsync, write the sidecar if needed, then rename/link into place. On any
-        failure the temp file is removed and nothing changes."""
+        failure the temp file is removed and nothing changes. ``if_match``: only if the
+        current file is at that ETag (checked and replaced under ``COMMIT_LOCK``)."""
         key = pending.key
         walk = pending.walk
         sidecar_written: int | None = None
@@ -416,11 +419,16 @@ class LocalFiles:
                     headers=headers,
                 )
                 sidecar_written = st.st_ino
-            old = _lstat_or_none(walk.name, walk.parent)
-            if cancelled is not None and cancelled.is_set():
-                raise WriteCancelled()
-            # -- the commit point --
-            inner = _place(walk.parent, pending.temp, walk.parent, walk.name, key, link=create_only)
+            with COMMIT_LOCK:
+                old = _lstat_or_none(walk.name, walk.parent)
+                if if_match is not None:
+                    check_if_match(old, if_match, etag_of)
+                if cancelled is not None and cancelled.is_set():
+                    raise WriteCancelled()
+                # -- the commit point --
+                inner = _place(
+                    walk.parent, pending.temp, walk.parent, walk.name, key, link=create_only
+                )
             try:
                 if create_only:
                     os.unlink(pending.temp, dir_fd=walk.parent)
@@ -474,6 +482,7 @@ class LocalFiles:
         create_only: bool,
         cancelled: threading.Event,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         """A whole in-memory upload in one call (one thread hop)."""
         pending = self.begin_write(key)
@@ -489,31 +498,40 @@ class LocalFiles:
             create_only=create_only,
             cancelled=cancelled,
             headers=headers,
+            if_match=if_match,
         )
 
     # -- deleting -------------------------------------------------------------------------
 
-    def delete(self, key: str) -> None:
-        if not self._delete_once(key) and self.root_gone():
-            self._delete_once(key)
+    def delete(self, key: str, if_match: str | None = None) -> None:
+        if not self._delete_once(key, if_match) and self.root_gone():
+            self._delete_once(key, if_match)
 
-    def _delete_once(self, key: str) -> bool:
-        """Delete ``key``'s file; whether there was one."""
+    def _delete_once(self, key: str, if_match: str | None = None) -> bool:
+        """Delete ``key``'s file; whether there was one. ``if_match``: only if it is at
+        that ETag (else, also when there is none, ``FAILED_PRECONDITION``)."""
         segments = split_key(key)
         root = self.root_fd()
         try:
             walk = walk_parent(root, segments, create=False)
         except DriverError as exc:
             if exc.code is ErrorCode.NOT_FOUND:
+                if if_match is not None:
+                    check_if_match(None, if_match, etag_of)
                 return False
             raise
         try:
             if not _resolve(walk, key, for_write=False):
+                if if_match is not None:
+                    check_if_match(None, if_match, etag_of)
                 return False  # nothing there (a directory alone is not an object)
-            try:
-                os.unlink(walk.name, dir_fd=walk.parent)
-            except FileNotFoundError:
-                return False
+            with COMMIT_LOCK:
+                if if_match is not None:
+                    check_if_match(_lstat_or_none(walk.name, walk.parent), if_match, etag_of)
+                try:
+                    os.unlink(walk.name, dir_fd=walk.parent)
+                except FileNotFoundError:
+                    return False
             remove_all(root, key)
             _prune(walk)
             return True

@@ -17,6 +17,7 @@ from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from lexigram.storage.body import UploadBody
+from lexigram.storage.conditions import Conditions, quoted
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest, buffer_too_small
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
@@ -24,6 +25,7 @@ from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.repair import REPAIRS, keep_intact
+from lexigram.storage.s3.conditional import condition_args, missing_is_precondition
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import (
     S3DriverError,
@@ -65,6 +67,9 @@ _CAPABILITIES = Capabilities(
     http_headers=True,
     presign_put_headers=frozenset(S3_HEADER_PARAMS),
     presign_post=True,
+    conditional_write=True,
+    conditional_read=True,
+    native_start_after=True,
 )
 
 T = TypeVar("T", bytes, memoryview)
@@ -245,6 +250,7 @@ class S3Driver(BlobDriver):
         metadata: Mapping[str, str],
         create_only: bool,
         headers: HttpHeaders = NO_HEADERS,
+        if_match: str | None = None,
     ) -> BlobInfo:
         try:
             args = self._write_args(content_type, metadata)
@@ -252,6 +258,8 @@ class S3Driver(BlobDriver):
                 args.update(header_args(headers))
             if create_only:
                 args["IfNoneMatch"] = "*"
+            if if_match is not None:
+                args["IfMatch"] = quoted(if_match)
             block: memoryview | bytearray
             data = body.data
             if data is not None and data.nbytes <= self.settings.multipart_threshold:
@@ -290,6 +298,7 @@ class S3Driver(BlobDriver):
                 raise DriverError(ErrorCode.ALREADY_EXISTS) from exc
             if create_only and client_error_code(exc)[1] in (409, 412):
                 raise DriverError(ErrorCode.ALREADY_EXISTS) from exc
+            missing_is_precondition(exc, if_match)
             self._reraise(exc)
         except Exception as exc:
             self._reraise(exc)
@@ -314,7 +323,7 @@ class S3Driver(BlobDriver):
         """
         client = self._client
         bucket = self.settings.bucket
-        again = {k: v for k, v in args.items() if k != "IfNoneMatch"}
+        again = {k: v for k, v in args.items() if k not in ("IfNoneMatch", "IfMatch")}
 
         def intact(answer: Mapping[str, Any]) -> bool:
             return etag_shows(answer, digest)
@@ -362,6 +371,9 @@ class S3Driver(BlobDriver):
         complete_args = {}
         if "IfNoneMatch" in args:
             complete_args["IfNoneMatch"] = args.pop("IfNoneMatch")
+        if "IfMatch" in args:
+            # checked by S3 when the upload completes (moto does not check it there)
+            complete_args["IfMatch"] = args.pop("IfMatch")
         upload_id = await self._create_multipart(client, key, args)
         total = 0
 
@@ -462,14 +474,22 @@ class S3Driver(BlobDriver):
     # -- reading ------------------------------------------------------------------------
 
     async def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int | None,
+        chunk_size: int,
+        conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
         try:
             client = await self._s3()
             args: dict[str, Any] = {}
             if start or end is not None:
                 args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-            resp = await client.get_object(Bucket=self.settings.bucket, Key=key, **args)
+            resp = await client.get_object(
+                Bucket=self.settings.bucket, Key=key, **args, **condition_args(conditions)
+            )
             # A whole-object stream is checked by botocore (stored checksum) or here
             # (plain-MD5 ETag); the error comes at the end, before the stream completes.
             expected = (
@@ -491,13 +511,16 @@ class S3Driver(BlobDriver):
         except Exception as exc:
             self._reraise(exc)
 
-    async def read(self, key: str, *, start: int, end: int | None) -> bytes:
+    async def read(
+        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
+    ) -> bytes:
         # The first GET tells the size; what lies beyond one part comes in parallel
         # ranged GETs. (Awaited here, not in a helper: each coroutine layer costs on
         # every resumption of the request.)
         try:
             client = self._client or await self._s3()
-            resp = await client.get_object(**self._first_get(key, start, end))
+            first = self._first_get(key, start, end)
+            resp = await client.get_object(**first, **condition_args(conditions))
             first_end, stop, expected = self._extent(resp, start, end)
             if first_end >= stop:
                 async with resp["Body"] as body:
@@ -510,12 +533,22 @@ class S3Driver(BlobDriver):
                 # Each part kept as the pieces aiohttp received, all joined once below.
                 return _exact(await read_chunks(body, size if limit else None), size)
 
-            parts = await self._rest(key, resp, start, first_end, stop, expected, take)
+            parts = await self._rest(
+                key, resp, start, first_end, stop, expected, take, pinned=conditions is not None
+            )
         except Exception as exc:
             self._reraise(exc)
         return b"".join(itertools.chain.from_iterable(parts))
 
-    async def read_into(self, key: str, buffer: memoryview, *, start: int, end: int | None) -> int:
+    async def read_into(
+        self,
+        key: str,
+        buffer: memoryview,
+        *,
+        start: int,
+        end: int | None,
+        conditions: Conditions | None = None,
+    ) -> int:
         async def take(offset: int, size: int, body: Any, limit: bool) -> list[memoryview]:
             # Each piece is copied into its place as it arrives, then dropped.
             dest = buffer[offset : offset + size]
@@ -535,7 +568,8 @@ class S3Driver(BlobDriver):
 
         try:
             client = self._client or await self._s3()
-            resp = await client.get_object(**self._first_get(key, start, end))
+            first = self._first_get(key, start, end)
+            resp = await client.get_object(**first, **condition_args(conditions))
             first_end, stop, expected = self._extent(resp, start, end)
             if stop - start > buffer.nbytes:
                 resp["Body"].close()
@@ -549,7 +583,9 @@ class S3Driver(BlobDriver):
                 if expected is not None and await md5_of(dest) != expected:
                     raise _md5_mismatch()
                 return stop - start
-            await self._rest(key, resp, start, first_end, stop, expected, take)
+            await self._rest(
+                key, resp, start, first_end, stop, expected, take, pinned=conditions is not None
+            )
         except Exception as exc:
             self._reraise(exc)
         return stop - start
@@ -601,6 +637,8 @@ class S3Driver(BlobDriver):
         stop: int,
         expected: bytes | None,
         take: Callable[[int, int, Any, bool], Awaitable[list[T]]],
+        *,
+        pinned: bool = False,
     ) -> list[list[T]]:
         """Read the first part ``[start, first_end)`` from the first answer ``resp``
         while parallel ranged GETs fetch ``[first_end, stop)`` in parts.
@@ -609,12 +647,15 @@ class S3Driver(BlobDriver):
         ``start``) and returns its bytes as pieces; ``limit``: the body goes on past the
         part (the plain GET of a whole object, closed after its first part: what was sent
         beyond it is dropped with its connection). The pieces of every part come back in
-        order. With ``expected``, the parts are hashed in order as they arrive.
+        order. With ``expected``, the parts are hashed in order as they arrive. ``pinned``
+        (a conditional read): every part is asked ``If-Match`` the first answer's ETag, so
+        an overwrite midway fails the read instead of mixing two versions.
         """
         client = self._client
         bucket = self.settings.bucket
         part = self.settings.part_size
         ranges = plan_ranges(stop, part, first_end)
+        same_version = {"IfMatch": resp["ETag"]} if pinned and resp.get("ETag") else {}
         arrived: list[asyncio.Future[list[T]]] = []
         hashing: asyncio.Future[bytes] | None = None
         if expected is not None:
@@ -624,7 +665,9 @@ class S3Driver(BlobDriver):
 
         async def fetch(n: int, rng: tuple[int, int]) -> list[T]:
             a, b = rng
-            r = await client.get_object(Bucket=bucket, Key=key, Range=f"bytes={a}-{b - 1}")
+            r = await client.get_object(
+                Bucket=bucket, Key=key, Range=f"bytes={a}-{b - 1}", **same_version
+            )
             async with r["Body"] as body:
                 pieces = await take(a - start, b - a, body, False)
             if arrived:
@@ -660,10 +703,12 @@ class S3Driver(BlobDriver):
                 raise _md5_mismatch()
         return rest
 
-    async def head(self, key: str) -> BlobInfo:
+    async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         try:
             client = await self._s3()
-            resp = await client.head_object(Bucket=self.settings.bucket, Key=key)
+            resp = await client.head_object(
+                Bucket=self.settings.bucket, Key=key, **condition_args(conditions)
+            )
         except ClientError as exc:
             self._reraise(await self._not_found_or_bucket(exc), exc)
         except Exception as exc:
@@ -700,12 +745,16 @@ class S3Driver(BlobDriver):
         self._bucket_seen = True
         return exc
 
-    async def list(self, prefix: str, *, delimiter: str | None) -> AsyncIterator[BlobInfo]:
+    async def list(
+        self, prefix: str, *, delimiter: str | None, start_after: str | None = None
+    ) -> AsyncIterator[BlobInfo]:
         try:
             client = await self._s3()
             args: dict[str, Any] = {"Bucket": self.settings.bucket, "Prefix": prefix}
             if delimiter is not None:
                 args["Delimiter"] = delimiter
+            if start_after:
+                args["StartAfter"] = start_after
             paginator = client.get_paginator("list_objects_v2")
             async for page in paginator.paginate(**args):
                 objects = [
@@ -730,11 +779,13 @@ class S3Driver(BlobDriver):
 
     # -- deleting -----------------------------------------------------------------------
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
         try:
             client = await self._s3()
-            await client.delete_object(Bucket=self.settings.bucket, Key=key)
+            more = {} if if_match is None else {"IfMatch": quoted(if_match)}
+            await client.delete_object(Bucket=self.settings.bucket, Key=key, **more)
         except Exception as exc:
+            missing_is_precondition(exc, if_match)
             self._reraise(exc)
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:

@@ -95,6 +95,8 @@ def code_for(exc: BaseException) -> ErrorCode | None:
         code, status = client_error_code(exc)
         if code == "NoSuchBucket":
             return ErrorCode.BUCKET_NOT_FOUND
+        if code in ("304", "NotModified") or status == 304:
+            return ErrorCode.NOT_MODIFIED  # a GET / HEAD If-None-Match the object matched
         if code in _NOT_FOUND or status == 404:
             return ErrorCode.NOT_FOUND
         if code in _PRECONDITION or status == 412:
