@@ -227,3 +227,31 @@ def test_a_forked_worker_gets_clients_of_its_own(storage: LexigramStorage) -> No
     os.waitpid(pid, 0)
     assert status == bytes([0])
     assert _read(storage, "fork/child.txt") == b"c"
+
+
+def test_url_expires_makes_url_a_presigned_get(backend_config: dict[str, Any]) -> None:
+    import urllib.request
+
+    from lexigram.storage.errors import ConfigError
+
+    config = backend_config
+    local = config["backends"][0]["driver"] == "local"
+    if local:
+        config["backends"][0]["local"].update(
+            base_url="http://127.0.0.1:8000/media", signing_key="k" * 40
+        )
+    storage = LexigramStorage(backend="data", config=config, url_expires=300)
+    try:
+        name = storage.save("docs/q4.pdf", ContentFile(b"%PDF quarterly"))
+        url = storage.url(name)
+        assert url.split("?")[0].endswith("/docs/q4.pdf") and "?" in url
+        if local:
+            assert "expires=" in url and "signature=" in url, url
+        else:
+            with urllib.request.urlopen(url, timeout=10) as reply:  # moto on 127.0.0.1
+                assert reply.read() == b"%PDF quarterly"
+    finally:
+        storage.close()
+    for bad in (0, -5, "300", True):
+        with pytest.raises(ConfigError, match="url_expires"):
+            LexigramStorage(backend="data", config=config, url_expires=bad)  # type: ignore[arg-type]

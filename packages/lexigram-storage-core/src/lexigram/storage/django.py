@@ -13,7 +13,8 @@ in ``STORAGES``::
 
 ``OPTIONS``: ``backend`` (a backend name; the primary backend when omitted) and
 ``config`` (a ``StorageConfig`` or the mapping of a ``storage:`` section) or
-``config_path`` (a YAML file), else the YAML file named by ``$LEXIGRAM_STORAGE_CONFIG``.
+``config_path`` (a YAML file), else the YAML file named by ``$LEXIGRAM_STORAGE_CONFIG``;
+``url_expires`` (seconds or a ``timedelta``) makes ``url()`` a presigned GET URL.
 Django calls storages from sync code; the async store runs on a private event loop
 thread, one per process.
 """
@@ -26,7 +27,7 @@ import os
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Coroutine, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -136,9 +137,11 @@ class LexigramStorage(Storage):  # type: ignore[misc]
         backend: str | None = None,
         config: StorageConfig | Mapping[str, Any] | None = None,
         config_path: str | Path | None = None,
+        url_expires: int | float | timedelta | None = None,
     ) -> None:
         self._config = _load_config(config, config_path)
         self._backend = backend
+        self._url_expires = _url_expiry(url_expires)
         self._open_provider()
 
     def _open_provider(self) -> None:
@@ -262,7 +265,10 @@ class LexigramStorage(Storage):  # type: ignore[misc]
     def url(self, name: str | None) -> str:
         if name is None:
             raise ValueError("url() needs a file name")
-        return _LOOP.run(self._store.get_url(self._key(name)))
+        key = self._key(name)
+        if self._url_expires is not None:
+            return _LOOP.run(self._store.get_presigned_url(key, self._url_expires))
+        return _LOOP.run(self._store.get_url(key))
 
     def get_modified_time(self, name: str) -> datetime:
         return self._datetime(name)
@@ -290,6 +296,27 @@ class LexigramStorage(Storage):  # type: ignore[misc]
     def close(self) -> None:
         """Close the backend's clients (the storage cannot be used afterwards)."""
         _LOOP.run(self._provider.aclose())
+
+
+def _url_expiry(value: int | float | timedelta | None) -> timedelta | None:
+    """``url_expires`` as a positive ``timedelta``, or None for public URLs."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        expires = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        expires = timedelta(seconds=value)
+    else:
+        raise ConfigError(
+            "Django STORAGES OPTIONS for lexigram.storage.django.LexigramStorage: url_expires "
+            f"must be seconds or a timedelta, not {type(value).__name__}"
+        )
+    if expires <= timedelta(0):
+        raise ConfigError(
+            "Django STORAGES OPTIONS for lexigram.storage.django.LexigramStorage: url_expires "
+            f"must be positive, not {value!r}: give how long a presigned URL stays valid"
+        )
+    return expires
 
 
 def _byte_size(content: Any) -> int | None:
