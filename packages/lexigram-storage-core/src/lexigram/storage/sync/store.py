@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Iterator, Mapping
     from datetime import timedelta
     from typing import Literal
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from lexigram.storage.body import BlobData, ProgressCallback
     from lexigram.storage.info import BlobInfo, HealthStatus
     from lexigram.storage.kv.protocol import TTL
+    from lexigram.storage.presigned_post import PresignedPost
 
 from lexigram.storage.errors import StoreClosedError
 from lexigram.storage.kv.protocol import KVStorageProtocol
@@ -106,6 +108,11 @@ class SyncBlobStore(MirrorBase):
             mode: Literal["overwrite", "create"] = "overwrite",
             size: int | None = None,
             progress: ProgressCallback | None = None,
+            cache_control: str | None = None,
+            content_disposition: str | None = None,
+            content_encoding: str | None = None,
+            content_language: str | None = None,
+            if_match: str | None = None,
         ) -> BlobInfo: ...
         def download(
             self,
@@ -113,6 +120,8 @@ class SyncBlobStore(MirrorBase):
             *,
             range: tuple[int, int | None] | None = None,
             progress: ProgressCallback | None = None,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
         ) -> bytes: ...
         def download_into(
             self,
@@ -120,6 +129,8 @@ class SyncBlobStore(MirrorBase):
             buffer: bytearray | memoryview,
             *,
             range: tuple[int, int | None] | None = None,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
         ) -> int: ...
         def stream(
             self,
@@ -128,13 +139,29 @@ class SyncBlobStore(MirrorBase):
             chunk_size: int = ...,
             range: tuple[int, int | None] | None = None,
             progress: ProgressCallback | None = None,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
         ) -> Iterator[bytes]: ...
-        def info(self, path: str) -> BlobInfo: ...
+        def info(
+            self,
+            path: str,
+            *,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
+        ) -> BlobInfo: ...
         def exists(self, path: str) -> bool: ...
-        def list(self, prefix: str = "", *, delimiter: str | None = None) -> Iterator[BlobInfo]: ...
-        def delete(self, path: str) -> None: ...
+        def list(
+            self,
+            prefix: str = "",
+            *,
+            delimiter: str | None = None,
+            start_after: str | None = None,
+            limit: int | None = None,
+        ) -> Iterator[BlobInfo]: ...
+        def delete(self, path: str, *, if_match: str | None = None) -> None: ...
         def delete_many(self, paths: Iterable[str]) -> None: ...
         def copy(self, src: str, dst: str) -> None: ...
+        def delete_prefix(self, prefix: str, *, all: bool = False) -> int: ...
         def move(self, src: str, dst: str) -> None: ...
         def get_url(self, path: str) -> str: ...
         def get_presigned_url(
@@ -145,11 +172,32 @@ class SyncBlobStore(MirrorBase):
             *,
             content_type: str | None = None,
             content_disposition: str | None = None,
+            cache_control: str | None = None,
+            content_encoding: str | None = None,
+            content_language: str | None = None,
         ) -> str: ...
         def health_check(self, timeout: float = 5.0) -> HealthStatus: ...
-
-        # methods other parts add to the protocol are generated too (typed loosely here)
-        def __getattr__(self, name: str) -> Any: ...
+        def upload_file(
+            self, path: str, source: str | os.PathLike[str], **upload_options: Any
+        ) -> BlobInfo: ...
+        def download_file(
+            self,
+            path: str,
+            target: str | os.PathLike[str],
+            *,
+            range: tuple[int, int | None] | None = None,
+            progress: ProgressCallback | None = None,
+            **conditions: Any,
+        ) -> BlobInfo: ...
+        def get_presigned_post(
+            self,
+            path: str,
+            *,
+            expires_in: timedelta,
+            content_type: str | None = None,
+            max_size: int | None = None,
+            metadata: Mapping[str, str] | None = None,
+        ) -> PresignedPost: ...
 
 
 for _name, _method in mirrored_methods(BlobStoreProtocol).items():
@@ -186,7 +234,9 @@ class SyncKVStore(MirrorBase):
         def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
         def set_many(self, items: Mapping[str, object], ttl: TTL | None = None) -> None: ...
         def increment(self, key: str, by: int = 1) -> int: ...
-        def __getattr__(self, name: str) -> Any: ...
+        def add(self, key: str, value: object, ttl: TTL | None = None) -> bool: ...
+        def touch(self, key: str, ttl: TTL) -> bool: ...
+        def delete_many(self, keys: Iterable[str]) -> int: ...
 
 
 for _name, _method in mirrored_methods(KVStorageProtocol).items():
