@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import weakref
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterable, Iterator, Mapping
     from datetime import timedelta
-    from typing import Literal
 
     from lexigram.storage.body import BlobData, ProgressCallback
     from lexigram.storage.info import BlobInfo, HealthStatus
@@ -20,6 +19,8 @@ if TYPE_CHECKING:
 from lexigram.storage.errors import StoreClosedError
 from lexigram.storage.kv.protocol import KVStorageProtocol
 from lexigram.storage.protocol import BlobStoreProtocol
+from lexigram.storage.readers import DEFAULT_BLOCK_SIZE, BlobWriter
+from lexigram.storage.sync.file_objects import SyncBlobReader, SyncBlobWriter
 from lexigram.storage.sync.mirror import MirrorBase, mirrored_methods
 from lexigram.storage.sync.runner import LoopThread
 
@@ -95,6 +96,75 @@ class SyncBlobStore(MirrorBase):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["rb"] = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobReader: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["wb"],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobWriter: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobReader | SyncBlobWriter: ...
+
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobReader | SyncBlobWriter:
+        """A plain binary file object over the object at ``path``.
+
+        ``open(path)`` (mode ``"rb"``): a seekable reader (:class:`io.RawIOBase`:
+        ``read``, ``readinto``, ``seek``, ``tell``, ``size``) over ranged reads of
+        ``block_size`` bytes, pinned to the version opened: ``zipfile.ZipFile(f)``,
+        ``pandas.read_csv(f)``, ``pyarrow.parquet.read_table(f)`` read only what they
+        need. ``open(path, "wb", content_type=..., metadata=...)``: a writer streaming
+        one upload, stored when closed and aborted (nothing stored) when a ``with``
+        block is left by an exception. Use it in a ``with`` block (or ``close()`` it).
+        """
+        what = f"{self._label}.open({path!r})"
+        self._runner.check_caller(what)
+        if self._runner.closed:
+            raise StoreClosedError(f"{what}: this blocking store is closed: open a new one")
+        opened = self._target.open(
+            path, mode, content_type=content_type, metadata=metadata, block_size=block_size
+        )  # arguments are checked here, before any request
+        if isinstance(opened, BlobWriter):
+
+            async def start() -> None:
+                opened.start()  # the upload task runs on the loop
+
+            self._runner.run(start, what)
+            return SyncBlobWriter(opened, self._runner)
+        self._runner.run(opened.start, what)
+        return SyncBlobReader(opened, self._runner)
 
     if TYPE_CHECKING:  # the generated methods, as the type checker sees them
 
