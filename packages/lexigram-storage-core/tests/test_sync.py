@@ -433,22 +433,3 @@ def test_the_local_kv_store_works_through_the_blocking_api(tmp_path: Path) -> No
     with SyncStorageProvider.from_dict(config) as provider:  # flushed and closed by close()
         assert provider.kv().get("a") == [1, 2]
         assert provider.kv().get_many(["a", "n"]) == {"a": [1, 2], "n": 5}
-
-
-def test_the_newer_operations_work_through_the_blocking_api(
-    provider: SyncStorageProvider, tmp_path: Path
-) -> None:
-    store = provider.store()
-    first = store.upload("d/a.txt", b"one", cache_control="no-cache")
-    assert store.info("d/a.txt", if_match=first.etag).cache_control == "no-cache"
-    source = tmp_path / "in.txt"
-    source.write_bytes(b"from disk")
-    assert store.upload_file("d/b.txt", source).size == 9
-    assert store.download_file("d/b.txt", tmp_path / "out.txt").size == 9
-    assert (tmp_path / "out.txt").read_bytes() == b"from disk"
-    assert [i.path for i in store.list("d/", start_after="d/a.txt", limit=1)] == ["d/b.txt"]
-    assert store.delete_prefix("d/") == 2
-    kv = provider.kv()
-    assert kv.add("lock", 1) is True and kv.add("lock", 2) is False
-    assert kv.touch("lock", 60) is True
-    assert kv.delete_many(["lock", "nope"]) == 1
