@@ -53,9 +53,11 @@ class CutMidStream(MemoryDriver):
     """Yields the first chunk, then fails as a cut connection does."""
 
     async def stream(
-        self, key: str, *, start: int, end: int | None, chunk_size: int
+        self, key: str, *, start: int, end: int | None, chunk_size: int, **conditions: Any
     ) -> AsyncIterator[bytes]:
-        async for chunk in super().stream(key, start=start, end=end, chunk_size=chunk_size):
+        # **conditions: download_file pins the version it looked up (conditional_read)
+        chunks = super().stream(key, start=start, end=end, chunk_size=chunk_size, **conditions)
+        async for chunk in chunks:
             yield chunk
             raise ConnectionResetError("connection cut mid-stream")
 

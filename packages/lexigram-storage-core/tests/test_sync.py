@@ -3,6 +3,7 @@ from many threads, refused inside a running event loop, and a clean shutdown."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import threading
@@ -317,10 +318,10 @@ def test_open_store_from_a_url_owns_its_thread() -> None:
     [(BlobStoreProtocol, "SyncBlobStore"), (KVStorageProtocol, "SyncKVStore")],
 )
 def test_the_typed_declarations_match_the_protocol(protocol: type, mirror: str) -> None:
-    """What the type checker sees (the TYPE_CHECKING block of sync/store.py) has the
-    protocol's method names and parameters: it cannot drift from what is generated. A
-    method the protocol gains is generated at once and typed through ``__getattr__``."""
-    import ast
+    """What the type checker sees (the TYPE_CHECKING block of sync/store.py) declares
+    every public method the protocol has, with its parameters in order, of the same
+    kind and with a default where the protocol has one: a method or parameter the
+    protocol gains fails here until it is declared, instead of drifting silently."""
 
     import lexigram.storage.sync.store as module
 
@@ -328,16 +329,39 @@ def test_the_typed_declarations_match_the_protocol(protocol: type, mirror: str) 
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == mirror]
     (block,) = [n for n in cls.body if isinstance(n, ast.If)]
     declared = {
-        f.name: [a.arg for a in f.args.args + f.args.kwonlyargs]
+        f.name: _ast_parameters(f)
         for f in block.body
         if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")
     }
     generated = protocol_methods(protocol)
-    assert set(declared) <= set(generated), set(declared) - set(generated)
-    for name in declared:  # a method another change adds is typed loosely until declared
-        params = inspect.signature(getattr(protocol, name)).parameters
-        assert declared[name] == list(params), name
-    assert len(declared) >= 10
+    assert set(declared) == set(generated), (
+        f"undeclared: {set(generated) - set(declared)}, stale: {set(declared) - set(generated)}"
+    )
+    for name in declared:
+        params = inspect.signature(getattr(protocol, name)).parameters.values()
+        wanted = [(p.name, p.kind.name, p.default is not p.empty) for p in params]
+        assert declared[name] == wanted, name
+    # nothing typed loosely: a misspelt method is a type error, not Any
+    assert not [f for f in block.body if isinstance(f, ast.FunctionDef) and f.name == "__getattr__"]
+
+
+def _ast_parameters(f: ast.FunctionDef) -> list[tuple[str, str, bool]]:
+    a = f.args
+    positional = a.posonlyargs + a.args
+    defaults = [False] * (len(positional) - len(a.defaults)) + [True] * len(a.defaults)
+    out = [
+        (p.arg, "POSITIONAL_ONLY" if p in a.posonlyargs else "POSITIONAL_OR_KEYWORD", d)
+        for p, d in zip(positional, defaults, strict=True)
+    ]
+    if a.vararg is not None:
+        out.append((a.vararg.arg, "VAR_POSITIONAL", False))
+    out += [
+        (p.arg, "KEYWORD_ONLY", d is not None)
+        for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)
+    ]
+    if a.kwarg is not None:
+        out.append((a.kwarg.arg, "VAR_KEYWORD", False))
+    return out
 
 
 def test_a_provider_dropped_without_close_does_not_leave_its_thread() -> None:

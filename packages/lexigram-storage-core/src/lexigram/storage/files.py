@@ -6,7 +6,10 @@ of a path. Built on ``upload`` / ``stream``, so every driver has them.
 * Downloads are written to a temporary file beside the target and renamed into place
   only once every byte has arrived, so the target is never half-written — also when
   the download is cancelled or fails midway; the temporary file is removed then. The
-  file's modification time is set from the object's ``last_modified``.
+  file's modification time is set from the object's ``last_modified``; where the driver
+  reads conditionally, the transfer is pinned (``if_match``) to the version looked up,
+  so an overwrite in between raises ``PreconditionFailedError`` instead of pairing new
+  bytes with the old mtime.
 """
 
 from __future__ import annotations
@@ -101,13 +104,19 @@ async def download_to_file(
             key=key,
         )
     info = await store.info(key, **conditions)
+    transfer = dict(conditions)
+    if info.etag is not None and store.driver.capabilities.conditional_read:
+        # the bytes streamed are those of the version looked up (whose mtime the file
+        # gets): an overwrite in between fails the stream instead of being paired with it
+        transfer["if_match"] = info.etag
+        transfer.pop("if_none_match", None)  # already checked by the lookup
     total = _range_length(info.size, range)
     temp = parent / f".{dest.name}.{secrets.token_hex(6)}.part"
     fd = await asyncio.to_thread(os.open, temp, _OPEN_FLAGS, 0o666)
     done = 0
     try:
         with os.fdopen(fd, "wb", buffering=0) as out:
-            async for chunk in store.stream(key, range=range, **conditions):
+            async for chunk in store.stream(key, range=range, **transfer):
                 await asyncio.to_thread(_write_all, out.fileno(), chunk)
                 done += len(chunk)
                 if progress is not None:

@@ -177,27 +177,42 @@ class BlobReader:
     async def _fetch(self, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the pinned version.
 
-        The driver SPI has no conditional read yet, so the version is checked after the
-        ranged read: if ``info()`` then reports another etag (or the read came back
-        short), the bytes may be of another version and are not used. Once the store has
-        ``download(..., if_match=etag)``, pass the pinned etag here instead.
+        Where the driver has conditional reads, one ranged ``download(...,
+        if_match=etag)``: the backend checks the version atomically with the read. Else
+        (or when the object has no etag) the version is checked after the read: if
+        ``info()`` then reports another etag or size, the bytes may be of another version
+        and are not used. Either way a short read means the object changed.
         """
         info = self._opened()
-        data = await self._store.download(self.path, range=(start, end))
+        store = self._store
+        pinned = info.etag is not None and store.driver.capabilities.conditional_read
+        try:
+            if pinned:
+                data = await store.download(self.path, range=(start, end), if_match=info.etag)
+            else:
+                data = await store.download(self.path, range=(start, end))
+        except PreconditionFailedError as exc:
+            raise self._changed(info) from exc
         self.fetches += 1
         self.bytes_fetched += len(data)
-        now = await self._store.info(self.path)
-        if len(data) != end - start or now.etag != info.etag or now.size != info.size:
-            raise PreconditionFailedError(
-                f"Object {self.path!r} in backend {self._store.name!r} changed while it was "
-                f"open for reading (etag {info.etag!r} when opened): open it again to read "
-                "the new version.",
-                backend=self._store.name,
-                driver=self._store.driver_name,
-                key=self.path,
-                operation="open",
-            )
+        if len(data) != end - start:
+            raise self._changed(info)
+        if not pinned:
+            now = await store.info(self.path)
+            if now.etag != info.etag or now.size != info.size:
+                raise self._changed(info)
         return data
+
+    def _changed(self, info: BlobInfo) -> PreconditionFailedError:
+        return PreconditionFailedError(
+            f"Object {self.path!r} in backend {self._store.name!r} changed while it was "
+            f"open for reading (etag {info.etag!r} when opened): open it again to read "
+            "the new version.",
+            backend=self._store.name,
+            driver=self._store.driver_name,
+            key=self.path,
+            operation="open",
+        )
 
     def _opened(self) -> BlobInfo:
         if self._closed:

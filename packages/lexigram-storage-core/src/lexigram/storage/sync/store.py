@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import weakref
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Iterator, Mapping
     from datetime import timedelta
-    from typing import Literal
 
     from lexigram.storage.body import BlobData, ProgressCallback
     from lexigram.storage.info import BlobInfo, HealthStatus
     from lexigram.storage.kv.protocol import TTL
+    from lexigram.storage.presigned_post import PresignedPost
 
 from lexigram.storage.errors import StoreClosedError
 from lexigram.storage.kv.protocol import KVStorageProtocol
 from lexigram.storage.protocol import BlobStoreProtocol
+from lexigram.storage.readers import DEFAULT_BLOCK_SIZE, BlobWriter
+from lexigram.storage.sync.file_objects import SyncBlobReader, SyncBlobWriter
 from lexigram.storage.sync.mirror import MirrorBase, mirrored_methods
 from lexigram.storage.sync.runner import LoopThread
 
@@ -94,6 +97,75 @@ class SyncBlobStore(MirrorBase):
     ) -> None:
         self.close()
 
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["rb"] = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobReader: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["wb"],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobWriter: ...
+
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobReader | SyncBlobWriter: ...
+
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> SyncBlobReader | SyncBlobWriter:
+        """A plain binary file object over the object at ``path``.
+
+        ``open(path)`` (mode ``"rb"``): a seekable reader (:class:`io.RawIOBase`:
+        ``read``, ``readinto``, ``seek``, ``tell``, ``size``) over ranged reads of
+        ``block_size`` bytes, pinned to the version opened: ``zipfile.ZipFile(f)``,
+        ``pandas.read_csv(f)``, ``pyarrow.parquet.read_table(f)`` read only what they
+        need. ``open(path, "wb", content_type=..., metadata=...)``: a writer streaming
+        one upload, stored when closed and aborted (nothing stored) when a ``with``
+        block is left by an exception. Use it in a ``with`` block (or ``close()`` it).
+        """
+        what = f"{self._label}.open({path!r})"
+        self._runner.check_caller(what)
+        if self._runner.closed:
+            raise StoreClosedError(f"{what}: this blocking store is closed: open a new one")
+        opened = self._target.open(
+            path, mode, content_type=content_type, metadata=metadata, block_size=block_size
+        )  # arguments are checked here, before any request
+        if isinstance(opened, BlobWriter):
+
+            async def start() -> None:
+                opened.start()  # the upload task runs on the loop
+
+            self._runner.run(start, what)
+            return SyncBlobWriter(opened, self._runner)
+        self._runner.run(opened.start, what)
+        return SyncBlobReader(opened, self._runner)
+
     if TYPE_CHECKING:  # the generated methods, as the type checker sees them
 
         def upload(
@@ -106,6 +178,11 @@ class SyncBlobStore(MirrorBase):
             mode: Literal["overwrite", "create"] = "overwrite",
             size: int | None = None,
             progress: ProgressCallback | None = None,
+            cache_control: str | None = None,
+            content_disposition: str | None = None,
+            content_encoding: str | None = None,
+            content_language: str | None = None,
+            if_match: str | None = None,
         ) -> BlobInfo: ...
         def download(
             self,
@@ -113,6 +190,8 @@ class SyncBlobStore(MirrorBase):
             *,
             range: tuple[int, int | None] | None = None,
             progress: ProgressCallback | None = None,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
         ) -> bytes: ...
         def download_into(
             self,
@@ -120,6 +199,8 @@ class SyncBlobStore(MirrorBase):
             buffer: bytearray | memoryview,
             *,
             range: tuple[int, int | None] | None = None,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
         ) -> int: ...
         def stream(
             self,
@@ -128,13 +209,29 @@ class SyncBlobStore(MirrorBase):
             chunk_size: int = ...,
             range: tuple[int, int | None] | None = None,
             progress: ProgressCallback | None = None,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
         ) -> Iterator[bytes]: ...
-        def info(self, path: str) -> BlobInfo: ...
+        def info(
+            self,
+            path: str,
+            *,
+            if_match: str | None = None,
+            if_none_match: str | None = None,
+        ) -> BlobInfo: ...
         def exists(self, path: str) -> bool: ...
-        def list(self, prefix: str = "", *, delimiter: str | None = None) -> Iterator[BlobInfo]: ...
-        def delete(self, path: str) -> None: ...
+        def list(
+            self,
+            prefix: str = "",
+            *,
+            delimiter: str | None = None,
+            start_after: str | None = None,
+            limit: int | None = None,
+        ) -> Iterator[BlobInfo]: ...
+        def delete(self, path: str, *, if_match: str | None = None) -> None: ...
         def delete_many(self, paths: Iterable[str]) -> None: ...
         def copy(self, src: str, dst: str) -> None: ...
+        def delete_prefix(self, prefix: str, *, all: bool = False) -> int: ...
         def move(self, src: str, dst: str) -> None: ...
         def get_url(self, path: str) -> str: ...
         def get_presigned_url(
@@ -145,11 +242,32 @@ class SyncBlobStore(MirrorBase):
             *,
             content_type: str | None = None,
             content_disposition: str | None = None,
+            cache_control: str | None = None,
+            content_encoding: str | None = None,
+            content_language: str | None = None,
         ) -> str: ...
         def health_check(self, timeout: float = 5.0) -> HealthStatus: ...
-
-        # methods other parts add to the protocol are generated too (typed loosely here)
-        def __getattr__(self, name: str) -> Any: ...
+        def upload_file(
+            self, path: str, source: str | os.PathLike[str], **upload_options: Any
+        ) -> BlobInfo: ...
+        def download_file(
+            self,
+            path: str,
+            target: str | os.PathLike[str],
+            *,
+            range: tuple[int, int | None] | None = None,
+            progress: ProgressCallback | None = None,
+            **conditions: Any,
+        ) -> BlobInfo: ...
+        def get_presigned_post(
+            self,
+            path: str,
+            *,
+            expires_in: timedelta,
+            content_type: str | None = None,
+            max_size: int | None = None,
+            metadata: Mapping[str, str] | None = None,
+        ) -> PresignedPost: ...
 
 
 for _name, _method in mirrored_methods(BlobStoreProtocol).items():
@@ -186,7 +304,9 @@ class SyncKVStore(MirrorBase):
         def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
         def set_many(self, items: Mapping[str, object], ttl: TTL | None = None) -> None: ...
         def increment(self, key: str, by: int = 1) -> int: ...
-        def __getattr__(self, name: str) -> Any: ...
+        def add(self, key: str, value: object, ttl: TTL | None = None) -> bool: ...
+        def touch(self, key: str, ttl: TTL) -> bool: ...
+        def delete_many(self, keys: Iterable[str]) -> int: ...
 
 
 for _name, _method in mirrored_methods(KVStorageProtocol).items():

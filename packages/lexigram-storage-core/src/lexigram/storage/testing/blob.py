@@ -48,6 +48,7 @@ from lexigram.storage.testing.agreements import DriverAgreements
 from lexigram.storage.testing.blob_conditional import ConditionalOpsConformance
 from lexigram.storage.testing.blob_files import HeadersAndFilesConformance
 from lexigram.storage.testing.blob_open import BlobFileConformance
+from lexigram.storage.testing.blob_pinning import ReaderPinningConformance
 
 __all__ = ["INVALID_KEYS", "UNUSUAL_KEYS", "BlobStoreConformance"]
 
@@ -127,7 +128,11 @@ async def _collect(source: AsyncIterator[BlobInfo]) -> list[BlobInfo]:
 
 
 class BlobStoreConformance(
-    DriverAgreements, HeadersAndFilesConformance, BlobFileConformance, ConditionalOpsConformance
+    DriverAgreements,
+    HeadersAndFilesConformance,
+    BlobFileConformance,
+    ConditionalOpsConformance,
+    ReaderPinningConformance,
 ):
     """Tests every method of the public blob API against the ``store`` fixture."""
 
