@@ -373,6 +373,8 @@ HEADERS = {
 
 def test_copies_between_backends_keep_the_http_headers(
     three_backends: tuple[Path, str, Any],
+    fake_gcs: ServerProcess,
+    new_gcs_bucket: Callable[[], str],
 ) -> None:
     cwd, bucket, client = three_backends
     client.put_object(
@@ -394,6 +396,12 @@ def test_copies_between_backends_keep_the_http_headers(
         info = _stat(cwd, target)
         assert {name: info[name] for name in HEADERS} == HEADERS, target
         assert (info["content_type"], info["metadata"]) == ("text/html", {"owner": "42"})
+    # and to a gs:// URL (fake-gcs-server takes anonymous requests)
+    gs = f"gs://{new_gcs_bucket()}/viaurl/?endpoint_url={fake_gcs.url}&anonymous=true"
+    cli(cwd, "cp", "-r", "disk:mid", gs)
+    info = _stat(cwd, gs.replace("/viaurl/", "/viaurl/page.html"))
+    assert {name: info[name] for name in HEADERS} == HEADERS
+    assert (info["content_type"], info["metadata"]) == ("text/html", {"owner": "42"})
     # the bytes are unchanged (no transcoding on the way)
     out = run_cli(
         [*CLI, "cat", "gcs:out/page.html"], cwd=cwd, capture_output=True, timeout=120,

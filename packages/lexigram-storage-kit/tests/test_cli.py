@@ -659,6 +659,7 @@ def test_a_memory_url_is_a_store_of_its_own(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("alpha\n")
     done = run(tmp_path, "cp", "--json", "a.txt", "memory://in/")
     assert json.loads(done.stdout)["destination"] == "memory://in/a.txt"
+    assert "zero-config" not in done.stderr  # a file and a URL: no config involved
     assert not (tmp_path / "storage").exists()
 
 

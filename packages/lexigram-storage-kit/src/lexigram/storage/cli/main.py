@@ -273,6 +273,12 @@ def _key_text(text: str) -> str:
     return unquote(parts.netloc + parts.path)
 
 
+def _store_arguments(*texts: str) -> tuple[str, ...]:
+    """The arguments of ``cp``/``sync`` that address a store: a bare path (no colon) is a
+    file of this machine, so ``cp a.txt s3://b/`` needs no config."""
+    return tuple(t for t in texts if ":" in t)
+
+
 def _shown(where: Target, key: str) -> str:
     """``key`` of the target's store as messages show it (a URL without its secrets)."""
     return where.url.show(key) if where.url is not None else f"{where.backend}:{key}"
@@ -751,7 +757,7 @@ def cp_command(
             markup=False,
         )
 
-    ctx.run(run, targets=(src, dst))
+    ctx.run(run, targets=_store_arguments(src, dst))
 
 
 @main.command("sync")
@@ -851,7 +857,7 @@ def sync_command(
             markup=False,
         )
 
-    ctx.run(run, targets=(src, dst))
+    ctx.run(run, targets=_store_arguments(src, dst))
 
 
 async def _with_md5(
