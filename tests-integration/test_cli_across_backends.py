@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from lexigram.storage.testing.servers import ServerProcess
 
-from .canary import CLI_ACCESS_KEY, CLI_SECRET_KEY, run_cli
+from .azure_setup import create_container
+from .canary import AZURE_ACCOUNT_KEY, CLI_ACCESS_KEY, CLI_SECRET_KEY, run_cli
 
 CLI = [sys.executable, "-m", "lexigram.storage.cli"]
 
@@ -412,3 +414,37 @@ def test_copies_between_backends_keep_the_http_headers(
     cli(cwd, "cp", "--no-metadata", "s3:in/page.html", "gcs:plain/page.html")
     plain = _stat(cwd, "gcs:plain/page.html")
     assert all(plain[name] is None for name in HEADERS) and plain["metadata"] == {}
+
+
+def test_az_urls_against_azurite(tmp_path: Path, azurite: ServerProcess) -> None:
+    endpoint = f"{azurite.url}/devstoreaccount1"
+    container = f"c{uuid.uuid4().hex[:20]}"
+    create_container(
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={AZURE_ACCOUNT_KEY};BlobEndpoint={endpoint};",
+        container,
+    )
+    key = quote(AZURE_ACCOUNT_KEY, safe="")
+    query = f"?account_name=devstoreaccount1&account_key={key}&endpoint_url={quote(endpoint)}"
+
+    def az(path: str = "") -> str:
+        return f"az://{container}/{path}{query}"
+
+    def checked(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = url_cli(tmp_path, *args, code=code)  # the raw key is a canary: checked there
+        assert key not in done.stdout + done.stderr  # and so is its encoded form
+        return done
+
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+    checked("cp", "page.html", az("in/page.html"))
+    listed = checked("ls", "-r", "--json", az("in/")).stdout.splitlines()
+    assert [json.loads(line)["path"] for line in listed] == ["in/page.html"]
+    assert checked("cat", az("in/page.html")).stdout == "<p>hi</p>"
+    assert json.loads(checked("stat", "--json", az("in/page.html")).stdout)["content_type"] == (
+        "text/html"
+    )
+    mirror = tmp_path / "mirror"
+    checked("sync", az("in"), mirror.as_uri())
+    assert (mirror / "page.html").read_text() == "<p>hi</p>"
+    missing = checked("cat", az("in/missing.html"), code=1)
+    assert "missing.html" in missing.stderr and "account_key=***" in missing.stderr
