@@ -693,3 +693,12 @@ def test_secrets_in_a_store_url_are_never_echoed(tmp_path: Path) -> None:
 def test_serve_takes_no_store_url(tmp_path: Path) -> None:
     done = run(tmp_path, "serve", "memory://", ok=False)
     assert done.returncode == 2 and "not a store URL" in done.stderr
+
+
+def test_reading_a_file_url_of_a_missing_folder_creates_nothing(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    assert run(tmp_path, "ls", f"{gone.as_uri()}/sub/", ok=False).returncode == 1
+    missing = run(tmp_path, "cat", f"{gone.as_uri()}/a.txt", ok=False)
+    assert missing.returncode == 1 and "a.txt" in missing.stderr
+    run(tmp_path, "rm", f"{gone.as_uri()}/a.txt")  # a missing object is not an error
+    assert not gone.exists()

@@ -329,8 +329,10 @@ def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """One command line for every configured storage backend.
 
     Objects are addressed as NAME:path, where NAME is a backend of the config
-    (e.g. local:reports/q4.csv, s3:exports/); a bare path means the default backend,
-    except for cp and sync, where a bare path is a file or folder on this machine.
+    (e.g. local:reports/q4.csv, s3:exports/), or as store URLs (s3://bucket/key,
+    gs://bucket/prefix/, az://container/key?account_name=..., file:///abs/path); a bare
+    path means the default backend, except for cp and sync, where a bare path is a file
+    or folder on this machine.
     """
     ctx.obj = Context(config_path, debug)
 
@@ -392,7 +394,8 @@ def ls_command(
                     info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
                 )
                 ctx.out.print(f"{_human(info.size):>10}  {when:19}  {info.path}", markup=False)
-        if not found and (path or filters):
+        names_a_place = where.url is not None and bool(where.url.key or where.url.local_path)
+        if not found and (path or filters or names_a_place):
             raise StorageError(_nothing_under(where))
 
     def fresh() -> None:
@@ -689,7 +692,8 @@ def _copy_line(source: Endpoint, dest: Endpoint, item: Copy, action: str) -> str
 @click.option(
     "--no-metadata",
     is_flag=True,
-    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
+    "guessed type).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per copy on stdout.")
@@ -770,7 +774,8 @@ def cp_command(
 @click.option(
     "--no-metadata",
     is_flag=True,
-    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
+    "guessed type).",
 )
 @click.option(
     "--checksum",

@@ -31,6 +31,7 @@ import click
 
 from lexigram.storage import BlobStore, DriverNotFoundError, registry
 from lexigram.storage.cli.selection import split_glob
+from lexigram.storage.memory.driver import MemoryDriver
 from lexigram.storage.urls import open_store, parse_store_url, redact_url
 
 __all__ = ["StoreUrl", "is_store_url", "parse_store_url_target"]
@@ -79,14 +80,14 @@ class StoreUrl:
 
     def located(self, *, directory: bool) -> tuple[Path, str]:
         """A ``file:`` URL's folder and key: the folder before a glob and the pattern
-        (``file:///var/log/*.gz``); the path itself if ``directory`` (or it is one); else
-        the file's folder and its name."""
+        (``file:///var/log/*.gz``); the path itself if it is a folder (or ``directory`` and
+        it is not a file); else the file's folder and its name."""
         assert self.local_path is not None
         path = Path(self.local_path)
         base, glob = split_glob(self.local_path)
         if glob is not None:
             return Path(base), glob
-        if directory or path.is_dir() or self.local_path.endswith("/"):
+        if (directory and not path.is_file()) or path.is_dir() or self.local_path.endswith("/"):
             return path, ""
         return path.parent, path.name
 
@@ -97,7 +98,12 @@ class StoreUrl:
             return open_store(self.store_url, name=self.show("")), self.key
         root, key = self.located(directory=directory)
         url = _join(urlsplit(self.url).scheme, quote(str(root)), urlsplit(self.url).query)
-        return open_store(url, name=redact_url(url, _public_parameters(self.driver))), key
+        name = redact_url(url, _public_parameters(self.driver))
+        if not root.is_dir():
+            # nothing is there; the local driver would make the folder, a read must not
+            parse_store_url(url)  # its settings are still checked
+            return BlobStore(MemoryDriver(), name=name), key
+        return open_store(url, name=name), key
 
 
 def parse_store_url_target(text: str) -> StoreUrl:
