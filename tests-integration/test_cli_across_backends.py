@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from lexigram.storage.testing.servers import ServerProcess
 
-from .canary import CLI_ACCESS_KEY, CLI_SECRET_KEY, run_cli
+from .azure_setup import create_container
+from .canary import AZURE_ACCOUNT_KEY, CLI_ACCESS_KEY, CLI_SECRET_KEY, run_cli
 
 CLI = [sys.executable, "-m", "lexigram.storage.cli"]
 
@@ -262,3 +264,187 @@ def test_round_trips_do_not_copy_again(three_backends: tuple[Path, str, Any]) ->
     found = cli(cwd, "sync", "--checksum", "here", "s3:rt")
     assert found.stdout == "copy f2.txt\n" and "copied 1, deleted 0, unchanged 2" in found.stderr
     assert client.get_object(Bucket=bucket, Key="rt/f2.txt")["Body"].read() == b"file X"
+
+
+# -- store URLs and HTTP headers ------------------------------------------------------------
+
+
+def _url_env() -> dict[str, str]:
+    """Credentials from the environment, as the AWS SDK finds them; no config file."""
+    return {
+        **os.environ,
+        "LEXIGRAM_STORAGE_CONFIG": "",
+        "AWS_ACCESS_KEY_ID": CLI_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": CLI_SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def url_cli(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    done = run_cli(
+        [*CLI, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_url_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == code, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def test_s3_urls_in_every_command_against_moto(tmp_path: Path, moto_server: ServerProcess) -> None:
+    client = _s3_client(moto_server)
+    bucket = f"cli-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    query = f"?endpoint_url={moto_server.url}&addressing_style=path"
+
+    def s3(key: str = "") -> str:
+        return f"s3://{bucket}/{key}{query}"
+
+    (tmp_path / "report.csv").write_text("id\n1\n")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("alpha\n")
+    (tree / "sub" / "b.bin").write_bytes(os.urandom(1000))
+
+    # the bucket is the URL's host, the whole path the key; a path ending in / a folder
+    url_cli(tmp_path, "cp", "report.csv", s3("in/report.csv"))
+    assert client.get_object(Bucket=bucket, Key="in/report.csv")["Body"].read() == b"id\n1\n"
+    url_cli(tmp_path, "cp", "report.csv", s3("drop/"))
+    assert client.head_object(Bucket=bucket, Key="drop/report.csv")["ContentType"] == "text/csv"
+    copied = url_cli(tmp_path, "cp", "-r", "--json", str(tree), s3("tree/"))
+    shown = {json.loads(line)["destination"] for line in copied.stdout.splitlines()}
+    assert f"s3://{bucket}/tree/a.txt?endpoint_url={moto_server.url}&addressing_style=path" in (
+        shown
+    )
+    listed = url_cli(tmp_path, "ls", "-r", "--json", s3("tree/")).stdout.splitlines()
+    assert sorted(json.loads(line)["path"] for line in listed) == ["tree/a.txt", "tree/sub/b.bin"]
+    assert url_cli(tmp_path, "cat", s3("tree/a.txt")).stdout == "alpha\n"
+    assert (
+        json.loads(url_cli(tmp_path, "stat", "--json", s3("tree/sub/b.bin")).stdout)["size"] == 1000
+    )
+    public = url_cli(tmp_path, "url", s3("tree/a.txt")).stdout.strip()
+    assert public == f"{moto_server.url}/{bucket}/tree/a.txt"
+
+    # S3 -> this machine (a file: URL), and again: nothing left to copy
+    mirror = tmp_path / "mirror"
+    first = url_cli(tmp_path, "sync", s3("tree"), mirror.as_uri())
+    assert "copied 2, deleted 0, unchanged 0" in first.stderr
+    assert (mirror / "sub" / "b.bin").read_bytes() == (tree / "sub" / "b.bin").read_bytes()
+    again = url_cli(tmp_path, "sync", s3("tree"), mirror.as_uri())
+    assert "copied 0, deleted 0, unchanged 2" in again.stderr
+
+    url_cli(tmp_path, "rm", s3("in/report.csv"))
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="in/")
+    url_cli(tmp_path, "rm", "-r", "--yes", s3("tree/"))
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="tree/")
+    # nothing of the zero-config store was made: the URLs needed no config
+    assert not (tmp_path / "storage").exists()
+
+
+def test_errors_of_a_store_url_never_show_its_secrets(
+    tmp_path: Path, moto_server: ServerProcess
+) -> None:
+    client = _s3_client(moto_server)
+    bucket = f"cli-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    # keys as parameters (allowed, discouraged): every message hides them
+    url = (
+        f"s3://{bucket}/missing.txt?endpoint_url={moto_server.url}&addressing_style=path"
+        f"&access_key={CLI_ACCESS_KEY}&secret_key={CLI_SECRET_KEY}"
+    )
+    for command in (["cat"], ["stat"], ["cp"]):
+        args = [*command, url, str(tmp_path / "out.txt")] if command == ["cp"] else [*command, url]
+        done = url_cli(tmp_path, *args, code=1)  # run_cli fails on any canary in the output
+        assert "missing.txt" in done.stderr and "secret_key=***" in done.stderr, done.stderr
+    typo = url_cli(tmp_path, "ls", url.replace("secret_key", "secret_kye"), code=2)
+    assert "'secret_kye'" in typo.stderr and "did you mean 'secret_key'" in typo.stderr
+    unknown = url_cli(tmp_path, "cat", f"s5://{bucket}/k", code=2)
+    assert "'s5'" in unknown.stderr and "Known schemes" in unknown.stderr
+
+
+HEADERS = {
+    "cache_control": "public, max-age=600",
+    "content_disposition": 'attachment; filename="page.html"',
+    "content_encoding": "identity",
+    "content_language": "fr-CA",
+}
+
+
+def test_copies_between_backends_keep_the_http_headers(
+    three_backends: tuple[Path, str, Any],
+    fake_gcs: ServerProcess,
+    new_gcs_bucket: Callable[[], str],
+) -> None:
+    cwd, bucket, client = three_backends
+    client.put_object(
+        Bucket=bucket,
+        Key="in/page.html",
+        Body=b"<p>bonjour</p>",
+        ContentType="text/html",
+        Metadata={"owner": "42"},
+        CacheControl=HEADERS["cache_control"],
+        ContentDisposition=HEADERS["content_disposition"],
+        ContentEncoding=HEADERS["content_encoding"],
+        ContentLanguage=HEADERS["content_language"],
+    )
+    # S3 (moto) -> local -> GCS (fake-gcs-server), with cp, cp -r and sync
+    cli(cwd, "cp", "s3:in/page.html", "disk:mid/page.html")
+    cli(cwd, "cp", "-r", "s3:in", "disk:tree")
+    cli(cwd, "sync", "disk:mid", "gcs:out")
+    for target in ("disk:mid/page.html", "disk:tree/page.html", "gcs:out/page.html"):
+        info = _stat(cwd, target)
+        assert {name: info[name] for name in HEADERS} == HEADERS, target
+        assert (info["content_type"], info["metadata"]) == ("text/html", {"owner": "42"})
+    # and to a gs:// URL (fake-gcs-server takes anonymous requests)
+    gs = f"gs://{new_gcs_bucket()}/viaurl/?endpoint_url={fake_gcs.url}&anonymous=true"
+    cli(cwd, "cp", "-r", "disk:mid", gs)
+    info = _stat(cwd, gs.replace("/viaurl/", "/viaurl/page.html"))
+    assert {name: info[name] for name in HEADERS} == HEADERS
+    assert (info["content_type"], info["metadata"]) == ("text/html", {"owner": "42"})
+    # the bytes are unchanged (no transcoding on the way)
+    out = run_cli(
+        [*CLI, "cat", "gcs:out/page.html"], cwd=cwd, capture_output=True, timeout=120,
+        env={**os.environ, "LEXIGRAM_STORAGE_CONFIG": ""},
+    )  # fmt: skip
+    assert out.stdout == b"<p>bonjour</p>"
+    # --no-metadata leaves all of them out
+    cli(cwd, "cp", "--no-metadata", "s3:in/page.html", "gcs:plain/page.html")
+    plain = _stat(cwd, "gcs:plain/page.html")
+    assert all(plain[name] is None for name in HEADERS) and plain["metadata"] == {}
+
+
+def test_az_urls_against_azurite(tmp_path: Path, azurite: ServerProcess) -> None:
+    endpoint = f"{azurite.url}/devstoreaccount1"
+    container = f"c{uuid.uuid4().hex[:20]}"
+    create_container(
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={AZURE_ACCOUNT_KEY};BlobEndpoint={endpoint};",
+        container,
+    )
+    key = quote(AZURE_ACCOUNT_KEY, safe="")
+    query = f"?account_name=devstoreaccount1&account_key={key}&endpoint_url={quote(endpoint)}"
+
+    def az(path: str = "") -> str:
+        return f"az://{container}/{path}{query}"
+
+    def checked(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = url_cli(tmp_path, *args, code=code)  # the raw key is a canary: checked there
+        assert key not in done.stdout + done.stderr  # and so is its encoded form
+        return done
+
+    (tmp_path / "page.html").write_text("<p>hi</p>")
+    checked("cp", "page.html", az("in/page.html"))
+    listed = checked("ls", "-r", "--json", az("in/")).stdout.splitlines()
+    assert [json.loads(line)["path"] for line in listed] == ["in/page.html"]
+    assert checked("cat", az("in/page.html")).stdout == "<p>hi</p>"
+    assert json.loads(checked("stat", "--json", az("in/page.html")).stdout)["content_type"] == (
+        "text/html"
+    )
+    mirror = tmp_path / "mirror"
+    checked("sync", az("in"), mirror.as_uri())
+    assert (mirror / "page.html").read_text() == "<p>hi</p>"
+    missing = checked("cat", az("in/missing.html"), code=1)
+    assert "missing.html" in missing.stderr and "account_key=***" in missing.stderr

@@ -619,3 +619,86 @@ def test_serve_without_its_extra_names_it(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "pip install 'lexigram-storage-kit[serve]'" in done.stderr
     assert not (tmp_path / "storage").exists()
+
+
+# -- store URLs wherever NAME:path is taken ------------------------------------------------
+
+
+def test_file_urls_in_every_command(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "tree" / "sub").mkdir(parents=True)
+    (work / "tree" / "a.txt").write_text("alpha\n")
+    (work / "tree" / "sub" / "b.csv").write_text("x,y\n")
+    root = (work / "tree").as_uri()
+    assert run(work, "cat", f"{root}/a.txt").stdout == "alpha\n"
+    assert json.loads(run(work, "stat", "--json", f"{root}/sub/b.csv").stdout)["size"] == 4
+    listed = run(work, "ls", "-r", "--json", root).stdout.splitlines()
+    assert sorted(json.loads(line)["path"] for line in listed) == ["a.txt", "sub/b.csv"]
+    copy = tmp_path / "copy"
+    run(work, "cp", "-r", root, f"{copy.as_uri()}/", ok=False)  # two local paths: refused
+    run(work, "sync", root, "local:mirror")
+    assert (work / "storage" / "data" / "mirror" / "sub" / "b.csv").read_text() == "x,y\n"
+    run(work, "sync", "local:mirror", copy.as_uri())
+    assert (copy / "a.txt").read_text() == "alpha\n"
+    run(work, "rm", f"{copy.as_uri()}/a.txt")
+    assert not (copy / "a.txt").exists() and (copy / "sub" / "b.csv").exists()
+    run(work, "rm", "-r", "--yes", copy.as_uri())
+    assert not (copy / "sub" / "b.csv").exists()
+
+
+def test_a_url_only_command_needs_no_config_and_creates_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("alpha\n")
+    done = run(tmp_path, "cat", (tmp_path / "a.txt").as_uri())
+    assert done.stdout == "alpha\n" and "zero-config" not in done.stderr
+    missing = run(tmp_path, "stat", (tmp_path / "nope.txt").as_uri(), ok=False)
+    assert missing.returncode == 1 and "nope.txt" in missing.stderr
+    assert not (tmp_path / "storage").exists()
+
+
+def test_a_memory_url_is_a_store_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("alpha\n")
+    done = run(tmp_path, "cp", "--json", "a.txt", "memory://in/")
+    assert json.loads(done.stdout)["destination"] == "memory://in/a.txt"
+    assert "zero-config" not in done.stderr  # a file and a URL: no config involved
+    assert not (tmp_path / "storage").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("foo://bucket/key", ["'foo'", "Known schemes"]),
+        ("s4://bucket/key", ["'s4'", "Known schemes"]),
+        ("s3://bucket/key?regoin=eu-west-1", ["'regoin'", "did you mean 'region'"]),
+        ("s3://bucket/key#frag", ["#fragment"]),
+    ],
+)
+def test_a_bad_store_url_is_a_usage_error(tmp_path: Path, url: str, words: list[str]) -> None:
+    for command in (["cat"], ["ls"], ["cp", "x.txt"], ["rm"]):
+        done = run(tmp_path, *command, url, ok=False)
+        assert done.returncode == 2, (command, done.stderr)
+        assert all(w in done.stderr for w in words), done.stderr
+        assert "no backend" not in done.stderr
+
+
+def test_secrets_in_a_store_url_are_never_echoed(tmp_path: Path) -> None:
+    secret = "never-show-this-secret-0123456789"
+    url = f"s3://bucket/key?secret_key={secret}&region=eu-west-1"
+    for command in (["cat"], ["stat"], ["url"], ["cp", "x.txt"], ["ls"]):
+        done = run(tmp_path, *command, url, ok=False)
+        assert done.returncode == 2, (command, done.stderr)
+        assert secret not in done.stdout + done.stderr
+        assert "secret_key=***" in done.stderr and "region=eu-west-1" in done.stderr
+
+
+def test_serve_takes_no_store_url(tmp_path: Path) -> None:
+    done = run(tmp_path, "serve", "memory://", ok=False)
+    assert done.returncode == 2 and "not a store URL" in done.stderr
+
+
+def test_reading_a_file_url_of_a_missing_folder_creates_nothing(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    assert run(tmp_path, "ls", f"{gone.as_uri()}/sub/", ok=False).returncode == 1
+    missing = run(tmp_path, "cat", f"{gone.as_uri()}/a.txt", ok=False)
+    assert missing.returncode == 1 and "a.txt" in missing.stderr
+    run(tmp_path, "rm", f"{gone.as_uri()}/a.txt")  # a missing object is not an error
+    assert not gone.exists()

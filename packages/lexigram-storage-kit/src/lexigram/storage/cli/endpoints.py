@@ -8,13 +8,14 @@ import hashlib
 import mimetypes
 import os
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
 
 from lexigram.storage import BlobStore
+from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 
 __all__ = ["PARTIAL_PREFIX", "Attributes", "Entry", "FsEndpoint", "StoreEndpoint"]
 
@@ -26,10 +27,12 @@ _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 
 @attrs.frozen
 class Attributes:
-    """What a copy carries besides the bytes: the content type and the user metadata."""
+    """What a copy carries besides the bytes: the content type, the user metadata and
+    the HTTP headers (Cache-Control, Content-Disposition, ...)."""
 
     content_type: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
+    headers: HttpHeaders = NO_HEADERS
 
 
 @attrs.frozen
@@ -47,11 +50,26 @@ class Entry:
 class StoreEndpoint:
     """``prefix`` on a backend; objects are addressed relative to it."""
 
-    def __init__(self, name: str, store: BlobStore, prefix: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: BlobStore,
+        prefix: str,
+        shown: Callable[[str], str] | None = None,
+    ) -> None:
         self.name, self.store, self.prefix = name, store, prefix
+        #: how a key is shown (a store URL's endpoint: the URL, secrets hidden)
+        self._shown = shown
 
     def describe(self, rel: str = "") -> str:
+        if self._shown is not None:
+            return self._shown(self.key(rel))
         return f"{self.name}:{self.key(rel)}"
+
+    @property
+    def keeps_http_headers(self) -> bool:
+        """Whether the backend stores Cache-Control, Content-Disposition, ..."""
+        return self.store.driver.capabilities.http_headers
 
     def key(self, rel: str) -> str:
         if not rel:
@@ -80,7 +98,7 @@ class StoreEndpoint:
 
     async def attributes(self, rel: str) -> Attributes:
         info = await self.store.info(self.key(rel))
-        return Attributes(info.content_type, dict(info.metadata))
+        return Attributes(info.content_type, dict(info.metadata), info.http_headers)
 
     async def single(self) -> Entry | None:
         if not self.prefix or self.prefix.endswith("/") or not await self.store.exists(self.prefix):
@@ -102,12 +120,18 @@ class StoreEndpoint:
         if attributes is None:
             await self.store.upload(self.key(rel), source, size=size)
         else:
+            # a backend without HTTP headers gets the rest (``run_copies`` warns once)
+            headers = attributes.headers if self.keeps_http_headers else NO_HEADERS
             await self.store.upload(
                 self.key(rel),
                 source,
                 size=size,
                 content_type=attributes.content_type,
                 metadata=attributes.metadata,
+                cache_control=headers.cache_control,
+                content_disposition=headers.content_disposition,
+                content_encoding=headers.content_encoding,
+                content_language=headers.content_language,
             )
 
     async def size_of(self, rel: str) -> int:

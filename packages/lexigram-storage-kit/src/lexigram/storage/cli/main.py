@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import attrs
 import click
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from lexigram.storage import (
     BlobInfo,
+    BlobStore,
     ConfigError,
     InvalidArgumentError,
     StorageError,
@@ -28,6 +30,7 @@ from lexigram.storage import (
 from lexigram.storage.cli.endpoints import Entry, FsEndpoint, StoreEndpoint
 from lexigram.storage.cli.selection import Filters, has_glob, split_glob
 from lexigram.storage.cli.settings import ZERO_CONFIG_SOURCE, load_config, zero_config_exists
+from lexigram.storage.cli.store_urls import is_store_url
 from lexigram.storage.cli.targets import Target, parse_target
 from lexigram.storage.cli.transfer import Compare, Copy, Endpoint, plan_sync, run_copies
 from lexigram.storage.keys import validate_key, validate_prefix
@@ -62,6 +65,8 @@ class Context:
         self.debug = debug
         self.out = _Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        #: stores opened from store URLs, closed when the command ends
+        self.opened: list[BlobStore] = []
 
     def provider(self) -> StorageProvider:
         config, _ = load_config(self.config_path)
@@ -86,13 +91,18 @@ class Context:
         self,
         make: Callable[[StorageProvider], Coroutine[Any, Any, T]],
         fresh: Callable[[], T] | None = None,
+        *,
+        targets: tuple[str, ...] = (),
     ) -> T:
         """Run one command against a fresh provider; turn errors into one line and an exit code.
 
         A read-only command passes ``fresh``: what it answers when no config was found
-        and the zero-config store does not exist, so reading never creates it."""
+        and the zero-config store does not exist, so reading never creates it. When every
+        one of ``targets`` is a store URL the config is not involved."""
         try:
-            is_fresh = self.fresh_zero_config()
+            is_fresh = bool(not targets or not all(map(is_store_url, targets))) and (
+                self.fresh_zero_config()
+            )
         except ConfigError as exc:
             self.fail(str(exc), EXIT_USAGE)
         except click.UsageError as exc:
@@ -123,7 +133,11 @@ class Context:
                     raise Interrupted(received[0]) from None
                 raise
             finally:
-                await provider.aclose()
+                try:
+                    for store in self.opened:
+                        await store.close()
+                finally:
+                    await provider.aclose()
 
         try:
             if is_fresh and fresh is not None:
@@ -218,6 +232,7 @@ def _info_dict(info: BlobInfo) -> dict[str, Any]:
         "last_modified": info.last_modified.isoformat() if info.last_modified else None,
         "etag": info.etag,
         "metadata": dict(info.metadata),
+        **info.http_headers.fields(),
     }
 
 
@@ -232,10 +247,41 @@ def _duration(text: str) -> timedelta:
 
 
 def _key_target(provider: StorageProvider, text: str) -> Target:
-    """A ``NAME:path`` argument for commands that work on backends only."""
+    """A ``NAME:path`` argument (or a store URL) for commands that work on backends only."""
     target = parse_target(text, provider.backend_names, default=provider.config.primary_backend)
-    assert target.backend is not None
+    assert target.backend is not None or target.url is not None
     return target
+
+
+def _store_key(
+    ctx: Context, provider: StorageProvider, where: Target, *, directory: bool = False
+) -> tuple[BlobStore, str]:
+    """The store of a target and the key (or prefix) in it; a store URL's store is opened
+    (and closed when the command ends)."""
+    if where.url is None:
+        return provider.store(where.backend), where.path
+    store, key = where.url.open(directory=directory)
+    ctx.opened.append(store)
+    return store, key if where.url.local_path is not None else where.path
+
+
+def _key_text(text: str) -> str:
+    """The part of an argument that names a key: a store URL's query is no glob."""
+    if not is_store_url(text):
+        return text
+    parts = urlsplit(text)
+    return unquote(parts.netloc + parts.path)
+
+
+def _store_arguments(*texts: str) -> tuple[str, ...]:
+    """The arguments of ``cp``/``sync`` that address a store: a bare path (no colon) is a
+    file of this machine, so ``cp a.txt s3://b/`` needs no config."""
+    return tuple(t for t in texts if ":" in t)
+
+
+def _shown(where: Target, key: str) -> str:
+    """``key`` of the target's store as messages show it (a URL without its secrets)."""
+    return where.url.show(key) if where.url is not None else f"{where.backend}:{key}"
 
 
 _FRESH_STORE = "; no store under ./storage/data yet (the zero-config default)"
@@ -246,6 +292,8 @@ def _fresh_target(text: str) -> Target:
 
 
 def _nothing_under(where: Target) -> str:
+    if where.url is not None:
+        return f"nothing matches {where}: no object or prefix there"
     return (
         f"nothing matches {where}: no object or prefix {where.path!r} in backend {where.backend!r}"
     )
@@ -281,8 +329,10 @@ def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """One command line for every configured storage backend.
 
     Objects are addressed as NAME:path, where NAME is a backend of the config
-    (e.g. local:reports/q4.csv, s3:exports/); a bare path means the default backend,
-    except for cp and sync, where a bare path is a file or folder on this machine.
+    (e.g. local:reports/q4.csv, s3:exports/), or as store URLs (s3://bucket/key,
+    gs://bucket/prefix/, az://container/key?account_name=..., file:///abs/path); a bare
+    path means the default backend, except for cp and sync, where a bare path is a file
+    or folder on this machine.
     """
     ctx.obj = Context(config_path, debug)
 
@@ -321,9 +371,9 @@ def ls_command(
 
     async def run(provider: StorageProvider) -> None:
         where = _key_target(provider, target)
-        base, glob = split_glob(where.path)
+        store, path = _store_key(ctx, provider, where, directory=True)
+        base, glob = split_glob(path)
         filters = Filters(include, exclude, glob)
-        store = provider.store(where.backend)
         prefix = base
         if glob is None and prefix and not prefix.endswith("/") and not await store.exists(prefix):
             prefix += "/"
@@ -344,7 +394,8 @@ def ls_command(
                     info.last_modified.strftime("%Y-%m-%d %H:%M:%S") if info.last_modified else ""
                 )
                 ctx.out.print(f"{_human(info.size):>10}  {when:19}  {info.path}", markup=False)
-        if not found and (where.path or filters):
+        names_a_place = where.url is not None and bool(where.url.key or where.url.local_path)
+        if not found and (path or filters or names_a_place):
             raise StorageError(_nothing_under(where))
 
     def fresh() -> None:
@@ -354,7 +405,7 @@ def ls_command(
             raise StorageError(_nothing_under(where) + _FRESH_STORE)
         ctx.note_zero_config(_FRESH_STORE.strip("; "))
 
-    ctx.run(run, fresh)
+    ctx.run(run, fresh, targets=(target,))
 
 
 @main.command("stat")
@@ -365,11 +416,11 @@ def stat_command(ctx: Context, target: str, as_json: bool) -> None:
     """Show an object's size, content type, last modified time, etag and metadata."""
 
     async def run(provider: StorageProvider) -> None:
-        where = _key_target(provider, target)
-        info = await provider.store(where.backend).info(where.path)
+        store, key = _store_key(ctx, provider, _key_target(provider, target))
+        info = await store.info(key)
         ctx.out.print(json.dumps(_info_dict(info), indent=None if as_json else 2), markup=False)
 
-    ctx.run(run, lambda: _no_object(target))
+    ctx.run(run, lambda: _no_object(target), targets=(target,))
 
 
 @main.command("cat")
@@ -379,13 +430,13 @@ def cat_command(ctx: Context, target: str) -> None:
     """Write an object's bytes to standard output."""
 
     async def run(provider: StorageProvider) -> None:
-        where = _key_target(provider, target)
+        store, key = _store_key(ctx, provider, _key_target(provider, target))
         out = sys.stdout.buffer
-        async for chunk in provider.store(where.backend).stream(where.path):
+        async for chunk in store.stream(key):
             out.write(chunk)
         out.flush()
 
-    ctx.run(run, lambda: _no_object(target))
+    ctx.run(run, lambda: _no_object(target), targets=(target,))
 
 
 @main.command("rm")
@@ -416,7 +467,7 @@ def rm_command(
 ) -> None:
     """Delete objects (a missing object is not an error), everything under a prefix (-r),
     or what a glob matches (rm --yes 'local:tmp/*.part')."""
-    many = recursive or any(has_glob(t) for t in targets)
+    many = recursive or any(has_glob(_key_text(t)) for t in targets)
     if many and not yes and not dry_run:
         ctx.fail(
             "rm --recursive (or a glob) deletes every object it matches: add --yes to "
@@ -427,14 +478,14 @@ def rm_command(
     async def run(provider: StorageProvider) -> None:
         for text in targets:
             where = _key_target(provider, text)
-            store = provider.store(where.backend)
-            base, glob = split_glob(where.path)
+            store, path = _store_key(ctx, provider, where, directory=recursive)
+            base, glob = split_glob(path)
             if not recursive and glob is None:
                 if dry_run:
-                    if await store.exists(where.path):
+                    if await store.exists(path):
                         ctx.out.print(f"would delete {where}", markup=False)
                 else:
-                    await store.delete(where.path)
+                    await store.delete(path)
                 continue
             prefix = base if not base or base.endswith("/") or glob else base + "/"
             filters = Filters(include, exclude, glob)
@@ -447,13 +498,13 @@ def rm_command(
                 raise StorageError(_nothing_under(where))
             if dry_run:
                 for key in keys:
-                    ctx.out.print(f"would delete {where.backend}:{key}", markup=False)
+                    ctx.out.print(f"would delete {_shown(where, key)}", markup=False)
                 ctx.err.print(f"would delete {len(keys)} object(s) under {where}", markup=False)
                 continue
             await _delete_concurrently(store, keys, concurrency)
             ctx.err.print(f"deleted {len(keys)} object(s) under {where}", markup=False)
 
-    ctx.run(run)
+    ctx.run(run, targets=targets)
 
 
 async def _delete_concurrently(store: Any, keys: list[str], concurrency: int) -> None:
@@ -491,15 +542,14 @@ def url_command(ctx: Context, target: str, presign: bool, expires: str, method: 
     lifetime = _duration(expires)
 
     async def run(provider: StorageProvider) -> None:
-        where = _key_target(provider, target)
-        store = provider.store(where.backend)
+        store, key = _store_key(ctx, provider, _key_target(provider, target))
         if presign:
-            url = await store.get_presigned_url(where.path, lifetime, method=method.upper())
+            url = await store.get_presigned_url(key, lifetime, method=method.upper())
         else:
-            url = await store.get_url(where.path)
+            url = await store.get_url(key)
         ctx.out.print(url, markup=False)
 
-    ctx.run(run)
+    ctx.run(run, targets=(target,))
 
 
 @main.command("health")
@@ -578,10 +628,15 @@ def config_check(ctx: Context, environment: str | None) -> None:
     )
 
 
-def _endpoint(provider: StorageProvider, text: str) -> tuple[Endpoint, str | None]:
+def _endpoint(ctx: Context, provider: StorageProvider, text: str) -> tuple[Endpoint, str | None]:
     """The endpoint of an argument, and the glob of its last segments (if any)."""
     target = parse_target(text, provider.backend_names)
-    base, glob = split_glob(target.path)
+    url = target.url
+    path = url.local_path if url is not None and url.local_path is not None else target.path
+    base, glob = split_glob(path)
+    if url is not None and url.local_path is None:
+        store, _ = _store_key(ctx, provider, target)
+        return StoreEndpoint(url.show(""), store, base, url.show), glob
     if target.backend is None:
         return FsEndpoint(base if glob is None else base or "."), glob
     return StoreEndpoint(target.backend, provider.store(target.backend), base), glob
@@ -600,7 +655,7 @@ async def _plan_copy(
             raise InvalidArgumentError(
                 f"{source.describe()} is not a file or object (use -r to copy a folder or prefix)"
             )
-        name = PurePosixPath(source.describe().split(":", 1)[-1]).name
+        name = PurePosixPath(source.key("")).name
         into_folder = (isinstance(dest, FsEndpoint) and dest.root.is_dir()) or (
             isinstance(dest, StoreEndpoint) and (not dest.prefix or dest.prefix.endswith("/"))
         )
@@ -637,7 +692,8 @@ def _copy_line(source: Endpoint, dest: Endpoint, item: Copy, action: str) -> str
 @click.option(
     "--no-metadata",
     is_flag=True,
-    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
+    "guessed type).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per copy on stdout.")
@@ -661,13 +717,14 @@ def cp_command(
     SRC may end in a glob: cp 'local:logs/2026-*.gz' ./logs"""
 
     async def run(provider: StorageProvider) -> None:
-        source, glob = _endpoint(provider, src)
-        dest, dest_glob = _endpoint(provider, dst)
+        source, glob = _endpoint(ctx, provider, src)
+        dest, dest_glob = _endpoint(ctx, provider, dst)
         if dest_glob is not None:
             raise click.UsageError(f"DST {dst!r} has a glob: name a folder or prefix")
         if isinstance(source, FsEndpoint) and isinstance(dest, FsEndpoint):
             raise InvalidArgumentError(
-                "both SRC and DST are local paths: name a backend as NAME:path"
+                "both SRC and DST are local paths: name a backend as NAME:path or give a "
+                "store URL (s3://bucket/key)"
             )
         copies = await _plan_copy(source, dest, recursive, Filters(include, exclude, glob))
         if dry_run:
@@ -704,7 +761,7 @@ def cp_command(
             markup=False,
         )
 
-    ctx.run(run)
+    ctx.run(run, targets=_store_arguments(src, dst))
 
 
 @main.command("sync")
@@ -717,7 +774,8 @@ def cp_command(
 @click.option(
     "--no-metadata",
     is_flag=True,
-    help="Do not carry the content type and metadata over (a local file: its guessed type).",
+    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
+    "guessed type).",
 )
 @click.option(
     "--checksum",
@@ -752,8 +810,8 @@ def sync_command(
     compare: Compare = "checksum" if checksum else "size" if size_only else "time"
 
     async def run(provider: StorageProvider) -> None:
-        source, glob = _endpoint(provider, src)
-        dest, dest_glob = _endpoint(provider, dst)
+        source, glob = _endpoint(ctx, provider, src)
+        dest, dest_glob = _endpoint(ctx, provider, dst)
         if dest_glob is not None:
             raise click.UsageError(f"DST {dst!r} has a glob: name a folder or prefix")
         filters = Filters(include, exclude, glob)
@@ -804,7 +862,7 @@ def sync_command(
             markup=False,
         )
 
-    ctx.run(run)
+    ctx.run(run, targets=_store_arguments(src, dst))
 
 
 async def _with_md5(
@@ -843,6 +901,11 @@ def serve_command(ctx: Context, target: str, host: str, port: int) -> None:
         from lexigram.storage.cli.serve import serve
 
         where = _key_target(provider, target)
+        if where.url is not None:
+            raise click.UsageError(
+                f"serve takes a backend of the config (NAME:), not a store URL ({where}): "
+                "it needs the backend's base_url and signing_key, which belong in the config"
+            )
         if where.path:
             raise click.UsageError(f"serve takes a backend (NAME:), not a path: {target!r}")
         stopped_by = await serve(

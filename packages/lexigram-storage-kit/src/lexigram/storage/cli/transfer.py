@@ -106,8 +106,11 @@ async def run_copies(
 ) -> None:
     """Copy every item, ``concurrency`` at a time, then check each destination size.
 
-    With ``keep_metadata`` the content type and user metadata of each source object
-    (a local file: its type guessed from its name) are given to its copy.
+    With ``keep_metadata`` the content type, user metadata and HTTP headers
+    (Cache-Control, Content-Disposition, Content-Encoding, Content-Language) of each
+    source object (a local file: its type guessed from its name) are given to its copy;
+    a destination backend that cannot store HTTP headers gets the rest, and one warning
+    on ``console`` says so.
 
     The first failure cancels the rest (every driver's upload is atomic, so a cancelled
     copy leaves nothing partial) and is raised.
@@ -123,10 +126,26 @@ async def run_copies(
     with Progress(*columns, console=console, disable=not show_progress, transient=False) as bar:
         phases = _Phases(len(copies), bar, bar.add_task("", total=total))
         gate = asyncio.Semaphore(max(1, concurrency))
+        warned: list[bool] = []
 
         async def one(item: Copy) -> None:
             async with gate:
                 attributes = await source.attributes(item.src_rel) if keep_metadata else None
+                if (
+                    attributes is not None
+                    and attributes.headers
+                    and isinstance(dest, StoreEndpoint)
+                    and not dest.keeps_http_headers
+                    and not warned
+                ):
+                    warned.append(True)
+                    console.print(
+                        f"warning: the {dest.store.driver_name!r} driver of "
+                        f"{dest.describe()} cannot store HTTP headers (Cache-Control, "
+                        "Content-Disposition, ...): they are not copied; the content type "
+                        "and metadata are",
+                        markup=False,
+                    )
                 await dest.write(
                     item.dst_rel,
                     _counted(source.read(item.src_rel), item.size, phases),
