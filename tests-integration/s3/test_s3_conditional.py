@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 import pytest_asyncio
 
@@ -93,7 +93,8 @@ async def test_conditional_parallel_read_is_one_version(
     first = payload(12 * MIB, seed=1)
     etag = (await store.upload("big.bin", first)).etag
     assert etag
-    raw = boto3.client(
+    # a plain, blocking botocore client (the step planted below is synchronous code)
+    raw = botocore.session.get_session().create_client(
         "s3",
         endpoint_url=moto_endpoint,
         region_name=REGION,

@@ -52,7 +52,7 @@ async def _copy(src: BlobStore, dst: BlobStore, *, keep: bool = True) -> str:
 
 async def test_a_copy_keeps_the_http_headers_unless_no_metadata() -> None:
     src, dst = await _source(), BlobStore(MemoryDriver(), name="dst")
-    assert await _copy(src, dst) == ""
+    assert (await _copy(src, dst)).strip() == ""  # no warning (rich 13.0 ends with a newline)
     for key in ("out/a.html", "out/b.html"):
         info = await dst.info(key)
         assert info.http_headers.fields() == HEADERS

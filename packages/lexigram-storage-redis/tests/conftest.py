@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -57,7 +58,19 @@ def redis_server(
         "--appendfsync",
         "always",
     ]
-    return ServerProcess(kind, argv, port=port)
+    return ServerProcess(kind, argv, port=port, ready=pong)
+
+
+def pong(port: int) -> bool:
+    """Ready once it answers PING with PONG: a restarted persistent server accepts
+    connections while it still loads its append-only file (LOADING errors)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            # -NOAUTH: up, and asking for the password (a --requirepass server)
+            return conn.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session", params=["redis", "valkey"])
