@@ -25,7 +25,9 @@ async def main() -> None:
             print(f"  {kind} {entry.path}")
 
         print("first bytes of q4.csv:", await store.download("reports/2026/q4.csv", range=(0, 13)))
-        print("health:", await provider.health_check())
+        for name, status in (await provider.health_check()).items():
+            state = "ok" if status.healthy else f"unhealthy: {status.detail}"
+            print(f"health of {name}: {state} ({status.latency_ms:.1f} ms)")
 
         await store.delete("avatars/42.jpg")
         try:

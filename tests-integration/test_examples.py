@@ -37,6 +37,7 @@ def test_quickstart_example_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert "uploaded avatars/42.jpg: 14 bytes, image/jpeg" in done.stdout
     assert "dir  reports/" in done.stdout
+    assert "health of memory: ok (" in done.stdout and "HealthStatus(" not in done.stdout
     assert "No object 'avatars/42.jpg'" in done.stdout
 
 
