@@ -337,6 +337,12 @@ def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.obj = Context(config_path, debug)
 
 
+_no_metadata = click.option(
+    "--no-metadata",
+    is_flag=True,
+    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
+    "guessed type).",
+)
 _include = click.option(
     "--include",
     multiple=True,
@@ -689,12 +695,7 @@ def _copy_line(source: Endpoint, dest: Endpoint, item: Copy, action: str) -> str
 )
 @click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--no-metadata",
-    is_flag=True,
-    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
-    "guessed type).",
-)
+@_no_metadata
 @click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per copy on stdout.")
 @_include
@@ -771,12 +772,7 @@ def cp_command(
 @click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
 @click.option("-j", "--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--no-metadata",
-    is_flag=True,
-    help="Do not carry the content type, metadata and HTTP headers over (a local file: its "
-    "guessed type).",
-)
+@_no_metadata
 @click.option(
     "--checksum",
     is_flag=True,
