@@ -40,6 +40,7 @@ from lexigram.storage.local.paths import (
     open_root,
     split_key,
     symlink_refused,
+    walk_for_write,
     walk_parent,
 )
 from lexigram.storage.local.sidecar import read_sidecar, remove_all, remove_one, write_sidecar
@@ -341,11 +342,8 @@ class LocalFiles:
         segments = split_key(key)
         for attempt in range(_ATTEMPTS):
             try:
-                walk = walk_parent(
-                    self.root_fd(),
-                    segments,
-                    create=True,
-                    directory_mode=self.config.directory_mode,
+                walk = walk_for_write(
+                    self.root_fd(), segments, directory_mode=self.config.directory_mode
                 )
             except FileNotFoundError:
                 # a directory on the way was pruned by a concurrent delete, or the root
@@ -407,7 +405,8 @@ class LocalFiles:
             st = os.fstat(pending.fd)
             os.close(pending.fd)
             pending.fd = -1
-            if metadata or headers or content_type != guess_content_type(key):
+            has_headers = headers is not NO_HEADERS and bool(headers)
+            if metadata or has_headers or content_type != guess_content_type(key):
                 write_sidecar(
                     root,
                     key,
@@ -447,14 +446,15 @@ class LocalFiles:
             self.abort(pending)
             raise
         walk.close()
-        return BlobInfo(
+        info = BlobInfo(
             path=key,
             size=st.st_size,
             content_type=content_type,
             last_modified=modified_of(st),
             etag=etag_of(st),
             metadata=dict(metadata),
-        ).with_headers(headers)
+        )
+        return info.with_headers(headers) if has_headers else info
 
     def abort(self, pending: PendingWrite) -> None:
         """Remove the temp file and the directories left empty (never raises)."""
@@ -871,11 +871,23 @@ def _lstat_or_none(name: str, dir_fd: int) -> os.stat_result | None:
 def _prune(walk: Walk) -> None:
     """Remove the key's parent directories that are now empty, deepest first (never the
     root); stops at the first one that is not empty."""
-    for depth in range(len(walk.fds) - 1, 0, -1):
+    # A shortcut walk holds no fds of the directories above the parent: those are walked
+    # again (one level at a time, never through a symlink) once the levels below are gone.
+    last = 2 if walk.shortcut else 1
+    for depth in range(len(walk.fds) - 1, last - 1, -1):
         try:
             os.rmdir(walk.segments[depth - 1], dir_fd=walk.fds[depth - 1])
         except OSError:
             return
+    if walk.shortcut and walk.fds:
+        try:
+            full = walk_parent(walk.fds[0], [*walk.segments[0].split("/"), "x"], create=False)
+        except (DriverError, OSError):
+            return
+        try:
+            _prune(full)
+        finally:
+            full.close()
 
 
 def _copy_bytes(src: int, dst: int, size: int) -> None:

@@ -52,9 +52,16 @@ def host_tag() -> str:
     return hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
+_owner: tuple[int, str] = (-1, "")
+
+
 def temp_name() -> str:
     """A fresh temporary name owned by this process."""
-    return f"{TEMP_PREFIX}{host_tag()}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(6)}"
+    global _owner
+    pid = os.getpid()
+    if _owner[0] != pid:  # first call, or a forked child: the prefix names this process
+        _owner = (pid, f"{TEMP_PREFIX}{host_tag()}-{pid}-")
+    return f"{_owner[1]}{int(time.time())}-{secrets.token_hex(6)}"
 
 
 def parse(name: str) -> Owner | None:
