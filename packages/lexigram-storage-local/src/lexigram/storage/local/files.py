@@ -26,7 +26,7 @@ from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
-from lexigram.storage.local.conditional import COMMIT_LOCK, check_if_match
+from lexigram.storage.local.conditional import check_if_match, commit_lock
 from lexigram.storage.local.config import DEFAULT_ORPHAN_MAX_AGE, StorageLocalConfig
 from lexigram.storage.local.nesting import SELF_NAME
 from lexigram.storage.local.nofollow import open_dir
@@ -394,7 +394,7 @@ class LocalFiles:
     ) -> BlobInfo:
         """fsync, write the sidecar if needed, then rename/link into place. On any
         failure the temp file is removed and nothing changes. ``if_match``: only if the
-        current file is at that ETag (checked and replaced under ``COMMIT_LOCK``)."""
+        current file is at that ETag (checked and replaced under the key's ``commit_lock``)."""
         key = pending.key
         walk = pending.walk
         sidecar_written: int | None = None
@@ -418,7 +418,7 @@ class LocalFiles:
                     headers=headers,
                 )
                 sidecar_written = st.st_ino
-            with COMMIT_LOCK:
+            with commit_lock(key):
                 old = _lstat_or_none(walk.name, walk.parent)
                 if if_match is not None:
                     check_if_match(old, if_match, etag_of)
@@ -525,7 +525,7 @@ class LocalFiles:
                 if if_match is not None:
                     check_if_match(None, if_match, etag_of)
                 return False  # nothing there (a directory alone is not an object)
-            with COMMIT_LOCK:
+            with commit_lock(key):
                 if if_match is not None:
                     check_if_match(_lstat_or_none(walk.name, walk.parent), if_match, etag_of)
                 try:
