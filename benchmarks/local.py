@@ -250,17 +250,20 @@ async def _small_writes(base: Path, quick: bool) -> list[dict[str, Any]]:
     for fsync in (True, False):
         count = (64 if quick else 400) if fsync else (200 if quick else 2000)
         rounds = 2 if quick else 4
-        keys = [f"w/{i // 100:03d}/{i:05d}.bin" for i in range(count)]
-        ours_root = base / f"writes-ours-{fsync}"
-        hand_root = str(base / f"writes-hand-{fsync}")
-        os.makedirs(hand_root)
-        store = BlobStore(LocalDriver(StorageLocalConfig(root_dir=str(ours_root), fsync=fsync)))
+        # Both write into the very same directories (names "o-..." and "h-..."): a file's
+        # inode comes from its directory's block group, and what creating it costs
+        # depends on that group's recent deletions (ext4), so separate trees would
+        # compare the filesystem's placement, not the two writers.
+        root = base / f"writes-{fsync}"
+        ours_keys = [f"w/{i // 100:03d}/o-{i:05d}.bin" for i in range(count)]
+        hand_keys = [f"w/{i // 100:03d}/h-{i:05d}.bin" for i in range(count)]
+        store = BlobStore(LocalDriver(StorageLocalConfig(root_dir=str(root), fsync=fsync)))
 
-        async def ours(i: int, store: BlobStore = store, keys: list[str] = keys) -> None:
+        async def ours(i: int, store: BlobStore = store, keys: list[str] = ours_keys) -> None:
             await store.upload(keys[i], payload)
 
         async def by_hand(
-            i: int, root: str = hand_root, fsync: bool = fsync, keys: list[str] = keys
+            i: int, root: str = str(root), fsync: bool = fsync, keys: list[str] = hand_keys
         ) -> None:
             await asyncio.to_thread(_write_by_hand, root, keys[i], payload, fsync)
 
@@ -289,7 +292,8 @@ async def _small_writes(base: Path, quick: bool) -> list[dict[str, Any]]:
             # the ratio: median of the paired blocks (robust to a burst of load elsewhere)
             line["ratio"] = paired.ops_ratio("ours", "to_thread")
             rows.append(line)
-        assert (ours_root / keys[-1]).read_bytes() == payload
+        assert (root / ours_keys[-1]).read_bytes() == payload
+        assert (root / hand_keys[-1]).read_bytes() == payload
         await store.close()
     return rows
 
