@@ -17,6 +17,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -43,7 +44,13 @@ from lexigram.storage.local.paths import (
     walk_for_write,
     walk_parent,
 )
-from lexigram.storage.local.sidecar import read_sidecar, remove_all, remove_one, write_sidecar
+from lexigram.storage.local.sidecar import (
+    META_DIR,
+    read_sidecar,
+    remove_all,
+    remove_one,
+    write_sidecar,
+)
 from lexigram.storage.local.tempnames import temp_name
 
 __all__ = ["LocalFiles", "PendingWrite", "WriteCancelled"]
@@ -54,6 +61,8 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 _ATTEMPTS = 5
+#: seconds a root found without any sidecar is taken to have none (see _sidecars_possible).
+NO_SIDECARS_FOR = 1.0
 #: largest object read on the event loop when it is fully cached (see read_nowait).
 INLINE_READ_MAX = 256 * 1024
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
@@ -81,14 +90,18 @@ class PendingWrite:
     waits for that write instead of closing an fd in use (whose number the OS could hand
     to another file meanwhile)."""
 
-    __slots__ = ("fd", "key", "lock", "temp", "walk")
+    __slots__ = ("fd", "key", "lock", "seen", "temp", "walk")
 
-    def __init__(self, walk: Walk, temp: str, fd: int, key: str) -> None:
+    def __init__(
+        self, walk: Walk, temp: str, fd: int, key: str, seen: os.stat_result | None = None
+    ) -> None:
         self.walk = walk
         self.temp = temp
         self.fd = fd
         self.key = key
         self.lock = threading.Lock()
+        #: the object's file when the write began (None: there was none)
+        self.seen = seen
 
 
 class LocalFiles:
@@ -100,6 +113,8 @@ class LocalFiles:
         self._root: int = -1
         self._retired: list[int] = []
         self._lock = threading.Lock()
+        #: until when (``time.monotonic``) the root is known to hold no sidecar at all
+        self._no_sidecars_until = 0.0
 
     # -- the root -------------------------------------------------------------------------
 
@@ -141,6 +156,23 @@ class LocalFiles:
         if removed:
             logger.info("removed %d orphaned temporary file(s) below %s", removed, self.root)
         return removed
+
+    def _sidecars_possible(self, root: int) -> bool:
+        """Whether the root may hold sidecars (its metadata directory exists). "No" is
+        remembered for a second, and forgotten as soon as this process writes one: a
+        sidecar another process writes meanwhile may outlive the file it describes,
+        which is the inert orphan :mod:`.sidecar` already allows for (never used for
+        another file; removed with the key)."""
+        if time.monotonic() < self._no_sidecars_until:
+            return False
+        try:
+            os.stat(META_DIR, dir_fd=root, follow_symlinks=False)
+        except FileNotFoundError:
+            self._no_sidecars_until = time.monotonic() + NO_SIDECARS_FOR
+            return False
+        except OSError:
+            pass
+        return True
 
     def root_gone(self) -> bool:
         """Whether the root directory was removed (or replaced) since it was opened; if
@@ -353,7 +385,7 @@ class LocalFiles:
                 self.root_gone()
                 continue
             try:
-                _resolve(walk, key, for_write=True)
+                seen = _resolved_stat(walk, key, for_write=True)
                 temp = temp_name()
                 fd = os.open(temp, _WRITE_FLAGS, self.config.file_mode, dir_fd=walk.parent)
             except FileNotFoundError:
@@ -367,7 +399,7 @@ class LocalFiles:
             except BaseException:
                 walk.close()
                 raise
-            return PendingWrite(walk, temp, fd, key)
+            return PendingWrite(walk, temp, fd, key, seen)
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -407,6 +439,7 @@ class LocalFiles:
             pending.fd = -1
             has_headers = headers is not NO_HEADERS and bool(headers)
             if metadata or has_headers or content_type != guess_content_type(key):
+                self._no_sidecars_until = 0.0
                 write_sidecar(
                     root,
                     key,
@@ -419,9 +452,15 @@ class LocalFiles:
                 )
                 sidecar_written = st.st_ino
             with commit_lock(key):
-                old = _lstat_or_none(walk.name, walk.parent)
                 if if_match is not None:
+                    old = _lstat_or_none(walk.name, walk.parent)
                     check_if_match(old, if_match, etag_of)
+                else:
+                    # The file replaced, as found when the write began: only its sidecar
+                    # is removed after the rename, and should another writer have
+                    # replaced it meanwhile, the sidecar left is an inert orphan (a
+                    # reader uses a sidecar only for its very file; see .sidecar).
+                    old = pending.seen
                 if cancelled is not None and cancelled.is_set():
                     raise WriteCancelled()
                 # -- the commit point --
@@ -438,7 +477,7 @@ class LocalFiles:
             finally:
                 if inner is not None:
                     os.close(inner)
-            if old is not None and old.st_ino != st.st_ino:
+            if old is not None and old.st_ino != st.st_ino and self._sidecars_possible(root):
                 remove_one(root, key, old.st_ino)
         except BaseException:
             if sidecar_written is not None:
@@ -600,6 +639,7 @@ class LocalFiles:
                 old = _lstat_or_none(dst_walk.name, dst_walk.parent)
                 wrote = meta or kept or ctype != guess_content_type(dst)
                 if wrote:
+                    self._no_sidecars_until = 0.0
                     write_sidecar(
                         root,
                         dst,
@@ -795,23 +835,29 @@ def _resolve(walk: Walk, key: str, *, for_write: bool) -> bool:
     A symlink → ``PERMISSION_DENIED``; something that is not a regular file or a
     directory (FIFO, socket, device) → ``INVALID_ARGUMENT`` for writes, absent for reads.
     """
+    return _resolved_stat(walk, key, for_write=for_write) is not None or for_write
+
+
+def _resolved_stat(walk: Walk, key: str, *, for_write: bool) -> os.stat_result | None:
+    """:func:`_resolve`, returning the lstat of the object's file (None if there is none)."""
     try:
-        mode = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False).st_mode
+        st = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False)
     except FileNotFoundError:
-        return for_write
+        return None
+    mode = st.st_mode
     if stat.S_ISLNK(mode):
         raise symlink_refused(key)
     if stat.S_ISDIR(mode) and walk.name != SELF_NAME:
         walk.fds.append(open_dir(walk.name, walk.parent, key))
         walk.segments.append(SELF_NAME)
-        return _resolve(walk, key, for_write=for_write)
+        return _resolved_stat(walk, key, for_write=for_write)
     if stat.S_ISREG(mode):
-        return True
+        return st
     if for_write:
         raise DriverError(
             ErrorCode.INVALID_ARGUMENT, f"{key!r} exists and is not a regular file or directory"
         )
-    return False
+    return None
 
 
 def _place(src_dir: int, src: str, dst_dir: int, dst: str, key: str, *, link: bool) -> int | None:
