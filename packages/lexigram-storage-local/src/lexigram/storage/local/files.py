@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.errors import DriverError, ErrorCode
@@ -53,7 +54,7 @@ from lexigram.storage.local.sidecar import (
 )
 from lexigram.storage.local.tempnames import temp_name
 
-__all__ = ["LocalFiles", "PendingWrite", "WriteCancelled"]
+__all__ = ["CancelFlag", "LocalFiles", "PendingWrite", "WriteCancelled"]
 
 logger = logging.getLogger("lexigram.storage.local")
 
@@ -72,6 +73,12 @@ _MAX_READ = 0x7FFFF000
 
 class WriteCancelled(Exception):
     """The awaiting task was cancelled before the commit point; nothing was written."""
+
+
+class CancelFlag(Protocol):
+    """Set by the awaiting task when it is cancelled (a ``threading.Event`` will do)."""
+
+    def is_set(self) -> bool: ...
 
 
 def etag_of(st: os.stat_result) -> str:
@@ -420,7 +427,7 @@ class LocalFiles:
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
-        cancelled: threading.Event | None = None,
+        cancelled: CancelFlag | None = None,
         headers: HttpHeaders = NO_HEADERS,
         if_match: str | None = None,
     ) -> BlobInfo:
@@ -519,7 +526,7 @@ class LocalFiles:
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
-        cancelled: threading.Event,
+        cancelled: CancelFlag,
         headers: HttpHeaders = NO_HEADERS,
         if_match: str | None = None,
     ) -> BlobInfo:
