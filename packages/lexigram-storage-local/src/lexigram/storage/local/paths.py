@@ -65,6 +65,8 @@ def split_key(key: str, *, internal: bool = False) -> list[str]:
                 f"segment {segment[:40]!r} starts with {RESERVED_PREFIX!r}, a name the local "
                 "driver reserves for its own files; rename the key",
             )
+        if len(segment) * 4 <= NAME_MAX:
+            continue  # at most 4 bytes a character: short enough without encoding it
         size = len(segment.encode("utf-8", "surrogateescape"))
         if size > NAME_MAX:
             raise DriverError(
