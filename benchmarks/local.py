@@ -269,7 +269,7 @@ async def _small_writes(base: Path, quick: bool) -> list[dict[str, Any]]:
 
         for conc in (1, 16):
             # small blocks: many pairs, so a burst of load from elsewhere decides little
-            block = 16 if conc == 1 else 64
+            block = 16 if conc == 1 or quick else 64
             paired = await interleaved(
                 count, conc, rounds, {"ours": ours, "to_thread": by_hand}, block=block
             )
