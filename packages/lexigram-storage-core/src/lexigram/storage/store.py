@@ -44,7 +44,7 @@ from lexigram.storage.listing import after_key, check_list_window, collapse_pref
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.readers import DEFAULT_BLOCK_SIZE, BlobReader, BlobWriter
 from lexigram.storage.retry import RetryPolicy
-from lexigram.storage.secrets import Redactor
+from lexigram.storage.secrets import Redactor, without_url_queries
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "BlobStore", "UploadMode"]
 
@@ -1121,15 +1121,16 @@ class BlobStore:
         return DriverError(self._driver.classify(exc), self._detail(exc))
 
     def _detail(self, exc: BaseException) -> str:
-        """The driver's description of ``exc``, redacted; when it is the exception's own
-        text (the default description), cut to 300 characters, after the redaction (a
-        secret is never cut in two). A driver's own description is kept whole."""
-        text = self._driver.describe(exc).strip()
+        """The driver's description of ``exc``, without URL query strings and redacted;
+        when it is the exception's own text (the default description), cut to 300
+        characters after the redaction (a secret is never cut in two). A driver's own
+        description is kept whole."""
+        text = without_url_queries(self._driver.describe(exc).strip())
         detail = self._redact(text)
         if (
             len(detail) > 300
             and not isinstance(exc, DriverError)
-            and text == describe_builtin(exc).strip()
+            and text == without_url_queries(describe_builtin(exc).strip())
         ):
             detail = detail[:300] + "..."
         return detail
