@@ -7,9 +7,10 @@ import builtins
 import logging
 import os
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
+from functools import partial
+from time import perf_counter
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote
@@ -230,41 +231,36 @@ class BlobStore:
         body = UploadBody.from_data(data, size=size, progress=progress)
         ctype = content_type if content_type is not None else guess_content_type(path)
 
-        failed: Exception | None = None
         more: dict[str, Any] = dict(extra)
         if match is not None:
             more["if_match"] = match
-        if not self._hooks:
-            # Hot path: one driver call; errors go through the same policy as below.
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
+        while True:  # the loop of _run, written out: no extra coroutine per call
             try:
                 info = await self._driver.put(
                     path, body, content_type=ctype, metadata=meta, create_only=create_only, **more
                 )
+                break
             except Exception as exc:
-                failed = exc
-            else:
-                body.finish()
-                return info
-
-        async def put() -> BlobInfo:
-            info = await self._driver.put(
-                path, body, content_type=ctype, metadata=meta, create_only=create_only, **more
-            )
-            body.finish()
-            return info
-
-        # In-memory bodies can be sent again: retry transient failures (not for create or
-        # if_match, where a retry could trip over its own first, successful attempt).
-        retryable = body.data is not None and not create_only and match is None
-        return await self._run(
-            "upload",
-            path,
-            put,
-            retryable=retryable,
-            restart=body.rewind,
-            body=body,
-            failed=failed,
-        )
+                # In-memory bodies can be sent again: retry transient failures (not for
+                # create or if_match, where a retry could trip over its own first,
+                # successful attempt).
+                await self._failed(
+                    "upload",
+                    path,
+                    exc,
+                    attempt,
+                    started,
+                    retryable=body.data is not None and not create_only and match is None,
+                    restart=body.rewind,
+                    body=body,
+                )
+                attempt += 1
+        body.finish()
+        if self._hooks:
+            self._emit("upload", path, started, None, attempts=attempt, nbytes=info.size)
+        return info
 
     # -- reading ------------------------------------------------------------------------
 
@@ -281,31 +277,42 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        read = self._driver.read
         if if_match is not None or if_none_match is not None:
-            return await self._download_if(path, range, progress, if_match, if_none_match)
-        if range is None and progress is None and not self._hooks:
-            # Hot path: one driver call; errors go through the same policy as below.
-            try:
-                return await self._driver.read(path, start=0, end=None)
-            except Exception as exc:
-                failed: Exception | None = exc
-        else:
-            failed = None
+            more = self._read_conditions("download", path, if_match, if_none_match)
+            read = partial(read, conditions=more["conditions"])
         start, end = (0, None) if range is None else self._check_range(path, range)
         if progress is not None:
-            parts = [c async for c in self.stream(path, range=range, progress=progress)]
-            return b"".join(parts)
+            stream = self.stream(
+                path, range=range, progress=progress, if_match=if_match, if_none_match=if_none_match
+            )
+            return b"".join([c async for c in stream])
         if end is not None and end == start:
-            await self.info(path)  # a missing key is still an error
+            # a missing key (or a failed condition) is still an error
+            await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return b""
-        return await self._run(
-            "download",
-            path,
-            lambda: self._driver.read(path, start=start, end=end),
-            retryable=True,
-            empty_on_invalid_range=True,
-            failed=failed,
-        )
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
+        while True:  # the loop of _run, written out: no extra coroutine per call
+            try:
+                data = await read(path, start=start, end=end)
+                break
+            except Exception as exc:
+                if await self._failed(
+                    "download",
+                    path,
+                    _missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=True,
+                    empty_range=True,
+                ):
+                    data = b""
+                    break
+                attempt += 1
+        if self._hooks:
+            self._emit("download", path, started, None, attempts=attempt, nbytes=len(data))
+        return data
 
     async def download_into(
         self,
@@ -332,13 +339,11 @@ class BlobStore:
             return await self._run(
                 "download",
                 path,
-                self._if_present(
-                    lambda: self._driver.read_into(path, view, start=start, end=end, **more),
-                    more,
-                ),
+                lambda: self._driver.read_into(path, view, start=start, end=end, **more),
                 retryable=True,
-                empty_on_invalid_range=True,
+                empty_range=True,
                 empty=0,
+                if_match=if_match,
             )
         finally:
             view.release()
@@ -372,10 +377,9 @@ class BlobStore:
         if progress is not None:
             total = await self._stream_total(path, start, end)
         done = 0
-        attempt = 0
-        started = time.perf_counter()
+        attempt = 1
+        started = perf_counter()
         while True:
-            attempt += 1
             try:
                 async for chunk in self._driver.stream(
                     path, start=start, end=end, chunk_size=chunk_size, **more
@@ -386,21 +390,19 @@ class BlobStore:
                     yield chunk
                 break
             except Exception as exc:
-                exc = _missing_fails(self._driver, exc, more)
-                code = self._driver.classify(exc)
-                if code is ErrorCode.INVALID_RANGE and done == 0:
-                    break
-                # Only retry while nothing was handed to the caller yet.
-                if (
-                    done == 0
-                    and attempt < self._retry.attempts
-                    and self._driver.is_retryable(exc, code)
+                # Only retried (or read as empty) while nothing was handed to the caller.
+                if await self._failed(
+                    "stream",
+                    path,
+                    _missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=done == 0,
+                    empty_range=done == 0,
+                    nbytes=done,
                 ):
-                    await asyncio.sleep(self._retry.delay(attempt))
-                    continue
-                err = self._error("stream", exc, path, attempts=attempt)
-                self._emit("stream", path, started, err, attempts=attempt, nbytes=done)
-                raise err from exc
+                    break
+                attempt += 1
         if progress is not None and done == 0:
             progress(0, 0 if total is None else total)
         self._emit("stream", path, started, None, attempts=attempt, nbytes=done)
@@ -416,18 +418,33 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         self._valid(path)
-        if if_match is not None or if_none_match is not None:
-            return await self._info_if(path, if_match, if_none_match)
-        if not self._hooks:
+        head = self._driver.head
+        check = self._conditions(path, if_match, if_none_match)  # None: unconditional
+        if check is not None and self._driver.capabilities.conditional_read:
+            head, check = partial(head, conditions=check), None  # the driver checks them
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
+        while True:  # the loop of _run, written out: no extra coroutine per call
             try:
-                return await self._driver.head(path)
+                info = await head(path)
+                if check is not None:
+                    # One snapshot of the object: checking its etag here is as atomic as
+                    # the HEAD.
+                    check.check(info.etag)
+                break
             except Exception as exc:
-                failed: Exception | None = exc
-        else:
-            failed = None
-        return await self._run(
-            "info", path, lambda: self._driver.head(path), retryable=True, failed=failed
-        )
+                await self._failed(
+                    "info",
+                    path,
+                    _missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=True,
+                )
+                attempt += 1
+        if self._hooks:
+            self._emit("info", path, started, None, attempts=attempt)
+        return info
 
     async def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
@@ -457,7 +474,7 @@ class BlobStore:
         check_list_window(start_after, limit, backend=self.name)
         if start_after is not None and after_key(prefix, start_after):
             return  # every key under the prefix sorts before start_after
-        started = time.perf_counter()
+        started = perf_counter()
         caps = self._driver.capabilities
         native = delimiter is None or caps.native_delimiter
         more = {"start_after": start_after} if start_after and caps.native_start_after else {}
@@ -507,7 +524,7 @@ class BlobStore:
             self._valid(key)
         size = max(1, self._driver.capabilities.delete_batch_size)
         failures: dict[str, StorageError] = {}
-        started = time.perf_counter()
+        started = perf_counter()
         for offset in builtins.range(0, len(keys), size):
             batch = keys[offset : offset + size]
             try:
@@ -700,13 +717,13 @@ class BlobStore:
 
     async def health_check(self, timeout: float = 5.0) -> HealthStatus:
         """A real round trip to the backend. Never raises; bounded by ``timeout`` seconds."""
-        started = time.perf_counter()
+        started = perf_counter()
         if self._closed:
             return HealthStatus(False, 0.0, f"backend {self.name!r} is closed")
         try:
             await asyncio.wait_for(self._driver.ping(), timeout)
         except TimeoutError:
-            ms = (time.perf_counter() - started) * 1000
+            ms = (perf_counter() - started) * 1000
             return HealthStatus(
                 False,
                 ms,
@@ -714,9 +731,9 @@ class BlobStore:
                 f"within {timeout:g} s",
             )
         except Exception as exc:
-            ms = (time.perf_counter() - started) * 1000
+            ms = (perf_counter() - started) * 1000
             return HealthStatus(False, ms, str(self._error("health_check", exc, None)))
-        return HealthStatus(True, (time.perf_counter() - started) * 1000, "ok")
+        return HealthStatus(True, (perf_counter() - started) * 1000, "ok")
 
     async def close(self) -> None:
         """Release the driver's clients and pools. Idempotent."""
@@ -788,78 +805,6 @@ class BlobStore:
         if not self._driver.capabilities.conditional_read:
             raise self._unsupported(f"{operation}(if_match/if_none_match)", path)
         return {"conditions": conditions}
-
-    async def _download_if(
-        self,
-        path: str,
-        range: tuple[int, int | None] | None,
-        progress: ProgressCallback | None,
-        if_match: str | None,
-        if_none_match: str | None,
-    ) -> bytes:
-        more = self._read_conditions("download", path, if_match, if_none_match)
-        start, end = (0, None) if range is None else self._check_range(path, range)
-        if progress is not None:
-            stream = self.stream(
-                path,
-                range=range,
-                progress=progress,
-                if_match=if_match,
-                if_none_match=if_none_match,
-            )
-            return b"".join([c async for c in stream])
-        if end is not None and end == start:
-            await self.info(path, if_match=if_match, if_none_match=if_none_match)
-            return b""
-        return await self._run(
-            "download",
-            path,
-            self._if_present(lambda: self._driver.read(path, start=start, end=end, **more), more),
-            retryable=True,
-            empty_on_invalid_range=True,
-        )
-
-    async def _info_if(
-        self, path: str, if_match: str | None, if_none_match: str | None
-    ) -> BlobInfo:
-        conditions = self._conditions(path, if_match, if_none_match)
-        assert conditions is not None
-        more = {"conditions": conditions}
-        driver = self._driver
-        if driver.capabilities.conditional_read:
-            return await self._run(
-                "info",
-                path,
-                self._if_present(lambda: driver.head(path, conditions=conditions), more),
-                retryable=True,
-            )
-
-        async def head() -> BlobInfo:
-            # One snapshot of the object: checking its etag here is as atomic as the HEAD.
-            info = await driver.head(path)
-            conditions.check(info.etag)
-            return info
-
-        return await self._run("info", path, self._if_present(head, more), retryable=True)
-
-    def _if_present(
-        self, call: Callable[[], Awaitable[T]], more: Mapping[str, Conditions]
-    ) -> Callable[[], Awaitable[T]]:
-        """``call``, where a missing key fails an ``if_match`` (as it does for writes)."""
-        if not more:
-            return call
-        driver = self._driver
-
-        async def checked() -> T:
-            try:
-                return await call()
-            except Exception as exc:
-                failed = _missing_fails(driver, exc, more)
-                if failed is exc:
-                    raise
-                raise failed from exc
-
-        return checked
 
     def _closed_error(self) -> StoreClosedError:
         return StoreClosedError(
@@ -1012,58 +957,79 @@ class BlobStore:
         retryable: bool = False,
         restart: Callable[[], Any] | None = None,
         body: UploadBody | None = None,
-        empty_on_invalid_range: bool = False,
+        empty_range: bool = False,
         empty: object = b"",
-        failed: Exception | None = None,
+        if_match: str | None = None,
     ) -> T:
-        """Call, retrying transient failures, mapping errors, emitting hooks.
-
-        ``failed``: the exception of a first attempt the caller already made itself.
-        """
-        attempt = 0
-        hooks = self._hooks
-        started = time.perf_counter() if hooks else 0.0
+        """Call, retrying transient failures, mapping errors, emitting hooks: the policy of
+        one operation. (``upload``, ``download`` and ``info`` write this loop out.)"""
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
         while True:
-            attempt += 1
             try:
-                if failed is not None:
-                    first, failed = failed, None
-                    raise first
                 result = await call()
+                break
             except Exception as exc:
-                if body is not None and body.source_error is not None:
-                    raise body.source_error from None  # the caller's own data failed
-                code = self._driver.classify(exc)
-                if empty_on_invalid_range and code is ErrorCode.INVALID_RANGE:
+                if await self._failed(
+                    operation,
+                    key,
+                    _missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=retryable,
+                    restart=restart,
+                    body=body,
+                    empty_range=empty_range,
+                ):
                     result = empty  # type: ignore[assignment]  # a range past the end reads nothing
                     break
-                if (
-                    retryable
-                    and attempt < self._retry.attempts
-                    and self._driver.is_retryable(exc, code)
-                ):
-                    logger.debug(
-                        "retrying %s of %r on backend %r after %s (attempt %d)",
-                        operation,
-                        key,
-                        self.name,
-                        type(exc).__name__,
-                        attempt,
-                    )
-                    if restart is not None:
-                        restart()
-                    await asyncio.sleep(self._retry.delay(attempt))
-                    continue
-                err = self._error(operation, exc, key, attempts=attempt)
-                if hooks:
-                    self._emit(operation, key, started, err, attempts=attempt)
-                raise err from exc
-            break
-        if hooks:
+                attempt += 1
+        if self._hooks:
             self._emit(
                 operation, key, started, None, attempts=attempt, nbytes=_moved(operation, result)
             )
         return result
+
+    async def _failed(
+        self,
+        operation: str,
+        key: str | None,
+        exc: Exception,
+        attempt: int,
+        started: float,
+        *,
+        retryable: bool = False,
+        restart: Callable[[], Any] | None = None,
+        body: UploadBody | None = None,
+        empty_range: bool = False,
+        nbytes: int | None = None,
+    ) -> bool:
+        """The retry policy, once for every operation, after attempt number ``attempt``
+        raised ``exc``: return ``False`` after the backoff when the call is to be made
+        again (``retryable`` and a transient failure; ``restart`` rewinds its body first),
+        ``True`` when ``exc`` is a range past the end that reads as nothing
+        (``empty_range``); else raise the mapped error, told to the hooks."""
+        if body is not None and body.source_error is not None:
+            raise body.source_error from None  # the caller's own data failed
+        code = self._driver.classify(exc)
+        if empty_range and code is ErrorCode.INVALID_RANGE:
+            return True
+        if retryable and attempt < self._retry.attempts and self._driver.is_retryable(exc, code):
+            logger.debug(
+                "retrying %s of %r on backend %r after %s (attempt %d)",
+                operation,
+                key,
+                self.name,
+                type(exc).__name__,
+                attempt,
+            )
+            if restart is not None:
+                restart()
+            await asyncio.sleep(self._retry.delay(attempt))
+            return False
+        err = self._error(operation, exc, key, attempts=attempt)
+        self._emit(operation, key, started, err, attempts=attempt, nbytes=nbytes)
+        raise err from exc
 
     def _error(
         self, operation: str, exc: BaseException, key: str | None, *, attempts: int = 1
@@ -1119,7 +1085,7 @@ class BlobStore:
             driver=self._driver.name,
             operation=operation,
             key=key,
-            duration_s=time.perf_counter() - started,
+            duration_s=perf_counter() - started,
             error=error,
             attempts=attempts,
             nbytes=nbytes,
@@ -1308,14 +1274,9 @@ def _moved(operation: str, result: object) -> int | None:
     return None
 
 
-def _missing_fails(driver: BlobDriver, exc: Exception, more: Mapping[str, Conditions]) -> Exception:
+def _missing_fails(driver: BlobDriver, exc: Exception, if_match: str | None) -> Exception:
     """A missing key fails a read's ``if_match`` (S3 and GCS answer 404, Azure 412)."""
-    conditions = more.get("conditions")
-    if (
-        conditions is not None
-        and conditions.if_match is not None
-        and driver.classify(exc) is ErrorCode.NOT_FOUND
-    ):
+    if if_match is not None and driver.classify(exc) is ErrorCode.NOT_FOUND:
         failed = DriverError(ErrorCode.FAILED_PRECONDITION, "the key does not exist")
         failed.__cause__ = exc
         return failed
