@@ -44,18 +44,21 @@ def _problem(key: str) -> str | None:
     return None
 
 
-_recent: dict[str, None] = {}  # keys validated lately: a hit costs one dict lookup
-_RECENT_MAX = 4096
-
-
 def validate_key(key: object) -> str:
     """Return ``key`` unchanged if it is a valid object key, else raise :class:`InvalidKeyError`."""
-    if type(key) is str and key in _recent:
-        return key
-    if type(key) is str and _is_plain_ascii_key(key):
-        if len(_recent) >= _RECENT_MAX:
-            _recent.clear()
-        _recent[key] = None
+    if (
+        type(key) is str
+        and 0 < len(key) <= MAX_KEY_BYTES
+        and key.isascii()
+        and key.isprintable()
+        and key[0] != "/"
+        and key[-1] != "/"
+        and "//" not in key
+        and key[0] != "."
+        and "/." not in key
+    ):
+        # The common case, in a few string scans: printable ASCII (one byte a character)
+        # with no empty segment and no segment starting with "." (so no "." or "..").
         return key
     if not isinstance(key, str):
         raise InvalidKeyError(
@@ -69,19 +72,6 @@ def validate_key(key: object) -> str:
             key=key,
         )
     return key
-
-
-def _is_plain_ascii_key(key: str) -> bool:
-    """The fast path: printable ASCII (one byte a character) that keeps every rule."""
-    if not key or len(key) > MAX_KEY_BYTES or not key.isascii() or not key.isprintable():
-        return False
-    if key[0] == "/" or key[-1] == "/" or "//" in key:
-        return False
-    if "." in key:
-        framed = "/" + key + "/"
-        if "/./" in framed or "/../" in framed:
-            return False
-    return True
 
 
 def validate_prefix(prefix: object) -> str:
