@@ -6,17 +6,26 @@ import asyncio
 import builtins
 import logging
 import os
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import timedelta
 from functools import partial
 from time import perf_counter
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
+from lexigram.storage.arguments import (
+    check_header,
+    check_metadata,
+    check_range,
+    conditions_of,
+    create_only_of,
+    etag_of,
+    writable_view,
+)
+from lexigram.storage.attempts import Attempts, missing_fails
 from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
-from lexigram.storage.conditions import Conditions, valid_etag
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.driver import BlobDriver, PresignRequest
@@ -36,11 +45,10 @@ from lexigram.storage.files import download_to_file, upload_from_file, upload_pa
 from lexigram.storage.header_values import (
     content_type_problem,
     disposition_problem,
-    metadata_value_problem,
 )
 from lexigram.storage.headers import HttpHeaders, check_header_value, headers_of
 from lexigram.storage.info import BlobInfo, HealthStatus
-from lexigram.storage.instrumentation import Hook, OperationEvent, default_hooks
+from lexigram.storage.instrumentation import Hook, default_hooks
 from lexigram.storage.keys import validate_key, validate_prefix
 from lexigram.storage.listing import after_key, check_list_window, collapse_prefixes
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
@@ -54,11 +62,6 @@ logger = logging.getLogger("lexigram.storage")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 UploadMode = Literal["overwrite", "create"]
-T = TypeVar("T")
-
-_META_KEY = re.compile(r"[a-z_][a-z0-9_]{0,127}")
-_META_VALUE = re.compile(r"[ -~]*")
-_META_MAX_BYTES = 2048
 
 _HINTS: dict[ErrorCode, str] = {
     ErrorCode.NOT_FOUND: "Check the key, or list its prefix to see what exists.",
@@ -89,7 +92,7 @@ _HINTS: dict[ErrorCode, str] = {
 }
 
 
-class BlobStore:
+class BlobStore(Attempts):
     """One configured backend: validates, maps errors, checks capabilities and supplies
     the defaults, over a :class:`~lexigram.storage.driver.BlobDriver`.
 
@@ -201,19 +204,10 @@ class BlobStore:
             content_language=content_language,
         )
         extra: dict[str, HttpHeaders] = {"headers": headers} if headers else {}
-        if mode == "overwrite":
-            create_only = False
-        elif mode == "create":
-            create_only = True
-            if not self._driver.capabilities.create_only:
-                raise self._unsupported("upload(mode='create')", path)
-        else:
-            raise InvalidArgumentError(
-                f"Invalid upload mode {mode!r} for key {path!r}: use 'overwrite' or 'create'.",
-                backend=self.name,
-                key=path,
-            )
-        match = None if if_match is None else self._etag("if_match", if_match, path)
+        create_only = create_only_of(self.name, path, mode)
+        if create_only and not self._driver.capabilities.create_only:
+            raise self._unsupported("upload(mode='create')", path)
+        match = None if if_match is None else etag_of(self.name, path, "if_match", if_match)
         if match is not None:
             if create_only:
                 raise InvalidArgumentError(
@@ -227,7 +221,7 @@ class BlobStore:
                 raise self._unsupported("upload(if_match=...)", path)
         meta = self._check_metadata(path, metadata)
         if content_type is not None:
-            self._check_header(path, "content_type", content_type_problem(content_type))
+            check_header(self.name, path, "content_type", content_type_problem(content_type))
         body = UploadBody.from_data(data, size=size, progress=progress)
         ctype = content_type if content_type is not None else guess_content_type(path)
 
@@ -281,7 +275,7 @@ class BlobStore:
         if if_match is not None or if_none_match is not None:
             more = self._read_conditions("download", path, if_match, if_none_match)
             read = partial(read, conditions=more["conditions"])
-        start, end = (0, None) if range is None else self._check_range(path, range)
+        start, end = (0, None) if range is None else check_range(self.name, path, range)
         if progress is not None:
             stream = self.stream(
                 path, range=range, progress=progress, if_match=if_match, if_none_match=if_none_match
@@ -301,7 +295,7 @@ class BlobStore:
                 if await self._failed(
                     "download",
                     path,
-                    _missing_fails(self._driver, exc, if_match),
+                    missing_fails(self._driver, exc, if_match),
                     attempt,
                     started,
                     retryable=True,
@@ -330,8 +324,8 @@ class BlobStore:
             raise self._closed_error()
         self._valid(path)
         more = self._read_conditions("download_into", path, if_match, if_none_match)
-        start, end = (0, None) if range is None else self._check_range(path, range)
-        view = self._writable(path, buffer)
+        start, end = (0, None) if range is None else check_range(self.name, path, range)
+        view = writable_view(self.name, path, buffer)
         if end is not None and end == start:
             await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return 0
@@ -369,7 +363,7 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
-        start, end = (0, None) if range is None else self._check_range(path, range)
+        start, end = (0, None) if range is None else check_range(self.name, path, range)
         if end is not None and end == start:
             await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return
@@ -394,7 +388,7 @@ class BlobStore:
                 if await self._failed(
                     "stream",
                     path,
-                    _missing_fails(self._driver, exc, if_match),
+                    missing_fails(self._driver, exc, if_match),
                     attempt,
                     started,
                     retryable=done == 0,
@@ -419,7 +413,7 @@ class BlobStore:
             raise self._closed_error()
         self._valid(path)
         head = self._driver.head
-        check = self._conditions(path, if_match, if_none_match)  # None: unconditional
+        check = conditions_of(self.name, path, if_match, if_none_match)  # None: unconditional
         if check is not None and self._driver.capabilities.conditional_read:
             head, check = partial(head, conditions=check), None  # the driver checks them
         started = perf_counter() if self._hooks else 0.0
@@ -436,7 +430,7 @@ class BlobStore:
                 await self._failed(
                     "info",
                     path,
-                    _missing_fails(self._driver, exc, if_match),
+                    missing_fails(self._driver, exc, if_match),
                     attempt,
                     started,
                     retryable=True,
@@ -507,7 +501,7 @@ class BlobStore:
             raise self._closed_error()
         self._valid(path)
         if if_match is not None:
-            match = self._etag("if_match", if_match, path)
+            match = etag_of(self.name, path, "if_match", if_match)
             if not self._driver.capabilities.conditional_write:
                 raise self._unsupported("delete(if_match=...)", path)
             await self._run("delete", path, lambda: self._driver.delete(path, if_match=match))
@@ -695,10 +689,10 @@ class BlobStore:
                 key=path,
             )
         if content_type is not None:
-            self._check_header(path, "content_type", content_type_problem(content_type))
+            check_header(self.name, path, "content_type", content_type_problem(content_type))
         if content_disposition is not None:
-            self._check_header(
-                path, "content_disposition", disposition_problem(content_disposition)
+            check_header(
+                self.name, path, "content_disposition", disposition_problem(content_disposition)
             )
         request = PresignRequest(
             method=verb,
@@ -771,35 +765,11 @@ class BlobStore:
                     key=key,
                 )
 
-    def _etag(self, argument: str, etag: object, path: str) -> str:
-        """The caller's ETag ``argument``, normalised (quotes dropped), or an error."""
-        normal = valid_etag(etag)
-        if normal is None:
-            raise InvalidArgumentError(
-                f"{argument}={etag!r} for {path!r} is not an ETag: give the etag of "
-                "info()/upload() (printable ASCII, quoted or not, not '*').",
-                backend=self.name,
-                key=path,
-            )
-        return normal
-
-    def _conditions(
-        self, path: str, if_match: str | None, if_none_match: str | None
-    ) -> Conditions | None:
-        if if_match is None and if_none_match is None:
-            return None
-        return Conditions(
-            if_match=None if if_match is None else self._etag("if_match", if_match, path),
-            if_none_match=(
-                None if if_none_match is None else self._etag("if_none_match", if_none_match, path)
-            ),
-        )
-
     def _read_conditions(
         self, operation: str, path: str, if_match: str | None, if_none_match: str | None
     ) -> dict[str, Conditions]:
         """The ``conditions=`` keyword of a conditional driver read; {} for a plain one."""
-        conditions = self._conditions(path, if_match, if_none_match)
+        conditions = conditions_of(self.name, path, if_match, if_none_match)
         if conditions is None:
             return {}
         if not self._driver.capabilities.conditional_read:
@@ -814,89 +784,12 @@ class BlobStore:
             driver=self._driver.name,
         )
 
-    def _check_range(self, path: str, rng: Any) -> tuple[int, int | None]:
-        try:
-            start, end = rng
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(
-                f"range for {path!r} must be a (start, end) pair, not {rng!r}.",
-                backend=self.name,
-                key=path,
-            ) from None
-        if (
-            type(start) is not int
-            or start < 0
-            or (end is not None and (type(end) is not int or end < start))
-        ):
-            raise InvalidArgumentError(
-                f"Invalid range {rng!r} for {path!r}: give (start, end) with 0 <= start <= end, "
-                "or end=None to read to the end.",
-                backend=self.name,
-                key=path,
-            )
-        return start, end
-
-    def _writable(self, path: str, buffer: Any) -> memoryview:
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            view = None
-        if view is None or view.readonly or not view.c_contiguous:
-            raise InvalidArgumentError(
-                f"download_into({path!r}) needs a writable, contiguous buffer (a bytearray "
-                f"or a memoryview of one), not {type(buffer).__name__}.",
-                backend=self.name,
-                key=path,
-            )
-        return view if view.format == "B" and view.ndim == 1 else view.cast("B")
-
     def _check_metadata(self, path: str, metadata: Mapping[str, str] | None) -> dict[str, str]:
         if not metadata:
             return {}
         if not self._driver.capabilities.metadata:
             raise self._unsupported("user metadata", path)
-        total = 0
-        out: dict[str, str] = {}
-        for k, v in metadata.items():
-            if not isinstance(k, str) or not _META_KEY.fullmatch(k):
-                raise InvalidArgumentError(
-                    f"Invalid metadata name {k!r} for {path!r}: use lowercase letters, digits and "
-                    "'_', starting with a letter or '_' (the portable subset of S3, GCS and "
-                    "Azure).",
-                    backend=self.name,
-                    key=path,
-                )
-            if not isinstance(v, str) or not _META_VALUE.fullmatch(v):
-                raise InvalidArgumentError(
-                    f"Invalid metadata value for {k!r} on {path!r}: values must be printable "
-                    "ASCII str (encode other text, e.g. with urllib.parse.quote).",
-                    backend=self.name,
-                    key=path,
-                )
-            problem = metadata_value_problem(v)
-            if problem is not None:
-                raise InvalidArgumentError(
-                    f"Invalid metadata value for {k!r} on {path!r}: {problem}.",
-                    backend=self.name,
-                    key=path,
-                )
-            total += len(k) + len(v)
-            out[k] = v
-        if total > _META_MAX_BYTES:
-            raise InvalidArgumentError(
-                f"Metadata of {path!r} is {total} bytes; the portable limit is {_META_MAX_BYTES}.",
-                backend=self.name,
-                key=path,
-            )
-        return out
-
-    def _check_header(self, path: str, argument: str, problem: str | None) -> None:
-        if problem is not None:
-            raise InvalidArgumentError(
-                f"Invalid {argument} for {path!r} on backend {self.name!r}: {problem}.",
-                backend=self.name,
-                key=path,
-            )
+        return check_metadata(self.name, path, metadata)
 
     def _check_headers(self, path: str, **given: str | None) -> HttpHeaders:
         headers = headers_of(backend=self.name, key=path, **given)
@@ -948,89 +841,6 @@ class BlobStore:
             operation=operation,
         )
 
-    async def _run(
-        self,
-        operation: str,
-        key: str | None,
-        call: Callable[[], Awaitable[T]],
-        *,
-        retryable: bool = False,
-        restart: Callable[[], Any] | None = None,
-        body: UploadBody | None = None,
-        empty_range: bool = False,
-        empty: object = b"",
-        if_match: str | None = None,
-    ) -> T:
-        """Call, retrying transient failures, mapping errors, emitting hooks: the policy of
-        one operation. (``upload``, ``download`` and ``info`` write this loop out.)"""
-        started = perf_counter() if self._hooks else 0.0
-        attempt = 1
-        while True:
-            try:
-                result = await call()
-                break
-            except Exception as exc:
-                if await self._failed(
-                    operation,
-                    key,
-                    _missing_fails(self._driver, exc, if_match),
-                    attempt,
-                    started,
-                    retryable=retryable,
-                    restart=restart,
-                    body=body,
-                    empty_range=empty_range,
-                ):
-                    result = empty  # type: ignore[assignment]  # a range past the end reads nothing
-                    break
-                attempt += 1
-        if self._hooks:
-            self._emit(
-                operation, key, started, None, attempts=attempt, nbytes=_moved(operation, result)
-            )
-        return result
-
-    async def _failed(
-        self,
-        operation: str,
-        key: str | None,
-        exc: Exception,
-        attempt: int,
-        started: float,
-        *,
-        retryable: bool = False,
-        restart: Callable[[], Any] | None = None,
-        body: UploadBody | None = None,
-        empty_range: bool = False,
-        nbytes: int | None = None,
-    ) -> bool:
-        """The retry policy, once for every operation, after attempt number ``attempt``
-        raised ``exc``: return ``False`` after the backoff when the call is to be made
-        again (``retryable`` and a transient failure; ``restart`` rewinds its body first),
-        ``True`` when ``exc`` is a range past the end that reads as nothing
-        (``empty_range``); else raise the mapped error, told to the hooks."""
-        if body is not None and body.source_error is not None:
-            raise body.source_error from None  # the caller's own data failed
-        code = self._driver.classify(exc)
-        if empty_range and code is ErrorCode.INVALID_RANGE:
-            return True
-        if retryable and attempt < self._retry.attempts and self._driver.is_retryable(exc, code):
-            logger.debug(
-                "retrying %s of %r on backend %r after %s (attempt %d)",
-                operation,
-                key,
-                self.name,
-                type(exc).__name__,
-                attempt,
-            )
-            if restart is not None:
-                restart()
-            await asyncio.sleep(self._retry.delay(attempt))
-            return False
-        err = self._error(operation, exc, key, attempts=attempt)
-        self._emit(operation, key, started, err, attempts=attempt, nbytes=nbytes)
-        raise err from exc
-
     def _error(
         self, operation: str, exc: BaseException, key: str | None, *, attempts: int = 1
     ) -> StorageError:
@@ -1067,35 +877,6 @@ class BlobStore:
         message = self._redactor.redact(message)
         logger.debug("%s", message)
         return cls(message, backend=self.name, driver=driver.name, key=key, operation=operation)
-
-    def _emit(
-        self,
-        operation: str,
-        key: str | None,
-        started: float,
-        error: StorageError | None,
-        *,
-        attempts: int = 1,
-        nbytes: int | None = None,
-    ) -> None:
-        if not self._hooks:
-            return
-        event = OperationEvent(
-            backend=self.name,
-            driver=self._driver.name,
-            operation=operation,
-            key=key,
-            duration_s=perf_counter() - started,
-            error=error,
-            attempts=attempts,
-            nbytes=nbytes,
-            location=self._driver.location,
-        )
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:
-                logger.exception("instrumentation hook %r failed", hook)
 
     # -- files --------------------------------------------------------------------------
 
@@ -1250,7 +1031,7 @@ class BlobStore:
                 key=path,
             )
         if content_type is not None:
-            self._check_header(path, "content_type", content_type_problem(content_type))
+            check_header(self.name, path, "content_type", content_type_problem(content_type))
         meta = self._check_metadata(path, metadata)
         if not caps.presign_post:
             raise self._unsupported("get_presigned_post", path)
@@ -1260,27 +1041,6 @@ class BlobStore:
         return await self._run(
             "get_presigned_post", path, lambda: self._driver.presign_post(path, request)
         )
-
-
-def _moved(operation: str, result: object) -> int | None:
-    """The bytes an operation read or wrote, for the hooks (``None``: it moves none)."""
-    if operation == "upload" and isinstance(result, BlobInfo):
-        return result.size
-    if operation == "download":
-        if isinstance(result, bytes):
-            return len(result)
-        if isinstance(result, int):  # download_into
-            return result
-    return None
-
-
-def _missing_fails(driver: BlobDriver, exc: Exception, if_match: str | None) -> Exception:
-    """A missing key fails a read's ``if_match`` (S3 and GCS answer 404, Azure 412)."""
-    if if_match is not None and driver.classify(exc) is ErrorCode.NOT_FOUND:
-        failed = DriverError(ErrorCode.FAILED_PRECONDITION, "the key does not exist")
-        failed.__cause__ = exc
-        return failed
-    return exc
 
 
 def _detail(exc: BaseException) -> str:
