@@ -46,20 +46,13 @@ def _problem(key: str) -> str | None:
 
 def validate_key(key: object) -> str:
     """Return ``key`` unchanged if it is a valid object key, else raise :class:`InvalidKeyError`."""
-    if (
-        type(key) is str
-        and 0 < len(key) <= MAX_KEY_BYTES
-        and key.isascii()
-        and key.isprintable()
-        and key[0] != "/"
-        and key[-1] != "/"
-        and "//" not in key
-        and key[0] != "."
-        and "/." not in key
-    ):
+    if type(key) is str and key.isascii() and key.isprintable() and 0 < len(key) <= MAX_KEY_BYTES:
         # The common case, in a few string scans: printable ASCII (one byte a character)
-        # with no empty segment and no segment starting with "." (so no "." or "..").
-        return key
+        # with no empty segment (no leading, doubled or trailing "/") and no segment
+        # starting with "." (so no "." or ".."); any other key gets the full check.
+        framed = "/" + key
+        if "//" not in framed and "/." not in framed and key[-1] != "/":
+            return key
     if not isinstance(key, str):
         raise InvalidKeyError(
             f"Invalid key {key!r}: keys must be str, not {type(key).__name__}.", key=None

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from functools import partial
 from time import perf_counter
@@ -63,6 +63,9 @@ logger = logging.getLogger("lexigram.storage")
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 UploadMode = Literal["overwrite", "create"]
 
+#: how many accepted keys a store remembers (each store its own; none outlive it)
+_KEYS_KEPT = 4096
+
 _HINTS: dict[ErrorCode, str] = {
     ErrorCode.NOT_FOUND: "Check the key, or list its prefix to see what exists.",
     ErrorCode.ALREADY_EXISTS: (
@@ -101,7 +104,7 @@ class BlobStore(Attempts):
     ``BlobStore(driver, name="avatars")``.
     """
 
-    __slots__ = ("_closed", "_driver", "_hooks", "_redactor", "_retry", "_valid", "name")
+    __slots__ = ("_closed", "_driver", "_hooks", "_keys", "_redactor", "_retry", "name")
 
     def __init__(
         self,
@@ -124,10 +127,8 @@ class BlobStore(Attempts):
             else Redactor(secret_values(getattr(driver, "config", None)))
         )
         self._closed = False
-        forbidden = driver.capabilities.forbidden_key_chars
-        self._valid: Callable[[str], object] = (
-            validate_key if not forbidden else self._validate_for_backend
-        )
+        # keys this store accepted lately: a hit costs one dict lookup
+        self._keys: dict[str, None] = {}
 
     def __repr__(self) -> str:
         driver = self._driver
@@ -734,6 +735,7 @@ class BlobStore(Attempts):
         if self._closed:
             return
         self._closed = True
+        self._keys.clear()
         await self._driver.close()
 
     async def __aenter__(self) -> BlobStore:
@@ -751,7 +753,11 @@ class BlobStore(Attempts):
 
     # -- policy helpers -----------------------------------------------------------------
 
-    def _validate_for_backend(self, key: str) -> None:
+    def _valid(self, key: str) -> None:
+        """Refuse a key that breaks the key rules or that this backend cannot store."""
+        keys = self._keys
+        if type(key) is str and key in keys:
+            return
         validate_key(key)
         for char in self._driver.capabilities.forbidden_key_chars:
             if char in key:
@@ -764,6 +770,9 @@ class BlobStore(Attempts):
                     driver=self._driver.name,
                     key=key,
                 )
+        if len(keys) >= _KEYS_KEPT:
+            keys.clear()
+        keys[key] = None
 
     def _read_conditions(
         self, operation: str, path: str, if_match: str | None, if_none_match: str | None
