@@ -414,9 +414,11 @@ class BlobStore(Attempts):
             raise self._closed_error()
         self._valid(path)
         head = self._driver.head
-        check = conditions_of(self.name, path, if_match, if_none_match)  # None: unconditional
-        if check is not None and self._driver.capabilities.conditional_read:
-            head, check = partial(head, conditions=check), None  # the driver checks them
+        check: Conditions | None = None  # conditions checked here, on the HEAD's answer
+        if if_match is not None or if_none_match is not None:
+            check = conditions_of(self.name, path, if_match, if_none_match)
+            if self._driver.capabilities.conditional_read:
+                head, check = partial(head, conditions=check), None  # the driver checks them
         started = perf_counter() if self._hooks else 0.0
         attempt = 1
         while True:  # the loop of _run, written out: no extra coroutine per call
