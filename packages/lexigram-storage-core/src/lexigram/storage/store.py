@@ -204,7 +204,7 @@ class BlobStore(Attempts):
             content_encoding=content_encoding,
             content_language=content_language,
         )
-        extra: dict[str, HttpHeaders] = {"headers": headers} if headers else {}
+        more: dict[str, Any] = {"headers": headers} if headers else {}  # optional keywords
         create_only = create_only_of(self.name, path, mode)
         if create_only and not self._driver.capabilities.create_only:
             raise self._unsupported("upload(mode='create')", path)
@@ -225,8 +225,6 @@ class BlobStore(Attempts):
             check_header(self.name, path, "content_type", content_type_problem(content_type))
         body = UploadBody.from_data(data, size=size, progress=progress)
         ctype = content_type if content_type is not None else guess_content_type(path)
-
-        more: dict[str, Any] = dict(extra)
         if match is not None:
             more["if_match"] = match
         started = perf_counter() if self._hooks else 0.0
