@@ -1,6 +1,6 @@
 """How :class:`~lexigram.storage.store.BlobStore` makes its driver calls: transient
-failures retried by its :class:`~lexigram.storage.retry.RetryPolicy`, errors mapped, every
-operation told to the hooks.
+failures retried by its :class:`~lexigram.storage.retry.RetryPolicy` (the driver's
+``is_retryable`` is the one retry signal), errors mapped, every operation told to the hooks.
 
 ``_failed`` is the one retry policy, used by ``_run`` (a whole call under the policy) and
 by the loops ``stream``, ``upload``, ``download`` and ``info`` write out themselves (an
@@ -44,6 +44,8 @@ class Attempts:
         def _error(
             self, operation: str, exc: BaseException, key: str | None, *, attempts: int = 1
         ) -> StorageError: ...
+
+        def _cause(self, exc: BaseException) -> BaseException: ...
 
     async def _run(
         self,
@@ -126,7 +128,7 @@ class Attempts:
             return False
         err = self._error(operation, exc, key, attempts=attempt)
         self._emit(operation, key, started, err, attempts=attempt, nbytes=nbytes)
-        raise err from exc
+        raise err from self._cause(exc)  # redacted when a secret shows in its chain
 
     def _emit(
         self,
