@@ -37,7 +37,14 @@ from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.repair import keep_intact
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.driver import S3Driver
-from lexigram.storage.s3.integrity import RunningMD5, content_md5, etag_md5, etag_shows, md5_of
+from lexigram.storage.s3.integrity import (
+    THREAD_MIN,
+    RunningMD5,
+    content_md5,
+    etag_md5,
+    etag_shows,
+    md5_of,
+)
 from lexigram.storage.s3.obstore_errors import (
     ObstoreDriverError,
     obstore_code,
@@ -45,7 +52,7 @@ from lexigram.storage.s3.obstore_errors import (
     s3_code,
 )
 from lexigram.storage.s3.settings import S3Settings, resolve
-from lexigram.storage.s3.transfer import MAX_COPY_SIZE, part_size_for
+from lexigram.storage.s3.transfer import MAX_COPY_SIZE
 from lexigram.storage.s3.urls import effective_style
 
 if TYPE_CHECKING:
@@ -232,11 +239,12 @@ class ObstoreS3Driver(BlobDriver):
     ) -> BlobInfo:
         s = self.settings
         data = body.data
-        single = data is not None and data.nbytes <= s.multipart_threshold
-        if not single and (create_only or if_match is not None):
-            # object_store sends a conditional upload as one PutObject, the whole body in
-            # memory: the SDK engine's multipart upload checks the condition at its end
-            # with bounded memory.
+        if data is None or data.nbytes > s.multipart_threshold:
+            # Multipart uploads and streams go through the SDK engine: object_store
+            # cannot abort an upload whose creation was cancelled (its id is lost with
+            # the dropped request), nor check each part against its MD5 before completing,
+            # nor complete on condition (create_only / if_match) without holding the whole
+            # body in memory. The SDK engine does all three, with bounded memory.
             return await self.sdk.put(
                 key,
                 body,
@@ -253,30 +261,15 @@ class ObstoreS3Driver(BlobDriver):
         elif if_match is not None:
             mode = {"e_tag": quoted(if_match)}
         store = self._store or await self._open()
+        size = data.nbytes
         try:
-            if single:
-                assert data is not None
-                size = data.nbytes
-                result = await obstore.put_async(
-                    store, key, data, attributes=attributes, mode=mode, use_multipart=False
-                )
-                etag = result["e_tag"]
-                if s.checksums and etag is not None:
-                    digest = content_md5(data) if size < (1 << 20) else await md5_of(data)
-                    etag = await self._repair_put(store, key, data, attributes, digest, etag)
-            else:
-                part = part_size_for(body.size, s.part_size)
-                counted = _Counted(body.blocks(part))
-                result = await obstore.put_async(
-                    store,
-                    key,
-                    counted,
-                    attributes=attributes,
-                    use_multipart=True,
-                    chunk_size=part,
-                    max_concurrency=s.max_concurrency,
-                )
-                etag, size = result["e_tag"], counted.size
+            result = await obstore.put_async(
+                store, key, data, attributes=attributes, mode=mode, use_multipart=False
+            )
+            etag = result["e_tag"]
+            if s.checksums and etag is not None:
+                digest = content_md5(data) if size < THREAD_MIN else await md5_of(data)
+                etag = await self._repair_put(store, key, data, attributes, digest, etag)
         except Exception as exc:
             if create_only and s3_code(exc) == "ConditionalRequestConflict":
                 raise DriverError(ErrorCode.ALREADY_EXISTS) from exc
@@ -649,22 +642,6 @@ class ObstoreR2Driver(ObstoreS3Driver):
     capabilities: ClassVar[Capabilities] = attrs.evolve(
         ObstoreS3Driver.capabilities, presign_post=False
     )
-
-
-class _Counted:
-    """An upload's blocks, counted as obstore takes them."""
-
-    def __init__(self, blocks: AsyncIterator[memoryview | bytearray]) -> None:
-        self._blocks = blocks
-        self.size = 0
-
-    def __aiter__(self) -> _Counted:
-        return self
-
-    async def __anext__(self) -> memoryview | bytearray:
-        block = await anext(self._blocks)
-        self.size += len(block)
-        return block
 
 
 def _folder_and_offset(prefix: str, start_after: str | None) -> tuple[str | None, str | None]:
