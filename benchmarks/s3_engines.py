@@ -74,7 +74,10 @@ async def _small_ops(
 
         async def raw_put(i: int) -> None:
             await raw.put_object(
-                Bucket=bucket, Key=f"small/{i}.bin", Body=body, ContentType="application/octet-stream"
+                Bucket=bucket,
+                Key=f"small/{i}.bin",
+                Body=body,
+                ContentType="application/octet-stream",
             )
 
         async def ours_get(i: int) -> None:
@@ -127,8 +130,7 @@ async def _small_ops(
             )
             rows.append(
                 _row(
-                    f"{case}: engine obstore, checksums: true (default), client CPU vs raw "
-                    "obstore",
+                    f"{case}: engine obstore, checksums: true (default), client CPU vs raw obstore",
                     best.cpu_ms["checked"],
                     best.cpu_ms["obstore"],
                     "CPU s/1k ops",
