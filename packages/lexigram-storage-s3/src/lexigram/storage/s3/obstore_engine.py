@@ -254,7 +254,11 @@ class ObstoreS3Driver(BlobDriver):
                 headers=headers,
                 if_match=if_match,
             )
-        attributes = self._attributes(content_type, metadata, headers)
+        attributes: Attributes = (
+            {"Content-Type": content_type}
+            if headers is NO_HEADERS and not metadata
+            else self._attributes(content_type, metadata, headers)
+        )
         mode: PutMode = "overwrite"
         if create_only:
             mode = "create"
@@ -279,14 +283,15 @@ class ObstoreS3Driver(BlobDriver):
                     f"the key does not exist (if_match={quoted(if_match)})",
                 ) from exc
             self._reraise(exc)
-        return BlobInfo(
+        info = BlobInfo(
             path=key,
             size=size,
             content_type=content_type,
             last_modified=datetime.now(UTC),
             etag=etag,
             metadata=dict(metadata),
-        ).with_headers(headers)
+        )
+        return info if headers is NO_HEADERS else info.with_headers(headers)
 
     async def _repair_put(
         self,
@@ -342,7 +347,9 @@ class ObstoreS3Driver(BlobDriver):
 
     def _get_options(
         self, start: int, end: int | None, conditions: Conditions | None
-    ) -> GetOptions:
+    ) -> GetOptions | None:
+        if not start and end is None and conditions is None:
+            return None
         options: GetOptions = {}
         if end is not None:
             options["range"] = (start, end)
@@ -465,7 +472,7 @@ class ObstoreS3Driver(BlobDriver):
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         store = self._store or await self._open()
-        options = self._get_options(0, None, conditions)
+        options = self._get_options(0, None, conditions) or {}
         options["head"] = True
         try:
             result = await obstore.get_async(store, key, options=options)
@@ -512,24 +519,20 @@ class ObstoreS3Driver(BlobDriver):
     async def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None = None
     ) -> AsyncIterator[BlobInfo]:
-        if delimiter == "/":
-            source = self._list_level(prefix, start_after)
-        elif delimiter is None:
-            source = self._list_flat(prefix, start_after)
-        else:
-            source = collapse_prefixes(self._list_flat(prefix, start_after), prefix, delimiter)
-        async for info in source:
-            yield info
-
-    async def _list_flat(self, prefix: str, start_after: str | None) -> AsyncIterator[BlobInfo]:
-        """Every key under ``prefix``, in order. object_store lists whole path segments:
-        the listing is of the prefix's folder, from just before the prefix, and stops at
-        the first key past it."""
+        if delimiter is not None:
+            source = (
+                self._list_level(prefix, start_after)
+                if delimiter == "/"
+                else collapse_prefixes(self._list_flat(prefix, start_after), prefix, delimiter)
+            )
+            async for info in source:
+                yield info
+            return
+        # the flat listing inline (one generator layer less per entry)
         store = self._store or await self._open()
         folder, offset = _folder_and_offset(prefix, start_after)
         try:
-            pages = obstore.list(store, folder, offset=offset, chunk_size=_LIST_BATCH)
-            async for page in pages:
+            async for page in obstore.list(store, folder, offset=offset, chunk_size=_LIST_BATCH):
                 for meta in page:
                     path = meta["path"]
                     if not path.startswith(prefix):
@@ -544,6 +547,12 @@ class ObstoreS3Driver(BlobDriver):
                     )
         except Exception as exc:
             self._reraise(exc)
+
+    def _list_flat(self, prefix: str, start_after: str | None) -> AsyncIterator[BlobInfo]:
+        """Every key under ``prefix``, in order. object_store lists whole path segments:
+        the listing is of the prefix's folder, from just before the prefix, and stops at
+        the first key past it."""
+        return self.list(prefix, delimiter=None, start_after=start_after)
 
     async def _list_level(self, prefix: str, start_after: str | None) -> AsyncIterator[BlobInfo]:
         """The objects and common prefixes (delimiter ``/``) under ``prefix``."""
