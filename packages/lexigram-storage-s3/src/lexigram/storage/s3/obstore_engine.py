@@ -128,7 +128,7 @@ class ObstoreS3Driver(BlobDriver):
             config["access_key_id"] = s.access_key
             config["secret_access_key"] = s.secret_key
             if s.session_token:
-                config["token"] = s.session_token
+                config["session_token"] = s.session_token
         if s.encryption.enabled:
             config["server_side_encryption"] = s.encryption.type
             if s.encryption.type == "aws:kms" and s.encryption.kms_key_id:
@@ -531,20 +531,18 @@ class ObstoreS3Driver(BlobDriver):
         # the flat listing inline (one generator layer less per entry)
         store = self._store or await self._open()
         folder, offset = _folder_and_offset(prefix, start_after)
+        # a prefix that is a whole folder (or none): every key listed is under it
+        whole = not prefix or prefix.endswith("/")
         try:
             async for page in obstore.list(store, folder, offset=offset, chunk_size=_LIST_BATCH):
                 for meta in page:
                     path = meta["path"]
-                    if not path.startswith(prefix):
+                    if not whole and not path.startswith(prefix):
                         if path > prefix:
                             return
                         continue
-                    yield BlobInfo(
-                        path=path,
-                        size=meta["size"],
-                        last_modified=meta["last_modified"],
-                        etag=meta["e_tag"],
-                    )
+                    # positional: path, size, content_type, last_modified, etag
+                    yield BlobInfo(path, meta["size"], None, meta["last_modified"], meta["e_tag"])
         except Exception as exc:
             self._reraise(exc)
 
