@@ -136,6 +136,13 @@ SIGNATURE_ERROR = (
             GenericError("... list request ... 404 Not Found: <Code>NoSuchBucket</Code>"),
             ErrorCode.BUCKET_NOT_FOUND,
         ),
+        (
+            FileNotFoundError(
+                "Object at location k not found: Error performing HEAD http://127.0.0.1:1/b/k"
+                " - Server returned non-2xx status code: 404 Not Found: "
+            ),
+            ErrorCode.NOT_FOUND,
+        ),
         (AlreadyExistsError("Object at location k already exists"), ErrorCode.ALREADY_EXISTS),
         (
             PreconditionError("Request precondition failure for path k"),

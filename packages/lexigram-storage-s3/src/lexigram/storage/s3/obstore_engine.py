@@ -67,9 +67,6 @@ _ATTRIBUTES = {
     "content_encoding": "Content-Encoding",
     "content_language": "Content-Language",
 }
-_RESERVED = frozenset(name.lower() for name in (*_ATTRIBUTES.values(), "Content-Type")) | {
-    "storage-class"
-}
 #: objects listed per batch handed to Python.
 _LIST_BATCH = 1000
 #: no bound on a whole request's duration: ``read_timeout`` bounds a stalled socket.
@@ -214,16 +211,9 @@ class ObstoreS3Driver(BlobDriver):
         if headers:
             for name, value in headers.set_items():
                 attributes[_ATTRIBUTES[name]] = value
-        if metadata:
-            for meta_key in metadata:
-                if meta_key.lower() in _RESERVED:
-                    raise DriverError(
-                        ErrorCode.INVALID_ARGUMENT,
-                        f"metadata key {meta_key!r} is an object header's name, which "
-                        "engine: obstore cannot store as metadata: rename the key, or use "
-                        "engine: sdk",
-                    )
-            attributes.update(metadata)
+        # the core allows metadata names of lowercase letters, digits and "_" only: none
+        # is an attribute's name (Content-Type, Cache-Control, ...)
+        attributes.update(metadata)
         return attributes
 
     async def put(

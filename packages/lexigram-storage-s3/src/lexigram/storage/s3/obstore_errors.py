@@ -79,15 +79,20 @@ def _status(text: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+#: obstore raises Python's FileNotFoundError for object_store's NotFound (the stubs name
+#: NotFoundError, which it does not raise).
+_NOT_FOUND = (NotFoundError, FileNotFoundError)
+
+
 def obstore_code(exc: BaseException) -> ErrorCode | None:
     """The error code of an obstore exception; None if it is not one."""
-    if not isinstance(exc, BaseError):
+    if not isinstance(exc, (BaseError, *_NOT_FOUND)):
         return None
     text = str(exc)
     code = s3_code(exc)
     if code == "NoSuchBucket":
         return ErrorCode.BUCKET_NOT_FOUND
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, _NOT_FOUND):
         return ErrorCode.NOT_FOUND
     if isinstance(exc, AlreadyExistsError):
         return ErrorCode.ALREADY_EXISTS
