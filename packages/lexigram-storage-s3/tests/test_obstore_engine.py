@@ -23,7 +23,7 @@ from lexigram.storage import ConfigError, StorageConfig, StorageProvider
 from lexigram.storage.errors import ErrorCode
 from lexigram.storage.s3.driver import R2Driver, S3Driver
 from lexigram.storage.s3.obstore_engine import ObstoreR2Driver, ObstoreS3Driver
-from lexigram.storage.s3.obstore_errors import obstore_code, obstore_error, safe_detail
+from lexigram.storage.s3.obstore_errors import obstore_code, safe_detail
 
 ACCESS = "AKIAOBSTOREENGINEKEY1"
 SECRET = "obstore-engine-secret-never-shown-0123"
@@ -181,7 +181,6 @@ def test_obstore_exceptions_map_to_error_codes(exc: BaseException, code: ErrorCo
 
 def test_other_exceptions_are_not_obstore_ones() -> None:
     assert obstore_code(ValueError("x")) is None
-    assert obstore_error(ValueError("x"), ()) is None
 
 
 def test_details_keep_the_code_and_message_never_the_signing_material() -> None:
@@ -197,11 +196,18 @@ def test_secrets_in_a_message_without_an_answer_are_scrubbed() -> None:
     assert SECRET not in detail and "***" in detail
 
 
-def test_only_body_errors_are_left_to_the_core_to_retry() -> None:
+def test_the_core_does_not_retry_what_object_store_retried() -> None:
     driver = _store("s3", engine="obstore").driver
     failed = GenericError("Error performing GET http://127.0.0.1:1/b/k - error sending request")
-    request = obstore_error(failed, ())
-    body = obstore_error(failed, (), in_body=True)
-    assert request is not None and body is not None
-    assert not driver.is_retryable(request, request.code)
-    assert driver.is_retryable(body, body.code)
+    assert driver.classify(failed) is ErrorCode.UNAVAILABLE
+    assert not driver.is_retryable(failed, ErrorCode.UNAVAILABLE)
+    # the SDK engine's exceptions (the operations it does) keep its own retry rule
+    assert driver.is_retryable(ConnectionResetError(), ErrorCode.UNAVAILABLE)
+
+
+def test_the_detail_names_a_missing_bucket_and_keeps_no_secret() -> None:
+    driver = _store("s3", engine="obstore", access_key=ACCESS, secret_key=SECRET).driver
+    missing = GenericError("... list request ... 404 Not Found: <Code>NoSuchBucket</Code>")
+    assert driver.describe(missing) == "bucket 'b' does not exist (s3)"
+    assert SECRET not in driver.describe(GenericError(SIGNATURE_ERROR))
+    assert {ACCESS, SECRET} <= set(driver.secrets())

@@ -20,7 +20,7 @@ import asyncio
 import heapq
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import obstore
@@ -45,12 +45,7 @@ from lexigram.storage.s3.integrity import (
     etag_shows,
     md5_of,
 )
-from lexigram.storage.s3.obstore_errors import (
-    ObstoreDriverError,
-    obstore_code,
-    obstore_error,
-    s3_code,
-)
+from lexigram.storage.s3.obstore_errors import obstore_code, s3_code, safe_detail
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import MAX_COPY_SIZE
 from lexigram.storage.s3.urls import effective_style
@@ -177,30 +172,34 @@ class ObstoreS3Driver(BlobDriver):
 
     # -- errors -------------------------------------------------------------------------
 
-    def _reraise(self, exc: BaseException, *, in_body: bool = False) -> NoReturn:
-        """Raise an obstore exception as a safe DriverError, anything else as it is."""
-        err = obstore_error(exc, self.settings.secrets, in_body=in_body)
-        if err is None:
-            raise exc
-        if err.code is ErrorCode.BUCKET_NOT_FOUND:
-            err = ObstoreDriverError(
-                ErrorCode.BUCKET_NOT_FOUND,
-                f"bucket {self.settings.bucket!r} does not exist ({self.name}"
-                f"{', ' + self.settings.endpoint_url if self.settings.endpoint_url else ''})",
-                retry_in_core=False,
-            )
-        raise err from exc
-
     def classify(self, exc: BaseException) -> ErrorCode:
         code = obstore_code(exc)
-        if code is not None:
-            return code
-        return self.sdk.classify(exc)
+        return code if code is not None else self.sdk.classify(exc)
 
     def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
-        if isinstance(exc, ObstoreDriverError):
-            return code is ErrorCode.UNAVAILABLE and exc.retry_in_core
+        if obstore_code(exc) is not None:
+            # object_store retried the request itself, and resumed a body cut short
+            # (a ranged GET If-Match the first answer's ETag), within max_attempts
+            return False
         return self.sdk.is_retryable(exc, code)
+
+    def describe(self, exc: BaseException) -> str:
+        code = obstore_code(exc)
+        if code is ErrorCode.BUCKET_NOT_FOUND:
+            return self._no_bucket().detail
+        if code is not None:
+            return safe_detail(exc)
+        return self.sdk.describe(exc)
+
+    def secrets(self) -> Sequence[str]:
+        return self.sdk.secrets()
+
+    def _no_bucket(self) -> DriverError:
+        s = self.settings
+        where = f", {s.endpoint_url}" if s.endpoint_url else ""
+        return DriverError(
+            ErrorCode.BUCKET_NOT_FOUND, f"bucket {s.bucket!r} does not exist ({self.name}{where})"
+        )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -272,7 +271,7 @@ class ObstoreS3Driver(BlobDriver):
                     ErrorCode.FAILED_PRECONDITION,
                     f"the key does not exist (if_match={quoted(if_match)})",
                 ) from exc
-            self._reraise(exc)
+            raise
         info = BlobInfo(
             path=key,
             size=size,
@@ -374,22 +373,21 @@ class ObstoreS3Driver(BlobDriver):
                 store, key, options=self._get_options(start, end, conditions)
             )
         except Exception as exc:
-            self._reraise(await self._not_found_or_bucket(exc))
+            if await self._missing_bucket(exc):
+                raise self._no_bucket() from exc
+            raise
         expected = self._expected(result, start, end)
         hasher = RunningMD5() if expected is not None else None
-        try:
-            # obstore joins what arrives up to at least min_chunk_size: from half the
-            # chunk size a joined piece seldom passes it, and is cut where it does
-            async for chunk in result.stream(min_chunk_size=max(1, chunk_size // 2)):
-                if hasher is not None:
-                    await hasher.feed(chunk)
-                if len(chunk) <= chunk_size:
-                    yield chunk
-                    continue
-                for at in range(0, len(chunk), chunk_size):
-                    yield chunk[at : at + chunk_size]
-        except Exception as exc:
-            self._reraise(exc, in_body=True)
+        # obstore joins what arrives up to at least min_chunk_size: from half the chunk
+        # size a joined piece seldom passes it, and is cut where it does
+        async for chunk in result.stream(min_chunk_size=max(1, chunk_size // 2)):
+            if hasher is not None:
+                await hasher.feed(chunk)
+            if len(chunk) <= chunk_size:
+                yield chunk
+                continue
+            for at in range(0, len(chunk), chunk_size):
+                yield chunk[at : at + chunk_size]
         if hasher is not None and await hasher.digest() != expected:
             raise _md5_mismatch()
 
@@ -402,11 +400,10 @@ class ObstoreS3Driver(BlobDriver):
                 store, key, options=self._get_options(start, end, conditions)
             )
         except Exception as exc:
-            self._reraise(await self._not_found_or_bucket(exc))
-        try:
-            data = bytes(await result.bytes_async())
-        except Exception as exc:
-            self._reraise(exc, in_body=True)
+            if await self._missing_bucket(exc):
+                raise self._no_bucket() from exc
+            raise
+        data = bytes(await result.bytes_async())
         expected = self._expected(result, start, end)
         if expected is not None and await md5_of(data) != expected:
             raise _md5_mismatch()
@@ -427,7 +424,9 @@ class ObstoreS3Driver(BlobDriver):
                 store, key, options=self._get_options(start, end, conditions)
             )
         except Exception as exc:
-            self._reraise(await self._not_found_or_bucket(exc))
+            if await self._missing_bucket(exc):
+                raise self._no_bucket() from exc
+            raise
         first, stop = result.range
         size = stop - first
         if size > buffer.nbytes:
@@ -437,21 +436,16 @@ class ObstoreS3Driver(BlobDriver):
         expected = self._expected(result, start, end)
         hasher = RunningMD5() if expected is not None else None
         pos = 0
-        try:
-            async for chunk in result.stream(min_chunk_size=1 << 20):
-                n = len(chunk)
-                if pos + n > size:
-                    raise DriverError(
-                        ErrorCode.UNAVAILABLE, f"a read returned more than the {size} bytes asked"
-                    )
-                buffer[pos : pos + n] = chunk
-                pos += n
-                if hasher is not None:
-                    await hasher.feed(chunk)
-        except DriverError:
-            raise
-        except Exception as exc:
-            self._reraise(exc, in_body=True)
+        async for chunk in result.stream(min_chunk_size=1 << 20):
+            n = len(chunk)
+            if pos + n > size:
+                raise DriverError(
+                    ErrorCode.UNAVAILABLE, f"a read returned more than the {size} bytes asked"
+                )
+            buffer[pos : pos + n] = chunk
+            pos += n
+            if hasher is not None:
+                await hasher.feed(chunk)
         if pos != size:
             raise DriverError(
                 ErrorCode.UNAVAILABLE, f"a read returned {pos} of the {size} bytes asked"
@@ -467,7 +461,9 @@ class ObstoreS3Driver(BlobDriver):
         try:
             result = await obstore.get_async(store, key, options=options)
         except Exception as exc:
-            self._reraise(await self._not_found_or_bucket(exc))
+            if await self._missing_bucket(exc):
+                raise self._no_bucket() from exc
+            raise
         meta = result.meta
         attributes = dict(result.attributes)
         content_type = attributes.pop("Content-Type", None)
@@ -487,19 +483,21 @@ class ObstoreS3Driver(BlobDriver):
         )
         return info.with_headers(HttpHeaders(**found)) if found else info
 
-    async def _not_found_or_bucket(self, exc: BaseException) -> BaseException:
-        """A HEAD answers a bare 404 for a missing key and for a missing bucket alike:
-        tell them apart with one listing (once the bucket was seen, not again)."""
-        if self._bucket_seen or obstore_code(exc) is not ErrorCode.NOT_FOUND:
-            return exc
+    async def _missing_bucket(self, exc: BaseException) -> bool:
+        """Whether a NOT_FOUND is the bucket's: a HEAD answers a bare 404 for a missing
+        key and a missing bucket alike; one listing tells them apart (once the bucket was
+        seen, not again)."""
+        code = obstore_code(exc)
+        if code is ErrorCode.BUCKET_NOT_FOUND:
+            return True
+        if self._bucket_seen or code is not ErrorCode.NOT_FOUND:
+            return False
         try:
             await self._first_page()
         except Exception as bucket_exc:
-            if obstore_code(bucket_exc) is ErrorCode.BUCKET_NOT_FOUND:
-                return bucket_exc
-            return exc
+            return obstore_code(bucket_exc) is ErrorCode.BUCKET_NOT_FOUND
         self._bucket_seen = True
-        return exc
+        return False
 
     async def _first_page(self) -> None:
         store = self._store or await self._open()
@@ -523,18 +521,15 @@ class ObstoreS3Driver(BlobDriver):
         folder, offset = _folder_and_offset(prefix, start_after)
         # a prefix that is a whole folder (or none): every key listed is under it
         whole = not prefix or prefix.endswith("/")
-        try:
-            async for page in obstore.list(store, folder, offset=offset, chunk_size=_LIST_BATCH):
-                for meta in page:
-                    path = meta["path"]
-                    if not whole and not path.startswith(prefix):
-                        if path > prefix:
-                            return
-                        continue
-                    # positional: path, size, content_type, last_modified, etag
-                    yield BlobInfo(path, meta["size"], None, meta["last_modified"], meta["e_tag"])
-        except Exception as exc:
-            self._reraise(exc)
+        async for page in obstore.list(store, folder, offset=offset, chunk_size=_LIST_BATCH):
+            for meta in page:
+                path = meta["path"]
+                if not whole and not path.startswith(prefix):
+                    if path > prefix:
+                        return
+                    continue
+                # positional: path, size, content_type, last_modified, etag
+                yield BlobInfo(path, meta["size"], None, meta["last_modified"], meta["e_tag"])
 
     def _list_flat(self, prefix: str, start_after: str | None) -> AsyncIterator[BlobInfo]:
         """Every key under ``prefix``, in order. object_store lists whole path segments:
@@ -547,10 +542,7 @@ class ObstoreS3Driver(BlobDriver):
         store = self._store or await self._open()
         cut = prefix.rfind("/")
         folder = prefix[:cut] if cut > 0 else None
-        try:
-            level = await obstore.list_with_delimiter_async(store, folder)
-        except Exception as exc:
-            self._reraise(exc)
+        level = await obstore.list_with_delimiter_async(store, folder)
         objects = [
             BlobInfo(
                 path=meta["path"],
@@ -578,10 +570,7 @@ class ObstoreS3Driver(BlobDriver):
             await self.sdk.delete(key, if_match=if_match)
             return
         store = self._store or await self._open()
-        try:
-            await obstore.delete_async(store, key)
-        except Exception as exc:
-            self._reraise(exc)
+        await obstore.delete_async(store, key)
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
         if not keys:
@@ -607,7 +596,7 @@ class ObstoreS3Driver(BlobDriver):
                 if info.size > MAX_COPY_SIZE:
                     await self.sdk.copy(src, dst)
                     return
-            self._reraise(exc)
+            raise
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -625,10 +614,7 @@ class ObstoreS3Driver(BlobDriver):
     # -- health ---------------------------------------------------------------------------
 
     async def ping(self) -> None:
-        try:
-            await self._first_page()
-        except Exception as exc:
-            self._reraise(exc)
+        await self._first_page()
         self._bucket_seen = True
 
 

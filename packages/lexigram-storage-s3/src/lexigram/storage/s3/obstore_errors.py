@@ -25,9 +25,9 @@ from obstore.exceptions import (
     UnauthenticatedError,
 )
 
-from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.errors import ErrorCode
 
-__all__ = ["ObstoreDriverError", "obstore_code", "obstore_error", "s3_code", "safe_detail"]
+__all__ = ["obstore_code", "s3_code", "safe_detail"]
 
 _STATUS = re.compile(r"status code: (\d{3})")
 _S3_CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
@@ -57,15 +57,6 @@ _TRANSPORT = (
     "reset",
     "broken pipe",
 )
-
-
-class ObstoreDriverError(DriverError):
-    """A DriverError saying whether the core may retry it: ``object_store`` retries a
-    failed request itself, so only a failure while reading a body is left to the core."""
-
-    def __init__(self, code: ErrorCode, detail: str, *, retry_in_core: bool) -> None:
-        super().__init__(code, detail)
-        self.retry_in_core = retry_in_core
 
 
 def s3_code(exc: BaseException) -> str:
@@ -130,9 +121,10 @@ def obstore_code(exc: BaseException) -> ErrorCode | None:
     return ErrorCode.UNKNOWN
 
 
-def safe_detail(exc: BaseException, secrets: Iterable[str]) -> str:
+def safe_detail(exc: BaseException, secrets: Iterable[str] = ()) -> str:
     """A one-line description of an obstore exception with no signing material and
-    no secret: its kind, the request's method, the HTTP status, S3's code and message."""
+    no secret: its kind, the request's method, the HTTP status, S3's code and message
+    (the core also redacts the driver's secrets from it)."""
     text = str(exc)
     status = _status(text)
     code = s3_code(exc)
@@ -159,14 +151,3 @@ def safe_detail(exc: BaseException, secrets: Iterable[str]) -> str:
     if len(detail) > 300:
         detail = detail[:300] + "..."
     return detail
-
-
-def obstore_error(
-    exc: BaseException, secrets: Iterable[str], *, in_body: bool = False
-) -> ObstoreDriverError | None:
-    """An obstore exception as a safe DriverError (None: not an obstore exception).
-    ``in_body``: raised while reading a response body (then the core may retry)."""
-    code = obstore_code(exc)
-    if code is None:
-        return None
-    return ObstoreDriverError(code, safe_detail(exc, secrets), retry_in_core=in_body)
