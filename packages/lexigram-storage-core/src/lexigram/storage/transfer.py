@@ -29,7 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import attrs
@@ -45,6 +52,7 @@ __all__ = [
     "Part",
     "PartUpload",
     "RangeRead",
+    "chain",
     "plan_ranges",
     "pump",
     "read_ranges",
@@ -215,6 +223,16 @@ async def upload_parts(
     except BaseException:
         await shielded(upload.abort())
         raise
+
+
+async def chain(head: Iterable[T], rest: AsyncIterable[T] | None = None) -> AsyncIterator[T]:
+    """The items of ``head`` (parts a driver already read, to choose how to upload),
+    then those of ``rest`` (the body's remaining blocks)."""
+    for item in head:
+        yield item
+    if rest is not None:
+        async for item in rest:
+            yield item
 
 
 async def shielded(work: Awaitable[object]) -> None:

@@ -32,17 +32,13 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
+from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["AzureBlobDriver"]
 
 #: keys per Blob Batch request (the service's limit).
 BATCH_LIMIT = 256
 _GONE = frozenset({200, 202, 404})
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # an empty async generator
 
 
 def _quoted(etag: str | None) -> str | None:
@@ -93,6 +89,9 @@ class AzureBlobDriver(BlobDriver):
         if self._conn.account_key:
             self._secrets.append(self._conn.account_key)
         self._delegation = DelegationKeys()
+        # downloads and download_into: parallel ranged reads by the core (read_range)
+        self.read_part_size = config.download_chunk_size
+        self.read_concurrency = config.max_concurrency
         #: None: not tried yet; False: the endpoint refused batch requests (Azurite).
         self.batch_delete_supported: bool | None = None
 
@@ -243,8 +242,7 @@ class AzureBlobDriver(BlobDriver):
                 with self._sdk(create=create_only):
                     size, reply = await upload_blocks(
                         blob,
-                        head,
-                        blocks,
+                        chain(head, blocks),
                         concurrency=cfg.max_concurrency,
                         commit={
                             "content_settings": settings,
@@ -304,8 +302,7 @@ class AzureBlobDriver(BlobDriver):
             with self._sdk(create=True):
                 _, reply = await upload_blocks(
                     blob,
-                    [data],
-                    _nothing(),
+                    chain([data]),
                     concurrency=1,
                     commit={
                         "content_settings": settings,
@@ -329,22 +326,26 @@ class AzureBlobDriver(BlobDriver):
         # checked against the MD5 the service computed of what it sent.
         return {"validate_content": "md5"} if self.config.checksums else {}
 
-    async def read(
-        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
-    ) -> bytes:
+    async def read_range(
+        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+    ) -> RangeRead:
+        # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         with self._sdk():
             downloader = await self._blob(key).download_blob(
                 max_concurrency=1,
                 # the bytes stored, also of a blob with Content-Encoding: gzip
                 decompress=False,
-                **self._window(start, end),
+                offset=start,
+                length=end - start,
                 **self._validation(),
                 **read_args(conditions),
             )
+            props = downloader.properties
             if conditions is not None:
-                conditions.check(downloader.properties.etag)
+                conditions.check(props.etag)
             data: bytes = await downloader.readall()
-        return data
+        total = int(str(props.content_range).rsplit("/", 1)[1])
+        return RangeRead(data, total, _quoted(props.etag))
 
     async def stream(
         self,
