@@ -268,6 +268,12 @@ class BlobDriver(abc.ABC):
         """
         raise DriverError(ErrorCode.NOT_SUPPORTED, "read_range")
 
+    async def check_whole(self, first: RangeRead, data: memoryview) -> None:
+        """Check a whole object read by parallel ranged reads against the digest its
+        first answer carried (``first.checksum``, set by :meth:`read_range`); raise
+        ``DATA_CORRUPTED`` if they differ. Default: nothing to check."""
+        return None
+
     @abc.abstractmethod
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         """Info of one object; ``NOT_FOUND`` if it does not exist."""

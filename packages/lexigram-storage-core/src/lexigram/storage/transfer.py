@@ -22,7 +22,9 @@ Reads: a driver that implements the range-read primitive
 gets parallel ranged reads (:func:`read_ranges`, :func:`read_ranges_into`) from the
 base class: the first range tells the object's size and ETag, the rest of the bytes
 come in ranges of ``read_part_size``, at most ``read_concurrency`` at once, each pinned
-to that ETag so an overwrite midway fails the read instead of mixing two versions.
+to that ETag so an overwrite midway fails the read instead of mixing two versions. A
+read of a whole object whose first answer carried the object's digest is handed to the
+driver's ``check_whole`` once complete.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ async def pump(
     retryable: Callable[[BaseException], bool] = _never,
     max_parts: int | None = None,
     too_many: str = "",
+    size_of: Callable[[P], int] = _size,
 ) -> list[R]:
     """Send every item of ``parts`` with ``send`` (at most ``concurrency`` in flight)
     and return the results in item order.
@@ -134,7 +137,8 @@ async def pump(
     ``retryable`` accepts is tried again, up to ``retry.attempts`` tries in all, after
     ``retry.delay(attempt)``. On the first failure (or a cancellation) every running
     send is cancelled and awaited, then the error is raised. ``max_parts``: more items
-    than that is ``INVALID_ARGUMENT`` with the message ``too_many``.
+    than that is ``INVALID_ARGUMENT`` with the message ``too_many``. ``size_of``: the
+    bytes of an item, for :attr:`Part.offset` (default: its length, or a range's).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -179,7 +183,7 @@ async def pump(
             if max_parts is not None and number > max_parts:
                 raise DriverError(ErrorCode.INVALID_ARGUMENT, too_many)
             tasks.append(asyncio.ensure_future(one(Part(number, offset, item))))
-            offset += _size(item)
+            offset += size_of(item)
             del item
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -204,6 +208,7 @@ async def upload_parts(
     retryable: Callable[[BaseException], bool] = _never,
     max_parts: int | None = None,
     too_many: str = "",
+    size_of: Callable[[P], int] = _size,
 ) -> T:
     """Send every part of ``parts`` through ``upload.send`` (see :func:`pump`), then
     ``commit`` the results, in part order. On any failure or cancellation (of a part,
@@ -218,6 +223,7 @@ async def upload_parts(
             retryable=retryable,
             max_parts=max_parts,
             too_many=too_many,
+            size_of=size_of,
         )
         return await commit(results)
     except BaseException:
@@ -259,6 +265,9 @@ class RangeRead:
     size: int
     #: the object's ETag, if the answer had one (parts are pinned to it).
     etag: str | None = None
+    #: the whole object's digest, as the answer gave it, for the driver's
+    #: :meth:`~lexigram.storage.driver.BlobDriver.check_whole` (None: nothing to check).
+    checksum: bytes | None = None
 
 
 def _pinned(
@@ -336,12 +345,16 @@ async def read_ranges(
     """The bytes ``[start, end)`` of ``key`` by parallel ranged reads (see the module)."""
     first, got_end, stop = await _first(driver, key, start, end, conditions)
     if got_end >= stop:
-        data = first.data
-        return data if isinstance(data, bytes) else bytes(data)
-    pinned = _pinned(driver, first, conditions)
-    ranges = plan_ranges(stop, driver.read_part_size, got_end)
-    rest = await _rest(driver, key, ranges, pinned, lambda a, b, data: data)
-    return b"".join([first.data, *rest])
+        data = first.data if isinstance(first.data, bytes) else bytes(first.data)
+    else:
+        pinned = _pinned(driver, first, conditions)
+        ranges = plan_ranges(stop, driver.read_part_size, got_end)
+        rest = await _rest(driver, key, ranges, pinned, lambda a, b, data: data)
+        data = b"".join([first.data, *rest])
+        del rest
+    if first.checksum is not None and start == 0 and stop == first.size:
+        await driver.check_whole(first, memoryview(data))
+    return data
 
 
 async def read_ranges_into(
@@ -365,14 +378,14 @@ async def read_ranges_into(
         )
     head = got_end - start
     buffer[:head] = first.data
-    if got_end >= stop:
-        return total
-    pinned = _pinned(driver, first, conditions)
-    ranges = plan_ranges(stop, driver.read_part_size, got_end)
-    del first
+    if got_end < stop:
+        pinned = _pinned(driver, first, conditions)
+        ranges = plan_ranges(stop, driver.read_part_size, got_end)
 
-    def place(a: int, b: int, data: bytes | bytearray | memoryview) -> None:
-        buffer[a - start : b - start] = data
+        def place(a: int, b: int, data: bytes | bytearray | memoryview) -> None:
+            buffer[a - start : b - start] = data
 
-    await _rest(driver, key, ranges, pinned, place)
+        await _rest(driver, key, ranges, pinned, place)
+    if first.checksum is not None and start == 0 and stop == first.size:
+        await driver.check_whole(first, buffer[:total])
     return total
