@@ -89,6 +89,34 @@ def test_plan_ranges() -> None:
     assert plan_ranges(5, 4, start=5) == []
     with pytest.raises(ValueError, match="positive"):
         plan_ranges(10, 0)
+    gib = 1024 * MIB
+    ranges = plan_ranges(6 * gib + 1, 512 * MIB)
+    assert ranges[0] == (0, 512 * MIB) and ranges[-1] == (6 * gib, 6 * gib + 1)
+    assert all(b - a == 512 * MIB for a, b in ranges[:-1])
+
+
+async def test_a_failed_part_cancels_the_others_and_stops_taking_parts() -> None:
+    cancelled: list[int] = []
+    pulled: list[int] = []
+
+    async def source() -> AsyncIterator[int]:
+        for i in range(100):
+            pulled.append(i)
+            yield i
+
+    async def send(part: Part[int]) -> None:
+        if part.data == 2:
+            raise RuntimeError("part 3 failed")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(part.data)
+            raise
+
+    with pytest.raises(RuntimeError, match="part 3 failed"):
+        await pump(source(), send, concurrency=3)
+    assert sorted(cancelled) == [0, 1]
+    assert pulled == [0, 1, 2]  # nothing more was taken from the body
 
 
 async def test_results_in_part_order_whatever_order_parts_finish() -> None:

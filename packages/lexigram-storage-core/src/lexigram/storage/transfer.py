@@ -233,9 +233,13 @@ async def upload_parts(
 
 async def chain(head: Iterable[T], rest: AsyncIterable[T] | None = None) -> AsyncIterator[T]:
     """The items of ``head`` (parts a driver already read, to choose how to upload),
-    then those of ``rest`` (the body's remaining blocks)."""
-    for item in head:
-        yield item
+    then those of ``rest`` (the body's remaining blocks). Drops each item of ``head``
+    once handed out, so a part sent is not kept alive here."""
+    items = list(head)
+    items.reverse()
+    del head
+    while items:
+        yield items.pop()
     if rest is not None:
         async for item in rest:
             yield item

@@ -237,12 +237,13 @@ class AzureBlobDriver(BlobDriver):
             if create_only and await self.exists(key):
                 # Cheap early answer; the commit below is what makes create atomic.
                 raise DriverError(ErrorCode.ALREADY_EXISTS)
-            head = [first] if second is None else [first, second]
+            parts = chain([first] if second is None else [first, second], blocks)
+            del first, second  # a block is held by the pump only
             try:
                 with self._sdk(create=create_only):
                     size, reply = await upload_blocks(
                         blob,
-                        chain(head, blocks),
+                        parts,
                         concurrency=cfg.max_concurrency,
                         commit={
                             "content_settings": settings,

@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock
-from lexigram.storage.azure.errors import block_list_lost, classify_azure
+from lexigram.storage.azure.errors import block_list_lost
 from lexigram.storage.errors import DriverError, ErrorCode
-from lexigram.storage.repair import REPAIRS
-from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.transfer import Part, upload_parts
 
 if TYPE_CHECKING:
@@ -50,10 +48,6 @@ def as_bytes(block: bytes | bytearray | memoryview) -> bytes:
         return block.obj
     return bytes(block)
 
-
-#: a block refused for its Content-MD5 is sent again (transient failures are retried by
-#: the SDK's own retry policy, inside each Put Block).
-BLOCK_RETRY = RetryPolicy(attempts=REPAIRS + 1)
 
 #: piece of a block handed to the socket at a time.
 WRITE_PIECE = 256 * 1024
@@ -113,11 +107,6 @@ class _StagedBlocks:
         return None
 
 
-def _refused_block(exc: BaseException) -> bool:
-    """A block the service refused for its Content-MD5 (altered on the way): send it again."""
-    return classify_azure(exc) is ErrorCode.DATA_CORRUPTED
-
-
 async def upload_blocks(
     blob: BlobClient,
     blocks: AsyncIterable[bytes | bytearray | memoryview],
@@ -127,10 +116,11 @@ async def upload_blocks(
     checksums: bool = True,
 ) -> tuple[int, dict[str, Any]]:
     """Stage every block through the core's part pump (at most ``concurrency`` in
-    flight, a refused block sent again), then commit them in order.
+    flight), then commit them in order. A failed Put Block is retried by the SDK's own
+    retry policy (transient failures); the pump does not send a block again.
 
     ``checksums``: each Put Block carries the block's Content-MD5, so a block altered in
-    transit is refused (and sent again); nothing is committed until every block is in.
+    transit is refused and nothing is committed (the old blob stays).
 
     Returns the total size and the SDK's commit response. Memory: at most
     ``concurrency`` blocks, in flight or being filled.
@@ -153,6 +143,4 @@ async def upload_blocks(
         blocks,
         concurrency=concurrency,
         commit=commit_blocks,
-        retry=BLOCK_RETRY,
-        retryable=_refused_block,
     )

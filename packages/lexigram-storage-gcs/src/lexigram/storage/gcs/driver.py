@@ -214,6 +214,8 @@ class GCSDriver(BlobDriver):
                 resource["metadata"] = dict(metadata)
             resource.update(resource_fields(headers))
             checksum = Crc32c() if self.config.checksums else None
+            chunks = chain([first], blocks)
+            del first  # a chunk is held by the pump only
             result = await resumable_upload(
                 sdk.session,
                 url=self._upload_url,
@@ -224,7 +226,7 @@ class GCSDriver(BlobDriver):
                 content_type=content_type,
                 size=body.size,
                 chunk_size=chunk,
-                chunks=chain([first], blocks),
+                chunks=chunks,
                 timeout=self._timeout,
                 checksum=checksum,
             )

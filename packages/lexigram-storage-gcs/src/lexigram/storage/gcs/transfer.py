@@ -127,8 +127,15 @@ class _Session:
         else:
             status = await self._put(b"", "bytes */*")
             if status.status in (200, 201):
-                self.result = await status.json(content_type=None)
-                return  # the upload completed after all
+                if last:
+                    self.result = await status.json(content_type=None)
+                    return  # the upload completed after all
+                status.release()
+                raise DriverError(
+                    ErrorCode.UNAVAILABLE,
+                    f"resumable upload of the chunk at {offset} got HTTP {status.status} to "
+                    "its status query, not 308: the session ended before its last chunk",
+                )
             kept = _next_byte(status.headers.get("Range", ""))
             status.release()
             if not last and kept == offset + n:
