@@ -328,7 +328,13 @@ class Counting(MemoryDriver):
         self.before_range: dict[int, object] = {}  # range number -> a callable to run first
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
         number = len(self.ranges)
         self.ranges.append((start, end))
@@ -340,7 +346,9 @@ class Counting(MemoryDriver):
             planted = self.before_range.pop(number, None)
             if planted is not None:
                 await planted()  # type: ignore[operator]
-            return await super().read_range(key, start=start, end=end, conditions=conditions)
+            return await super().read_range(
+                key, start=start, end=end, conditions=conditions, into=into
+            )
         finally:
             self.in_flight -= 1
 

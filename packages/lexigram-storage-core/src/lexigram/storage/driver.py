@@ -256,10 +256,20 @@ class BlobDriver(abc.ABC):
         return pos
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
         """The range-read primitive of parallel reads: the bytes ``[start, end)`` (fewer
         when the object ends first) with the object's total size and ETag, from one request.
+
+        ``into`` (a ``download_into``): room for the bytes (``end - start`` of it) in the
+        caller's buffer; a driver that can write them there does so and returns
+        ``RangeRead(into[:n], ...)``, otherwise the core copies its bytes there.
 
         Core guarantees: ``0 <= start < end``. Driver must: raise ``NOT_FOUND`` for a
         missing key, ``INVALID_RANGE`` if ``start`` is at or past the end of a non-empty

@@ -155,10 +155,16 @@ class PrefixedDriver(BlobDriver):
         )
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
         return await self.inner.read_range(
-            self._in(key), start=start, end=end, **_given(conditions)
+            self._in(key), start=start, end=end, into=into, **_given(conditions)
         )
 
     async def check_whole(self, first: RangeRead, data: memoryview) -> None:

@@ -291,13 +291,24 @@ def _changed(exc: DriverError) -> DriverError:
     )
 
 
+def _in_place(data: bytes | bytearray | memoryview, into: memoryview | None) -> bool:
+    """Whether the driver wrote a range where it was asked (``into``)."""
+    return into is not None and isinstance(data, memoryview) and data.obj is into.obj
+
+
 async def _first(
-    driver: BlobDriver, key: str, start: int, end: int | None, conditions: Conditions | None
+    driver: BlobDriver,
+    key: str,
+    start: int,
+    end: int | None,
+    conditions: Conditions | None,
+    buffer: memoryview | None = None,
 ) -> tuple[RangeRead, int, int]:
     """The first range ``[start, start + part)`` and where the read stops."""
     part = driver.read_part_size
     first_end = start + part if end is None else min(end, start + part)
-    first = await driver.read_range(key, start=start, end=first_end, conditions=conditions)
+    room = {} if buffer is None or buffer.nbytes < first_end - start else {"into": buffer}
+    first = await driver.read_range(key, start=start, end=first_end, conditions=conditions, **room)
     stop = first.size if end is None else min(end, first.size)
     got = _size(first.data)
     if start >= stop:
@@ -319,11 +330,13 @@ async def _rest(
     ranges: Sequence[tuple[int, int]],
     conditions: Conditions | None,
     place: Callable[[int, int, bytes | bytearray | memoryview], T],
+    target: Callable[[int, int], memoryview] | None = None,
 ) -> list[T]:
     async def fetch(part: Part[tuple[int, int]]) -> T:
         a, b = part.data
+        room = {} if target is None else {"into": target(a, b)}
         try:
-            got = await driver.read_range(key, start=a, end=b, conditions=conditions)
+            got = await driver.read_range(key, start=a, end=b, conditions=conditions, **room)
         except DriverError as exc:
             if conditions is not None and exc.code is ErrorCode.FAILED_PRECONDITION:
                 raise _changed(exc) from exc
@@ -371,25 +384,31 @@ async def read_ranges_into(
     conditions: Conditions | None,
 ) -> int:
     """Write ``[start, end)`` of ``key`` into ``buffer`` by parallel ranged reads, each
-    part copied into its place as it arrives; return the number of bytes written."""
+    part written in its place by the driver (``read_range(into=)``) or copied there as it
+    arrives; return the number of bytes written."""
     from lexigram.storage.driver import buffer_too_small
 
-    first, got_end, stop = await _first(driver, key, start, end, conditions)
+    first, got_end, stop = await _first(driver, key, start, end, conditions, buffer)
     total = max(0, stop - start)
     if total > buffer.nbytes:
         raise DriverError(
             ErrorCode.INVALID_ARGUMENT, buffer_too_small(buffer.nbytes, total, exact=True)
         )
     head = got_end - start
-    buffer[:head] = first.data
+    if not _in_place(first.data, buffer):
+        buffer[:head] = first.data
     if got_end < stop:
         pinned = _pinned(driver, first, conditions)
         ranges = plan_ranges(stop, driver.read_part_size, got_end)
 
-        def place(a: int, b: int, data: bytes | bytearray | memoryview) -> None:
-            buffer[a - start : b - start] = data
+        def target(a: int, b: int) -> memoryview:
+            return buffer[a - start : b - start]
 
-        await _rest(driver, key, ranges, pinned, place)
+        def place(a: int, b: int, data: bytes | bytearray | memoryview) -> None:
+            if not _in_place(data, buffer):
+                buffer[a - start : b - start] = data
+
+        await _rest(driver, key, ranges, pinned, place, target)
     if first.checksum is not None and start == 0 and stop == first.size:
         await driver.check_whole(first, buffer[:total])
     return total

@@ -328,7 +328,13 @@ class AzureBlobDriver(BlobDriver):
         return {"validate_content": "md5"} if self.config.checksums else {}
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
         # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         with self._sdk():

@@ -112,7 +112,13 @@ class MemoryDriver(BlobDriver):
         return data[start:end]
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
         data, info = self._get(key, conditions)
         return RangeRead(data[start:end], len(data), info.etag)

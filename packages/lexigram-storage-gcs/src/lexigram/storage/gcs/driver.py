@@ -432,7 +432,13 @@ class GCSDriver(BlobDriver):
         return reply
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
         # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         reply = await self._media(key, start, end, conditions)

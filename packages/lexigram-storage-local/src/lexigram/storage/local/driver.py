@@ -154,10 +154,17 @@ class LocalDriver(BlobDriver):
         return await loop.run_in_executor(None, self.files.read, key, start, end)
 
     async def read_range(
-        self, key: str, *, start: int, end: int, conditions: Conditions | None = None
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
     ) -> RangeRead:
-        loop = asyncio.get_running_loop()
-        data, size, etag = await loop.run_in_executor(None, self.files.read_range, key, start, end)
+        # with ``into``: preadv straight into the caller's buffer, no copy at all
+        read = functools.partial(self.files.read_range, key, start, end, into)
+        data, size, etag = await asyncio.get_running_loop().run_in_executor(None, read)
         if conditions is not None:
             conditions.check(etag)  # of the very file read
         return RangeRead(data, size, etag)
