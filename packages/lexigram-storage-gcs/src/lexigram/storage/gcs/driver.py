@@ -442,13 +442,28 @@ class GCSDriver(BlobDriver):
     ) -> RangeRead:
         # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         reply = await self._media(key, start, end, conditions)
-        try:
-            data = await reply.read()
-        finally:
-            reply.release()
         headers = reply.headers
         span = headers.get("Content-Range", "")
-        if reply.status == 206 and "/" in span:
+        ranged = reply.status == 206 and "/" in span
+        data: bytes | memoryview
+        try:
+            if ranged and into is not None:
+                # each piece copied into the caller's buffer as it arrives
+                filled, room = 0, into.nbytes
+                async for piece in reply.content.iter_any():
+                    n = len(piece)
+                    if filled + n > room:
+                        raise DriverError(
+                            ErrorCode.UNAVAILABLE, "a ranged read returned more than asked"
+                        )
+                    into[filled : filled + n] = piece
+                    filled += n
+                data = into[:filled]
+            else:
+                data = await reply.read()
+        finally:
+            reply.release()
+        if ranged:
             total = int(span.rsplit("/", 1)[1])
         else:  # the whole object (the server did not take the range)
             total = len(data)
