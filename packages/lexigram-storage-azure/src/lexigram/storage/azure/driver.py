@@ -32,6 +32,7 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
+from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["AzureBlobDriver"]
@@ -39,6 +40,8 @@ __all__ = ["AzureBlobDriver"]
 #: keys per Blob Batch request (the service's limit).
 BATCH_LIMIT = 256
 _GONE = frozenset({200, 202, 404})
+#: the waits between polls of a pending server-side copy (0.05 s doubling up to 2 s, jittered)
+_COPY_POLL = RetryPolicy(base_delay=0.05, max_delay=2.0)
 
 
 def _quoted(etag: str | None) -> str | None:
@@ -491,7 +494,7 @@ class AzureBlobDriver(BlobDriver):
             source_url += "?" + self._conn.sas_token  # the source must be readable too
         target = self._blob(dst)
         deadline = time.monotonic() + self.config.copy_timeout
-        delay = 0.05
+        polls = 0
         with self._sdk():
             reply = await target.start_copy_from_url(source_url)
             status = reply.get("copy_status")
@@ -504,8 +507,8 @@ class AzureBlobDriver(BlobDriver):
                         ErrorCode.UNAVAILABLE,
                         f"server-side copy still pending after {self.config.copy_timeout:g} s",
                     )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                polls += 1
+                await asyncio.sleep(_COPY_POLL.delay(polls))  # the core's backoff
                 props = await target.get_blob_properties()
                 status = props.copy.status
                 description = props.copy.status_description or ""
