@@ -90,9 +90,12 @@ async def _compare(
     }
     await ours.close()
     await base.close()
+    # local's download is its own one-call read on both sides: a control row, showing
+    # how far apart two runs of the same code land on this machine
+    control = " (control: same code both sides)" if label == "local" else ""
     return [
         _row(f"{label} download_into {size // MIB} MiB", into["ours"], into["base"], **extra),
-        _row(f"{label} download {size // MIB} MiB", whole["ours"], whole["base"], **extra),
+        _row(f"{label} download {size // MIB} MiB{control}", whole["ours"], whole["base"], **extra),
     ]
 
 

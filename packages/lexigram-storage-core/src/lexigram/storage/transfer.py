@@ -261,7 +261,7 @@ async def shielded(work: Awaitable[object]) -> None:
 
 @attrs.frozen
 class RangeRead:
-    """What :meth:`BlobDriver.read_range <lexigram.storage.driver.BlobDriver.read_range>`
+    """What :meth:`~lexigram.storage.driver.BlobDriver.read_range`
     returns: the bytes of the range, and the object's size and ETag from the same answer."""
 
     data: bytes | bytearray | memoryview
