@@ -2,10 +2,12 @@
 
 Objects are addressed through the JSON API (``{api_root}/storage/v1/b/...``). The aiohttp
 session, the SDK client and the credentials are created on first use and released by
-:meth:`GCSDriver.close`. Requests of the SDK's calls are used as they are (upload,
-download, metadata, list, delete, rewrite, bucket metadata); resumable uploads in chunks
-and V4 URL signing are done here, because the SDK reads resumable bodies whole and
-signs only for ``storage.googleapis.com``.
+:meth:`GCSDriver.close`; the credentials' files (a key file, or those of Application
+Default Credentials) are read and the SDK client built in a worker thread, never on the
+event loop. Requests of the SDK's calls are used as they are (upload, download, metadata,
+list, delete, rewrite, bucket metadata); resumable uploads in chunks and V4 URL signing
+are done here, because the SDK reads resumable bodies whole and signs only for
+``storage.googleapis.com``.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class GCSDriver(BlobDriver):
         #: the bytes stored, and its CRC32C checks out).
         self._media_http: aiohttp.ClientSession | None = None
         self._sdk: Storage | None = None
+        self._making = asyncio.Lock()  # one client is built at a time
         self._token: Token | None = None
         self._iam: IamClient | None = None
         self._signer: Signer | None = None
@@ -122,42 +125,58 @@ class GCSDriver(BlobDriver):
 
     # -- clients ----------------------------------------------------------------------
 
-    def _client(self) -> Storage:
-        # Synchronous on purpose: no await between the check and the assignment.
+    async def _client(self) -> Storage:
+        """The SDK client, made on first use (by ``_open``, one at a time)."""
         if self._sdk is None:
-            path = self.config.credentials_path
-            if path is not None:
-                # Checked again for drivers built without StorageConfig: gcloud-aio-auth
-                # silently falls back to the metadata server on a malformed key file.
-                problem = check_key_file(path)
-                if problem:
-                    raise DriverError(ErrorCode.PERMISSION_DENIED, problem)
-            self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.config.max_connections),
-                timeout=self._timeout,
-                trace_configs=self._trace_configs or None,
-            )
-            self._media_http = aiohttp.ClientSession(
-                connector=self._http.connector,
-                connector_owner=False,
-                timeout=self._timeout,
-                trace_configs=self._trace_configs or None,
-                auto_decompress=False,
-            )
-            # gcloud-aio types `session` as its own alias of aiohttp.ClientSession.
-            http: Any = self._http
-            token = self._make_token(http)
-            self._token = token
-            # the key file's secrets, kept out of every log record until close()
-            if self._hidden is None:
-                self._hidden = hide_in_logs(_key_secrets(self.config, token))
-            self._sdk = Storage(
-                token=token,
-                session=http,
-                api_root=self._root,
-                api_is_dev=self.config.is_anonymous,
-            )
+            async with self._making:
+                if self._sdk is None:
+                    self._sdk = await self._open()
         return self._sdk
+
+    async def _open(self) -> Storage:
+        """Make the aiohttp sessions here, on the loop; read the credentials' files and
+        build the SDK objects in a worker thread (``_build``), so that the loop keeps
+        serving other requests meanwhile."""
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.config.max_connections),
+            timeout=self._timeout,
+            trace_configs=self._trace_configs or None,
+        )
+        media = aiohttp.ClientSession(
+            connector=http.connector,
+            connector_owner=False,
+            timeout=self._timeout,
+            trace_configs=self._trace_configs or None,
+            auto_decompress=False,
+        )
+        try:
+            token, sdk = await asyncio.to_thread(self._build, http)
+        except BaseException:
+            await media.close()
+            await http.close()
+            raise
+        self._http, self._media_http, self._token = http, media, token
+        # the key file's secrets, kept out of every log record until close()
+        if self._hidden is None:
+            self._hidden = hide_in_logs(_key_secrets(self.config, token))
+        return sdk
+
+    def _build(self, http: Any) -> tuple[Token | None, Storage]:
+        """The credentials and the SDK client over ``http`` (blocking: file reads)."""
+        path = self.config.credentials_path
+        if path is not None:
+            # Checked again for drivers built without StorageConfig: gcloud-aio-auth
+            # silently falls back to the metadata server on a malformed key file.
+            problem = check_key_file(path)
+            if problem:
+                raise DriverError(ErrorCode.PERMISSION_DENIED, problem)
+        token = self._make_token(http)
+        # gcloud-aio types `session` as its own alias of aiohttp.ClientSession. Without a
+        # token (anonymous) the SDK makes its own, unused one: also here, off the loop.
+        sdk = Storage(
+            token=token, session=http, api_root=self._root, api_is_dev=self.config.is_anonymous
+        )
+        return token, sdk
 
     def _make_token(self, http: Any) -> Token | None:
         path = self.config.credentials_path
@@ -171,7 +190,7 @@ class GCSDriver(BlobDriver):
         """The Authorization header of a request sent on the SDK's session, from
         gcloud-aio-auth's public ``Token.get()``; none when anonymous (emulators), as the
         SDK's own requests (``api_is_dev``), even when a key file is there for signing."""
-        self._client()
+        await self._client()
         token = self._token
         if token is None or self.config.is_anonymous:
             return {}
@@ -190,7 +209,7 @@ class GCSDriver(BlobDriver):
         headers: HttpHeaders = NO_HEADERS,
         if_match: str | None = None,
     ) -> BlobInfo:
-        sdk = self._client()
+        sdk = await self._client()
         params = dict(self._writes)
         if create_only:
             params["ifGenerationMatch"] = "0"
@@ -316,7 +335,8 @@ class GCSDriver(BlobDriver):
         }
         # aiohttp warns on raw bodies over 1 MiB; a BytesIO is sent without a copy.
         payload: Any = body if len(body) <= 1024 * 1024 else io.BytesIO(body)
-        reply = await self._client().session.post(
+        sdk = await self._client()
+        reply = await sdk.session.post(
             self._upload_url,
             headers=request_headers,
             params={**params, "uploadType": "multipart"},
@@ -522,7 +542,8 @@ class GCSDriver(BlobDriver):
             raise _corrupted()
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
-        resource = await self._client().download_metadata(self._bucket, key, timeout=self._timeout)
+        sdk = await self._client()
+        resource = await sdk.download_metadata(self._bucket, key, timeout=self._timeout)
         info = blob_info(resource)
         if conditions is not None:
             conditions.check(info.etag)  # of that one resource: as atomic as the GET
@@ -531,7 +552,7 @@ class GCSDriver(BlobDriver):
     async def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None = None
     ) -> AsyncIterator[BlobInfo]:
-        sdk = self._client()
+        sdk = await self._client()
         params = {"prefix": prefix, "maxResults": _PAGE}
         if delimiter is not None:
             params["delimiter"] = delimiter
@@ -567,8 +588,9 @@ class GCSDriver(BlobDriver):
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         # (fake-gcs-server ignores the preconditions of a delete; GCS checks them)
         params = None if if_match is None else match_params(if_match)
+        sdk = await self._client()
         try:
-            await self._client().delete(self._bucket, key, timeout=self._timeout, params=params)
+            await sdk.delete(self._bucket, key, timeout=self._timeout, params=params)
         except aiohttp.ClientResponseError as exc:
             if exc.status == 404 and not bucket_missing(exc):
                 if if_match is not None:
@@ -584,8 +606,9 @@ class GCSDriver(BlobDriver):
         params: dict[str, str] = {}
         if self.config.kms_key_name:
             params["destinationKmsKeyName"] = self.config.kms_key_name
+        sdk = await self._client()
         # objects.rewrite, repeated with the rewrite token until done
-        await self._client().copy(
+        await sdk.copy(
             self._bucket, src, self._bucket, new_name=dst, params=params, timeout=self._timeout
         )
 
@@ -639,7 +662,7 @@ class GCSDriver(BlobDriver):
         return PresignedPost(url=url, fields=fields)
 
     async def _signing(self) -> tuple[Signer, str]:
-        self._client()
+        await self._client()
         token = self._token
         data: Mapping[str, Any] = token.service_data if token is not None else {}
         email = data.get("client_email")
@@ -675,8 +698,9 @@ class GCSDriver(BlobDriver):
     # -- health and lifecycle ---------------------------------------------------------
 
     async def ping(self) -> None:
+        sdk = await self._client()
         try:
-            await self._client().get_bucket_metadata(self._bucket, timeout=self._timeout)
+            await sdk.get_bucket_metadata(self._bucket, timeout=self._timeout)
         except aiohttp.ClientResponseError as exc:
             if exc.status == 404:
                 raise self._no_bucket(exc) from exc
@@ -691,6 +715,8 @@ class GCSDriver(BlobDriver):
         token, self._token = self._token, None
         self._sdk = None
         self._iam = None
+        if not self._making.locked():
+            self._making = asyncio.Lock()  # unbound: the driver may be used on another loop
         if token is not None:
             pending = token.acquiring
             if pending is not None and not pending.done():
