@@ -313,7 +313,8 @@ class BlobStore(Attempts):
     ) -> int:
         """Write the object, or ``range=(start, end)`` of it, into ``buffer`` from its
         start; return the number of bytes written. Drivers with parallel ranged reads
-        (s3, r2) write each part in place: no copy of the object is held beside it."""
+        (s3, r2, and every driver with ``read_range``: gcs, azure, local) write each part
+        in place: no copy of the object is held beside it."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)

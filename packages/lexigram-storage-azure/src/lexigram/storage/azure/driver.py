@@ -32,17 +32,16 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
+from lexigram.storage.retry import RetryPolicy
+from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["AzureBlobDriver"]
 
 #: keys per Blob Batch request (the service's limit).
 BATCH_LIMIT = 256
 _GONE = frozenset({200, 202, 404})
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # an empty async generator
+#: the waits between polls of a pending server-side copy (0.05 s doubling up to 2 s, jittered)
+_COPY_POLL = RetryPolicy(base_delay=0.05, max_delay=2.0)
 
 
 def _quoted(etag: str | None) -> str | None:
@@ -94,6 +93,9 @@ class AzureBlobDriver(BlobDriver):
         if self._conn.account_key:
             self._secrets.append(self._conn.account_key)
         self._delegation = DelegationKeys()
+        # downloads and download_into: parallel ranged reads by the core (read_range)
+        self.read_part_size = config.download_chunk_size
+        self.read_concurrency = config.max_concurrency
         #: None: not tried yet; False: the endpoint refused batch requests (Azurite).
         self.batch_delete_supported: bool | None = None
 
@@ -231,12 +233,12 @@ class AzureBlobDriver(BlobDriver):
             if create_only and await self.exists(key):
                 # Cheap early answer; the commit below is what makes create atomic.
                 raise DriverError(ErrorCode.ALREADY_EXISTS)
-            head = [first] if second is None else [first, second]
+            parts = chain([first] if second is None else [first, second], blocks)
+            del first, second  # a block is held by the pump only
             try:
                 size, reply = await upload_blocks(
                     blob,
-                    head,
-                    blocks,
+                    parts,
                     concurrency=cfg.max_concurrency,
                     commit={
                         "content_settings": settings,
@@ -300,8 +302,7 @@ class AzureBlobDriver(BlobDriver):
             try:
                 _, reply = await upload_blocks(
                     blob,
-                    [data],
-                    _nothing(),
+                    chain([data]),
                     concurrency=1,
                     commit={
                         "content_settings": settings,
@@ -330,22 +331,32 @@ class AzureBlobDriver(BlobDriver):
         # checked against the MD5 the service computed of what it sent.
         return {"validate_content": "md5"} if self.config.checksums else {}
 
-    async def read(
-        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
-    ) -> bytes:
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         blob = await self._blob(key)
         downloader = await blob.download_blob(
             max_concurrency=1,
             # the bytes stored, also of a blob with Content-Encoding: gzip
             decompress=False,
-            **self._window(start, end),
+            offset=start,
+            length=end - start,
             **self._validation(),
             **read_args(conditions),
         )
+        props = downloader.properties
         if conditions is not None:
-            conditions.check(downloader.properties.etag)
+            conditions.check(props.etag)
         data: bytes = await downloader.readall()
-        return data
+        total = int(str(props.content_range).rsplit("/", 1)[1])
+        return RangeRead(data, total, _quoted(props.etag))
 
     async def stream(
         self,
@@ -485,7 +496,7 @@ class AzureBlobDriver(BlobDriver):
             source_url += "?" + self._conn.sas_token  # the source must be readable too
         target = await self._blob(dst)
         deadline = time.monotonic() + self.config.copy_timeout
-        delay = 0.05
+        polls = 0
         reply = await target.start_copy_from_url(source_url)
         status = reply.get("copy_status")
         description = ""
@@ -497,8 +508,8 @@ class AzureBlobDriver(BlobDriver):
                     ErrorCode.UNAVAILABLE,
                     f"server-side copy still pending after {self.config.copy_timeout:g} s",
                 )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            polls += 1
+            await asyncio.sleep(_COPY_POLL.delay(polls))  # the core's backoff
             props = await target.get_blob_properties()
             status = props.copy.status
             description = props.copy.status_description or ""

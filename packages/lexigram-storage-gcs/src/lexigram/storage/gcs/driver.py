@@ -26,7 +26,7 @@ from gcloud.aio.auth import IamClient, Token, decode
 from gcloud.aio.storage import Storage
 
 from lexigram.storage.body import UploadBody
-from lexigram.storage.conditions import Conditions
+from lexigram.storage.conditions import Conditions, quoted
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
@@ -49,11 +49,14 @@ from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.repair import keep_intact
+from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["GCSDriver"]
 
 _SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
 _PAGE = "1000"
+#: whole objects read in parts at least this large are hashed in a worker thread.
+_HASH_IN_THREAD = 1024 * 1024
 
 
 class GCSDriver(BlobDriver):
@@ -82,6 +85,9 @@ class GCSDriver(BlobDriver):
     ) -> None:
         self.config = config
         self.delete_concurrency = config.max_concurrency  # the core's delete_many fans out
+        # downloads and download_into: parallel ranged reads by the core (read_range)
+        self.read_part_size = config.chunk_size
+        self.read_concurrency = config.max_concurrency
         self._trace_configs = list(trace_configs)
         self._bucket = config.bucket
         self._root = config.api_root
@@ -233,6 +239,8 @@ class GCSDriver(BlobDriver):
                 resource["metadata"] = dict(metadata)
             resource.update(resource_fields(headers))
             checksum = Crc32c() if self.config.checksums else None
+            chunks = chain([first], blocks)
+            del first  # a chunk is held by the pump only
             result = await resumable_upload(
                 sdk.session,
                 url=self._upload_url,
@@ -243,8 +251,7 @@ class GCSDriver(BlobDriver):
                 content_type=content_type,
                 size=body.size,
                 chunk_size=chunk,
-                first=first,
-                rest=blocks,
+                chunks=chunks,
                 timeout=self._timeout,
                 checksum=checksum,
             )
@@ -447,21 +454,61 @@ class GCSDriver(BlobDriver):
                 raise
         return reply
 
-    async def read(
-        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
-    ) -> bytes:
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         reply = await self._media(key, start, end, conditions)
+        headers = reply.headers
+        span = headers.get("Content-Range", "")
+        ranged = reply.status == 206 and "/" in span
+        data: bytes | memoryview
         try:
-            data = await reply.read()
+            if ranged and into is not None:
+                # each piece copied into the caller's buffer as it arrives
+                filled, room = 0, into.nbytes
+                async for piece in reply.content.iter_any():
+                    n = len(piece)
+                    if filled + n > room:
+                        raise DriverError(
+                            ErrorCode.UNAVAILABLE, "a ranged read returned more than asked"
+                        )
+                    into[filled : filled + n] = piece
+                    filled += n
+                data = into[:filled]
+            else:
+                data = await reply.read()
         finally:
             reply.release()
-        if start or end is not None or not self.config.checksums:
-            return data
-        # The whole object: checked against the CRC32C of the response's x-goog-hash.
-        expected = response_crc32c(reply.headers)
-        if expected is not None and content_crc32c(data) != expected:
+        if ranged:
+            total = int(span.rsplit("/", 1)[1])
+        else:  # the whole object (the server did not take the range)
+            total = len(data)
+            data = data[start:end]
+        generation = headers.get("x-goog-generation")
+        etag = (
+            None
+            if generation is None
+            else quoted(f"{generation}.{headers.get('x-goog-metageneration') or 1}")
+        )
+        # GCS's x-goog-hash is the whole object's, also on a ranged answer.
+        checksum = response_crc32c(headers) if self.config.checksums else None
+        return RangeRead(data, total, etag, checksum)
+
+    async def check_whole(self, first: RangeRead, data: memoryview) -> None:
+        digest = (
+            content_crc32c(data)
+            if data.nbytes < _HASH_IN_THREAD
+            else await asyncio.to_thread(content_crc32c, data)
+        )
+        if digest != first.checksum:
             raise _corrupted()
-        return data
 
     async def stream(
         self,
