@@ -10,6 +10,7 @@ against every driver.
 
 from __future__ import annotations
 
+import tempfile
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -151,7 +152,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     lines = summary(rows)
     if not lines:
         return
-    path = Path(config.cache.mkdir("reliability")) if config.cache else config.rootpath
+    # pytest's cache dir when the cacheprovider plugin is on (`-p no:cacheprovider` leaves
+    # no `config.cache`): never the checkout itself, which must stay clean
+    cache = getattr(config, "cache", None)
+    path = Path(cache.mkdir("reliability")) if cache else Path(tempfile.gettempdir())
     path = path / TABLE_FILE
     write_table(rows, path)
     terminalreporter.section("reliability figures")
