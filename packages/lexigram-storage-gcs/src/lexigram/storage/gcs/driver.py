@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import io
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +29,7 @@ from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
 from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, raise_for_status, status_of
-from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
+from lexigram.storage.gcs.integrity import response_crc32c
 from lexigram.storage.gcs.objects import RESOURCE_FIELDS, blob_info, resource_fields
 from lexigram.storage.gcs.post_policy import sign_post_policy
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
@@ -37,9 +37,9 @@ from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.gcs.versions import check_answer, match_params, read_params
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.integrity import CRC32C, b64, corrupted, keep_intact, verify_at_end
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
-from lexigram.storage.repair import keep_intact
 
 __all__ = ["GCSDriver"]
 
@@ -206,7 +206,7 @@ class GCSDriver(BlobDriver):
             if metadata:
                 resource["metadata"] = dict(metadata)
             resource.update(resource_fields(headers))
-            checksum = Crc32c() if self.config.checksums else None
+            checksum = CRC32C.running() if self.config.checksums else None
             result = await resumable_upload(
                 sdk.session,
                 url=self._upload_url,
@@ -227,7 +227,7 @@ class GCSDriver(BlobDriver):
                     sdk,
                     key,
                     result,
-                    checksum.digest(),
+                    await checksum.digest(),
                     body.data,
                     content_type,
                     metadata,
@@ -252,7 +252,7 @@ class GCSDriver(BlobDriver):
         *,
         headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
-        digest = content_crc32c(data) if self.config.checksums else None
+        digest = await CRC32C.of(data) if self.config.checksums else None
         if metadata or headers or "ifGenerationMatch" in params or digest is not None:
             # A multipart upload carries the metadata and the CRC32C, and it is the request on
             # which fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
@@ -348,18 +348,9 @@ class GCSDriver(BlobDriver):
             generation = str(answer.get("generation", ""))
             if generation:
                 params["ifGenerationMatch"] = generation
-            try:
-                return await self._put_multipart(
-                    key, data, content_type, metadata, digest, params, headers=headers
-                )
-            except aiohttp.ClientResponseError as exc:
-                if exc.status == 412:
-                    raise DriverError(
-                        ErrorCode.DATA_CORRUPTED,
-                        "the server stored altered bytes, and another writer replaced them "
-                        "before they could be repaired",
-                    ) from exc
-                raise
+            return await self._put_multipart(
+                key, data, content_type, metadata, digest, params, headers=headers
+            )
 
         async def remove(answer: dict[str, Any]) -> None:
             generation = str(answer.get("generation", ""))
@@ -376,6 +367,7 @@ class GCSDriver(BlobDriver):
             send_again=send_again if data is not None else None,
             remove=remove,
             mismatch="the CRC32C it reports differs from the one sent",
+            replaced=_precondition_failed,
         )
 
     # -- reading ----------------------------------------------------------------------
@@ -427,17 +419,26 @@ class GCSDriver(BlobDriver):
         self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
     ) -> bytes:
         reply = await self._media(key, start, end, conditions)
+        # The whole object: checked against the CRC32C of the response's x-goog-hash,
+        # hashed as the pieces arrive (never a second pass over the bytes).
+        expected = (
+            response_crc32c(reply.headers)
+            if self.config.checksums and start == 0 and end is None
+            else None
+        )
         try:
-            data = await reply.read()
+            if expected is None:
+                return await reply.read()
+            running = CRC32C.running()
+            pieces = []
+            async for piece in reply.content.iter_any():
+                await running.feed(piece)
+                pieces.append(piece)
         finally:
             reply.release()
-        if start or end is not None or not self.config.checksums:
-            return data
-        # The whole object: checked against the CRC32C of the response's x-goog-hash.
-        expected = response_crc32c(reply.headers)
-        if expected is not None and content_crc32c(data) != expected:
-            raise _corrupted()
-        return data
+        if await running.digest() != expected:
+            raise corrupted(_MISMATCH)
+        return b"".join(pieces)
 
     async def stream(
         self,
@@ -454,21 +455,15 @@ class GCSDriver(BlobDriver):
             if self.config.checksums and start == 0 and end is None
             else None
         )
-        hasher = Crc32c() if expected is not None else None
+        chunks = _chunks(response, chunk_size)
+        if expected is not None:
+            # A whole-object stream is checked at its end, before it completes.
+            chunks = verify_at_end(chunks, CRC32C, expected, mismatch=_MISMATCH)
         try:
-            content = response.content
-            while True:
-                chunk = await content.read(chunk_size)
-                if not chunk:
-                    break
-                if hasher is not None:
-                    hasher.update(chunk)
+            async for chunk in chunks:
                 yield chunk
         finally:
-            response.release()
-        if hasher is not None and hasher.digest() != expected:
-            # A whole-object stream is checked at its end, before it completes.
-            raise _corrupted()
+            await chunks.aclose()
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         try:
@@ -695,11 +690,26 @@ def _key_secrets(config: StorageGCSConfig, token: Token | None) -> list[str]:
     return out
 
 
-def _corrupted() -> DriverError:
-    return DriverError(
-        ErrorCode.DATA_CORRUPTED,
-        "the bytes received do not match the object's CRC32C (x-goog-hash)",
-    )
+#: what a whole-object read is checked against.
+_MISMATCH = "the bytes received do not match the object's CRC32C (x-goog-hash)"
+
+
+async def _chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """The body of a media response in chunks of ``chunk_size``, released at the end."""
+    try:
+        content = response.content
+        while True:
+            chunk = await content.read(chunk_size)
+            if not chunk:
+                break
+            yield chunk
+    finally:
+        response.release()
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether a repair's conditional upload found another generation in place."""
+    return isinstance(exc, aiohttp.ClientResponseError) and exc.status == 412
 
 
 def _path(info: BlobInfo) -> str:

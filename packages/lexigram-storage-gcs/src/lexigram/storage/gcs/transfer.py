@@ -24,7 +24,7 @@ from gcloud.aio.auth import AioSession
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.errors import classify_gcs
-from lexigram.storage.gcs.integrity import Crc32c, b64
+from lexigram.storage.integrity import RunningDigest, b64
 
 __all__ = ["multipart_related", "resumable_upload"]
 
@@ -82,11 +82,12 @@ async def resumable_upload(
     first: Chunk,
     rest: AsyncIterator[Chunk],
     timeout: Any,
-    checksum: Crc32c | None = None,
+    checksum: RunningDigest | None = None,
 ) -> dict[str, Any]:
     """Upload ``first`` then every chunk of ``rest``; return the object resource.
 
-    ``checksum``: a running CRC32C, fed every chunk once as it is sent; the last request
+    ``checksum``: a running CRC32C, fed every chunk once (in a worker thread, while it is
+    sent: the next chunk is read only once it is hashed); the last request
     carries its digest as ``X-Goog-Hash``, so GCS refuses an upload whose bytes differ
     (the caller compares it with the resource's ``crc32c`` too).
 
@@ -119,7 +120,7 @@ async def resumable_upload(
         # from the last request.
         put_headers = {**await auth(), "Content-Range": span, "Content-Type": content_type}
         if final and checksum is not None:
-            put_headers["X-Goog-Hash"] = f"crc32c={b64(checksum.digest())}"
+            put_headers["X-Goog-Hash"] = f"crc32c={b64(await checksum.digest())}"
         body: Any = data
         if len(data) > _PIECE:
             # aiohttp warns on (and writes in one go) raw bodies over 1 MiB: hand it the
@@ -192,7 +193,7 @@ async def resumable_upload(
             else:
                 last = n < chunk_size
             if checksum is not None:
-                checksum.update(block)
+                await checksum.feed(block)
             if last:
                 reply = await send_chunk(block, offset, last=True)
                 result: dict[str, Any] = await reply.json(content_type=None)
@@ -212,6 +213,8 @@ async def resumable_upload(
                     f"the server kept {persisted!r} of the upload, not up to {offset + n - 1}",
                 )
             offset += n
+            if checksum is not None:
+                await checksum.settled()  # before its buffer is filled again
             upcoming = await ahead
             if upcoming is None:
                 break

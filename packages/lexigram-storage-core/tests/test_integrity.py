@@ -1,0 +1,185 @@
+"""The core integrity layer: checksums off the event loop, the verify-at-end stream
+wrapper, and the repair policy's handling of a lost race (the policy itself:
+test_repair.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.integrity import (
+    CRC32C,
+    MD5,
+    Checksum,
+    Crc32c,
+    b64,
+    keep_intact,
+    verify_at_end,
+)
+
+BODY = b"the quick brown fox"
+
+
+def test_crc32c_of_every_buffer_type() -> None:
+    # the check value of CRC32C (RFC 3720): "123456789" -> e3069283
+    assert CRC32C.now(b"123456789").hex() == "e3069283"
+    assert b64(CRC32C.now(b"123456789")) == "4waSgw=="
+    for data in (bytearray(BODY), memoryview(BODY), memoryview(bytearray(BODY))):
+        assert CRC32C.now(data) == CRC32C.now(BODY)
+
+
+def test_running_crc32c_over_pieces_larger_than_its_copy_size() -> None:
+    data = bytes(range(256)) * (5 * 1024 * 1024 // 256) + b"tail"
+    running = Crc32c()
+    view = memoryview(bytearray(data))
+    running.update(view[:3])
+    running.update(view[3 : 3 * 1024 * 1024 + 7])
+    running.update(view[3 * 1024 * 1024 + 7 :])
+    assert running.digest() == CRC32C.now(data)
+
+
+class _Recording:
+    """A checksum that records the thread each body was hashed in."""
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def new(self) -> hashlib._Hash:
+        threads = self.threads
+
+        class Md5:
+            def __init__(self) -> None:
+                self.inner = hashlib.md5()
+
+            def update(self, data: bytes | bytearray | memoryview) -> None:
+                threads.append(threading.get_ident())
+                self.inner.update(data)
+
+            def digest(self) -> bytes:
+                return self.inner.digest()
+
+        return Md5()  # type: ignore[return-value]
+
+
+async def test_large_bodies_are_hashed_off_the_event_loop_small_ones_on_it() -> None:
+    recording = _Recording()
+    checksum = Checksum("MD5", recording.new, thread_min=1000)
+    loop_thread = threading.get_ident()
+    small, large = b"s" * 999, b"l" * 1000
+    assert await checksum.of(small) == hashlib.md5(small).digest()
+    assert await checksum.of(memoryview(bytearray(large))) == hashlib.md5(large).digest()
+    assert recording.threads[0] == loop_thread
+    assert recording.threads[1] != loop_thread
+
+
+async def test_running_digest_keeps_the_order_of_small_and_large_chunks() -> None:
+    chunks = [b"a" * 10, bytes(range(256)) * 4096, b"b" * 1000, bytes(range(256)) * 8192, b""]
+    for checksum in (MD5, CRC32C, Checksum("MD5", MD5.new, thread_min=100)):
+        running = checksum.running()
+        for chunk in chunks:
+            await running.feed(chunk)
+        assert await running.digest() == checksum.now(b"".join(chunks))
+
+
+async def test_in_order_hashes_parts_in_their_order_whatever_order_they_arrive_in() -> None:
+    small_threads = Checksum("MD5", MD5.new, thread_min=64 * 1024)
+    parts = [[bytes([i]) * (32 * 1024 + i), bytes([i + 7]) * (i + 1)] for i in range(4)]
+    parts.append([memoryview(bytearray(b"m" * (64 * 1024 + 9)))])
+    loop = asyncio.get_running_loop()
+    arrived: list[asyncio.Future[list[bytes | memoryview]]] = [loop.create_future() for _ in parts]
+    hashing = asyncio.ensure_future(small_threads.in_order(arrived))
+    for i in (3, 1, 4, 0, 2):  # the ranged GETs finish out of order
+        arrived[i].set_result(list(parts[i]))
+        await asyncio.sleep(0)
+    whole = b"".join(bytes(piece) for part in parts for piece in part)
+    assert await hashing == hashlib.md5(whole).digest()
+
+
+async def _source(chunks: list[bytes], closed: list[bool]) -> AsyncIterator[bytes]:
+    try:
+        for chunk in chunks:
+            yield chunk
+    finally:
+        closed.append(True)
+
+
+@pytest.mark.parametrize("checksum", [CRC32C, MD5], ids=lambda c: c.name)
+async def test_verify_at_end_passes_every_chunk_of_intact_bytes(checksum: Checksum) -> None:
+    chunks = [b"abc", b"", b"d" * 5000, b"e"]
+    closed: list[bool] = []
+    got = [
+        c
+        async for c in verify_at_end(
+            _source(chunks, closed), checksum, checksum.now(b"".join(chunks)), mismatch="x"
+        )
+    ]
+    assert got == chunks and closed == [True]
+
+
+async def test_verify_at_end_raises_after_the_last_chunk_of_altered_bytes() -> None:
+    chunks = [b"abc", b"def"]
+    received: list[bytes] = []
+    with pytest.raises(DriverError) as caught:
+        async for chunk in verify_at_end(
+            _source(chunks, []), CRC32C, CRC32C.now(b"abcdeF"), mismatch="its stored CRC32C"
+        ):
+            received.append(chunk)
+    assert caught.value.code is ErrorCode.DATA_CORRUPTED
+    assert "its stored CRC32C" in str(caught.value)
+    assert received == chunks  # the error comes at the end, before the stream completes
+
+
+async def test_verify_at_end_closed_early_closes_its_source() -> None:
+    closed: list[bool] = []
+    stream = verify_at_end(_source([b"a", b"b"], closed), MD5, b"", mismatch="x")
+    assert await anext(stream) == b"a"
+    await stream.aclose()
+    assert closed == [True]
+
+
+async def test_a_repair_that_loses_the_race_is_data_corrupted() -> None:
+    removed: list[str] = []
+
+    async def send_again(answer: str) -> str:
+        raise LookupError("412")  # the driver's SDK error of a failed condition
+
+    async def remove(answer: str) -> None:
+        removed.append(answer)
+
+    with pytest.raises(DriverError) as caught:
+        await keep_intact(
+            "bad",
+            intact=lambda a: a == "good",
+            send_again=send_again,
+            remove=remove,
+            mismatch="its CRC32C differs",
+            replaced=lambda exc: isinstance(exc, LookupError),
+        )
+    assert caught.value.code is ErrorCode.DATA_CORRUPTED
+    assert "another writer replaced" in str(caught.value)
+    assert "its CRC32C differs" in str(caught.value)
+    assert isinstance(caught.value.__cause__, LookupError)
+    assert removed == []  # the other writer's version is not deleted
+
+
+async def test_other_failures_of_a_repair_are_raised_as_they_are() -> None:
+    async def send_again(answer: str) -> str:
+        raise OSError("connection reset")
+
+    async def remove(answer: str) -> None:
+        raise AssertionError("not removed")
+
+    with pytest.raises(OSError):
+        await keep_intact(
+            "bad",
+            intact=lambda a: a == "good",
+            send_again=send_again,
+            remove=remove,
+            mismatch="x",
+            replaced=lambda exc: isinstance(exc, LookupError),
+        )
