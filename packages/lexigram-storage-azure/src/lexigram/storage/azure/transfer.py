@@ -9,8 +9,6 @@ as soon as another upload of the same key commits.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, cast
@@ -19,21 +17,17 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock
 from lexigram.storage.azure.errors import block_list_lost
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.integrity import MD5, b64
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient
 
-__all__ = ["BlockBody", "as_bytes", "content_md5", "md5_header", "upload_blocks"]
-
-
-def content_md5(data: bytes | bytearray | memoryview) -> bytes:
-    """The MD5 digest of ``data`` (for Content-MD5 and the blob's stored MD5)."""
-    return hashlib.md5(data, usedforsecurity=False).digest()
+__all__ = ["BlockBody", "as_bytes", "md5_header", "upload_blocks"]
 
 
 def md5_header(digest: bytes) -> dict[str, str]:
     """``Content-MD5`` as a request header: the service refuses a body that differs."""
-    return {"Content-MD5": base64.b64encode(digest).decode("ascii")}
+    return {"Content-MD5": b64(digest)}
 
 
 def as_bytes(block: bytes | bytearray | memoryview) -> bytes:
@@ -104,8 +98,9 @@ async def upload_blocks(
 ) -> tuple[int, dict[str, Any]]:
     """Stage every block (at most ``concurrency`` in flight), then commit them in order.
 
-    ``checksums``: each Put Block carries the block's Content-MD5, so a block altered in
-    transit is refused and nothing is committed.
+    ``checksums``: each Put Block carries the block's Content-MD5 (computed in a worker
+    thread, beside the event loop and the other blocks), so a block altered in transit
+    is refused and nothing is committed.
 
     Returns the total size and the SDK's commit response. Memory: the blocks in flight
     (at most ``concurrency``) plus the one the body is filling.
@@ -130,12 +125,7 @@ async def upload_blocks(
             ids.append(block_id)
             data = BlockBody(block)
             total += len(data)
-            extra: dict[str, Any] = {"headers": md5_header(content_md5(block))} if checksums else {}
-            pending.add(
-                asyncio.ensure_future(
-                    blob.stage_block(block_id, cast(Any, data), length=len(data), **extra)
-                )
-            )
+            pending.add(asyncio.ensure_future(_stage(blob, block_id, block, data, checksums)))
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -154,3 +144,15 @@ async def upload_blocks(
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _stage(
+    blob: BlobClient,
+    block_id: str,
+    block: bytes | bytearray | memoryview,
+    data: BlockBody,
+    checksums: bool,
+) -> None:
+    """Put Block, with the block's Content-MD5 when ``checksums``."""
+    extra: dict[str, Any] = {"headers": md5_header(await MD5.of(block))} if checksums else {}
+    await blob.stage_block(block_id, cast(Any, data), length=len(data), **extra)
