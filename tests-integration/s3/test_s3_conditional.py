@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from lexigram.storage import BlobStore, PreconditionFailedError
-from lexigram.storage.s3 import driver as s3_driver
+from lexigram.storage.s3 import reads as s3_reads
 from lexigram.storage.testing.faults import FaultProxy
 from lexigram.storage.testing.servers import ServerProcess
 
@@ -101,7 +101,7 @@ async def test_conditional_parallel_read_is_one_version(
         aws_access_key_id=RAW_ACCESS_KEY,
         aws_secret_access_key=RAW_SECRET_KEY,
     )
-    real_plan = s3_driver.plan_ranges
+    real_plan = s3_reads.plan_ranges
     seeds = iter(range(2, 100))
 
     def overwrite_then_plan(*args: Any, **kwargs: Any) -> Any:
@@ -109,7 +109,7 @@ async def test_conditional_parallel_read_is_one_version(
         raw.put_object(Bucket=bucket, Key="big.bin", Body=payload(12 * MIB, seed=next(seeds)))
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(s3_driver, "plan_ranges", overwrite_then_plan)
+    monkeypatch.setattr(s3_reads, "plan_ranges", overwrite_then_plan)
     try:
         with pytest.raises(PreconditionFailedError):
             await store.download("big.bin", if_match=etag)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, TypeVar
@@ -24,7 +23,6 @@ from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.log_redaction import hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
-from lexigram.storage.repair import REPAIRS, keep_intact
 from lexigram.storage.s3.conditional import condition_args, missing_is_precondition
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import (
@@ -41,24 +39,30 @@ from lexigram.storage.s3.integrity import (
     etag_md5,
     etag_shows,
     md5_b64,
-    md5_in_order,
     md5_of,
     sdk_verified,
 )
 from lexigram.storage.s3.object_headers import S3_HEADER_PARAMS, header_args, headers_from
 from lexigram.storage.s3.post import presigned_post
+from lexigram.storage.s3.reads import (
+    extent,
+    first_get,
+    md5_mismatch,
+    parallel_read,
+    take_bytes,
+    take_into,
+)
 from lexigram.storage.s3.session import new_session
 from lexigram.storage.s3.settings import S3Settings, resolve
-from lexigram.storage.s3.transfer import (
-    MAX_COPY_SIZE,
-    iter_chunks,
-    part_body,
-    part_size_for,
-    plan_ranges,
-    read_chunks,
-    run_bounded,
-)
+from lexigram.storage.s3.transfer import MAX_COPY_SIZE, part_body, part_size_for
 from lexigram.storage.s3.urls import effective_style, object_url
+from lexigram.storage.s3.writes import (
+    chain_blocks,
+    copy_multipart,
+    put_multipart,
+    repair_put,
+    written,
+)
 
 __all__ = ["R2Driver", "S3Driver"]
 
@@ -272,8 +276,13 @@ class S3Driver(BlobDriver):
                     second = await anext(blocks, None)
                     if second is not None:
                         return (
-                            await self._put_multipart(
-                                key, _chain(block, second, blocks), args, content_type, metadata
+                            await put_multipart(
+                                self,
+                                key,
+                                chain_blocks(block, second, blocks),
+                                args,
+                                content_type,
+                                metadata,
                             )
                         ).with_headers(headers)
             # One PutObject, sent from here (a helper would be one more coroutine layer
@@ -288,8 +297,8 @@ class S3Driver(BlobDriver):
                 Bucket=self.settings.bucket, Key=key, Body=part_body(block) if size else b"", **args
             )
             if digest is not None and not etag_shows(resp, digest):
-                resp = await self._repair_put(key, block, size, args, digest, resp)
-            return self._written(key, size, resp, content_type, metadata).with_headers(headers)
+                resp = await repair_put(self, key, block, size, args, digest, resp)
+            return written(key, size, resp, content_type, metadata).with_headers(headers)
         except ClientError as exc:
             if create_only and client_error_code(exc)[0] in (
                 "PreconditionFailed",
@@ -302,174 +311,6 @@ class S3Driver(BlobDriver):
             self._reraise(exc)
         except Exception as exc:
             self._reraise(exc)
-
-    async def _repair_put(
-        self,
-        key: str,
-        block: memoryview | bytearray | bytes,
-        size: int,
-        args: dict[str, Any],
-        digest: bytes,
-        resp: Mapping[str, Any],
-    ) -> Mapping[str, Any]:
-        """Make sure the stored object is the body sent, by its ETag.
-
-        S3, R2 and MinIO refuse a body that fails its Content-MD5, so a stored object
-        whose ETag is another MD5 means a server that does not check it (an emulator)
-        and a body altered on the way. The object is then written again, on condition
-        that it is still the altered one (If-Match its ETag), until its ETag matches;
-        if that fails, the altered object is deleted and DATA_CORRUPTED raised (the policy
-        of :mod:`lexigram.storage.repair`).
-        """
-        client = self._client
-        bucket = self.settings.bucket
-        again = {k: v for k, v in args.items() if k not in ("IfNoneMatch", "IfMatch")}
-
-        def intact(answer: Mapping[str, Any]) -> bool:
-            return etag_shows(answer, digest)
-
-        async def send_again(answer: Mapping[str, Any]) -> Mapping[str, Any]:
-            try:
-                fresh: Mapping[str, Any] = await client.put_object(
-                    Bucket=bucket,
-                    Key=key,
-                    Body=part_body(block) if size else b"",
-                    IfMatch=answer["ETag"],
-                    **again,
-                )
-            except ClientError as exc:
-                if client_error_code(exc)[1] == 412:
-                    raise DriverError(
-                        ErrorCode.DATA_CORRUPTED,
-                        "the server stored an altered body (its ETag differs from the MD5 "
-                        "sent), and another writer replaced it before it could be repaired",
-                    ) from exc
-                raise
-            return fresh
-
-        async def remove(answer: Mapping[str, Any]) -> None:
-            await client.delete_object(Bucket=bucket, Key=key, IfMatch=answer["ETag"])
-
-        return await keep_intact(
-            resp,
-            intact=intact,
-            send_again=send_again,
-            remove=remove,
-            mismatch="its ETag differs from the MD5 sent",
-        )
-
-    async def _put_multipart(
-        self,
-        key: str,
-        blocks: AsyncIterator[memoryview | bytearray],
-        args: dict[str, Any],
-        content_type: str,
-        metadata: Mapping[str, str],
-    ) -> BlobInfo:
-        client = await self._s3()
-        bucket = self.settings.bucket
-        complete_args = {}
-        if "IfNoneMatch" in args:
-            complete_args["IfNoneMatch"] = args.pop("IfNoneMatch")
-        if "IfMatch" in args:
-            # checked by S3 when the upload completes (moto does not check it there)
-            complete_args["IfMatch"] = args.pop("IfMatch")
-        upload_id = await self._create_multipart(client, key, args)
-        total = 0
-
-        checksums = self.settings.checksums
-
-        async def upload(n: int, block: memoryview | bytearray) -> dict[str, Any]:
-            nonlocal total
-            total += len(block)
-            part: dict[str, Any] = {}
-            digest = await md5_of(block) if checksums else None
-            if digest is not None:
-                part["ContentMD5"] = md5_b64(digest)
-            for attempt in range(REPAIRS + 1):
-                try:
-                    resp = await client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=n,
-                        Body=part_body(block),
-                        **part,
-                    )
-                except ClientError as exc:
-                    # S3 refused the part (BadDigest): nothing is visible yet, send it again.
-                    if code_for(exc) is ErrorCode.DATA_CORRUPTED and attempt < REPAIRS:
-                        continue
-                    raise
-                # A part is invisible until the upload completes: one whose ETag is not
-                # the MD5 sent (a server that did not check Content-MD5) is sent again.
-                if digest is None or etag_shows(resp, digest):
-                    return {"PartNumber": n, "ETag": resp["ETag"]}
-            raise DriverError(
-                ErrorCode.DATA_CORRUPTED,
-                f"part {n} arrived altered {REPAIRS + 1} times (its ETag differs from the MD5 "
-                "sent); the upload was aborted",
-            )
-
-        try:
-            parts = await run_bounded(blocks, upload, concurrency=self.settings.max_concurrency)
-            resp = await client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                **complete_args,
-            )
-        except BaseException:
-            await self._abort(key, upload_id)
-            raise
-        return self._written(key, total, resp, content_type, metadata)
-
-    async def _create_multipart(self, client: Any, key: str, args: dict[str, Any]) -> str:
-        """Start a multipart upload; if cancelled meanwhile, abort the upload the server
-        may have made already (its id comes with the reply) before the cancel goes on."""
-        task = asyncio.ensure_future(
-            client.create_multipart_upload(Bucket=self.settings.bucket, Key=key, **args)
-        )
-        try:
-            created = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                created = await asyncio.shield(task)
-                await self._abort(key, created["UploadId"])
-            raise
-        return str(created["UploadId"])
-
-    async def _abort(self, key: str, upload_id: str) -> None:
-        """Abort a multipart upload, even while the caller is being cancelled."""
-        client = self._client
-        if client is None:
-            return
-        task = asyncio.ensure_future(
-            client.abort_multipart_upload(Bucket=self.settings.bucket, Key=key, UploadId=upload_id)
-        )
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.shield(task)
-        if not task.done():
-            # we were cancelled: let the abort finish in the background
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    def _written(
-        self,
-        key: str,
-        size: int,
-        resp: Mapping[str, Any],
-        content_type: str,
-        metadata: Mapping[str, str],
-    ) -> BlobInfo:
-        return BlobInfo(
-            path=key,
-            size=size,
-            content_type=content_type,
-            last_modified=datetime.now(UTC),
-            etag=resp.get("ETag"),
-            metadata=dict(metadata),
-        )
 
     # -- reading ------------------------------------------------------------------------
 
@@ -507,7 +348,7 @@ class S3Driver(BlobDriver):
                         await hasher.feed(chunk)
                     yield chunk
             if hasher is not None and await hasher.digest() != expected:
-                raise _md5_mismatch()
+                raise md5_mismatch()
         except Exception as exc:
             self._reraise(exc)
 
@@ -519,22 +360,26 @@ class S3Driver(BlobDriver):
         # every resumption of the request.)
         try:
             client = self._client or await self._s3()
-            first = self._first_get(key, start, end)
+            first = first_get(self, key, start, end)
             resp = await client.get_object(**first, **condition_args(conditions))
-            first_end, stop, expected = self._extent(resp, start, end)
+            first_end, stop, expected = extent(self, resp, start, end)
             if first_end >= stop:
                 async with resp["Body"] as body:
                     data: bytes = await body.read()
                 if expected is not None and await md5_of(data) != expected:
-                    raise _md5_mismatch()
+                    raise md5_mismatch()
                 return data
 
-            async def take(offset: int, size: int, body: Any, limit: bool) -> list[bytes]:
-                # Each part kept as the pieces aiohttp received, all joined once below.
-                return _exact(await read_chunks(body, size if limit else None), size)
-
-            parts = await self._rest(
-                key, resp, start, first_end, stop, expected, take, pinned=conditions is not None
+            parts = await parallel_read(
+                self,
+                key,
+                resp,
+                start,
+                first_end,
+                stop,
+                expected,
+                take_bytes,
+                pinned=conditions is not None,
             )
         except Exception as exc:
             self._reraise(exc)
@@ -549,28 +394,12 @@ class S3Driver(BlobDriver):
         end: int | None,
         conditions: Conditions | None = None,
     ) -> int:
-        async def take(offset: int, size: int, body: Any, limit: bool) -> list[memoryview]:
-            # Each piece is copied into its place as it arrives, then dropped.
-            dest = buffer[offset : offset + size]
-            pos = 0
-            async for chunk in iter_chunks(body, size if limit else None):
-                n = len(chunk)
-                if pos + n > size:
-                    break
-                dest[pos : pos + n] = chunk
-                pos += n
-            else:
-                if pos == size:
-                    return [dest]
-            raise DriverError(
-                ErrorCode.UNAVAILABLE, f"a ranged read returned other than the {size} bytes asked"
-            )
-
+        take = take_into(buffer)
         try:
             client = self._client or await self._s3()
-            first = self._first_get(key, start, end)
+            first = first_get(self, key, start, end)
             resp = await client.get_object(**first, **condition_args(conditions))
-            first_end, stop, expected = self._extent(resp, start, end)
+            first_end, stop, expected = extent(self, resp, start, end)
             if stop - start > buffer.nbytes:
                 resp["Body"].close()
                 raise DriverError(
@@ -581,127 +410,22 @@ class S3Driver(BlobDriver):
                 async with resp["Body"] as body:
                     (dest,) = await take(0, stop - start, body, False)
                 if expected is not None and await md5_of(dest) != expected:
-                    raise _md5_mismatch()
+                    raise md5_mismatch()
                 return stop - start
-            await self._rest(
-                key, resp, start, first_end, stop, expected, take, pinned=conditions is not None
+            await parallel_read(
+                self,
+                key,
+                resp,
+                start,
+                first_end,
+                stop,
+                expected,
+                take,
+                pinned=conditions is not None,
             )
         except Exception as exc:
             self._reraise(exc)
         return stop - start
-
-    def _first_get(self, key: str, start: int, end: int | None) -> dict[str, Any]:
-        """The first GetObject of a read: the whole object is one plain GET (no Range:
-        less for botocore to do), a range asks for at most one part."""
-        if start == 0 and end is None:
-            return {"Bucket": self.settings.bucket, "Key": key}
-        part = self.settings.part_size
-        first_end = start + part if end is None else min(end, start + part)
-        return {
-            "Bucket": self.settings.bucket,
-            "Key": key,
-            "Range": f"bytes={start}-{first_end - 1}",
-        }
-
-    def _extent(
-        self, resp: Mapping[str, Any], start: int, end: int | None
-    ) -> tuple[int, int, bytes | None]:
-        """For the answer to :meth:`_first_get`: where its first part ends, where the
-        read stops, and the MD5 to check the bytes against.
-
-        Whole-object reads are checked: a body read whole by botocore is checked by
-        botocore when the answer carries the stored checksum; otherwise (and always for
-        a parallel read, whose parts botocore does not check) against a plain-MD5 ETag.
-        Ranges of an object are not checked.
-        """
-        part = self.settings.part_size
-        if start == 0 and end is None:
-            stop = total = int(resp.get("ContentLength", 0))
-            first_end = min(part, stop)  # of the plain GET, only the first part is read
-        else:
-            total = _total_size(resp)
-            stop = total if end is None else min(end, total)
-            first_end = start + part if end is None else min(end, start + part)
-        if not (self.settings.checksums and start == 0 and stop == total):
-            return first_end, stop, None
-        if first_end >= stop and sdk_verified(resp):
-            return first_end, stop, None
-        return first_end, stop, etag_md5(resp)
-
-    async def _rest(
-        self,
-        key: str,
-        resp: Mapping[str, Any],
-        start: int,
-        first_end: int,
-        stop: int,
-        expected: bytes | None,
-        take: Callable[[int, int, Any, bool], Awaitable[list[T]]],
-        *,
-        pinned: bool = False,
-    ) -> list[list[T]]:
-        """Read the first part ``[start, first_end)`` from the first answer ``resp``
-        while parallel ranged GETs fetch ``[first_end, stop)`` in parts.
-
-        ``take(offset, size, body, limit)`` consumes one part's body (``offset`` from
-        ``start``) and returns its bytes as pieces; ``limit``: the body goes on past the
-        part (the plain GET of a whole object, closed after its first part: what was sent
-        beyond it is dropped with its connection). The pieces of every part come back in
-        order. With ``expected``, the parts are hashed in order as they arrive. ``pinned``
-        (a conditional read): every part is asked ``If-Match`` the first answer's ETag, so
-        an overwrite midway fails the read instead of mixing two versions.
-        """
-        client = self._client
-        bucket = self.settings.bucket
-        part = self.settings.part_size
-        ranges = plan_ranges(stop, part, first_end)
-        same_version = {"IfMatch": resp["ETag"]} if pinned and resp.get("ETag") else {}
-        arrived: list[asyncio.Future[list[T]]] = []
-        hashing: asyncio.Future[bytes] | None = None
-        if expected is not None:
-            loop = asyncio.get_running_loop()
-            arrived = [loop.create_future() for _ in range(len(ranges) + 1)]
-            hashing = asyncio.ensure_future(md5_in_order(arrived))
-
-        async def fetch(n: int, rng: tuple[int, int]) -> list[T]:
-            a, b = rng
-            r = await client.get_object(
-                Bucket=bucket, Key=key, Range=f"bytes={a}-{b - 1}", **same_version
-            )
-            async with r["Body"] as body:
-                pieces = await take(a - start, b - a, body, False)
-            if arrived:
-                arrived[n].set_result(pieces)
-            return pieces
-
-        async def first_part() -> list[T]:
-            async with resp["Body"] as body:
-                pieces = await take(0, first_end - start, body, "ContentRange" not in resp)
-            if arrived:
-                arrived[0].set_result(pieces)
-            return pieces
-
-        head_task = asyncio.ensure_future(first_part())
-        try:
-            rest = await run_bounded(
-                _aiter(ranges), fetch, concurrency=self.settings.max_concurrency
-            )
-            first = await head_task
-        except BaseException:
-            head_task.cancel()
-            pending = [head_task] if hashing is None else [head_task, hashing]
-            if hashing is not None:
-                hashing.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            raise
-        rest.insert(0, first)
-        del first
-        if hashing is not None:
-            digest = await hashing
-            del arrived
-            if digest != expected:
-                raise _md5_mismatch()
-        return rest
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         try:
@@ -822,45 +546,9 @@ class S3Driver(BlobDriver):
                 info = await client.head_object(Bucket=bucket, Key=src)
                 if int(info["ContentLength"]) <= MAX_COPY_SIZE:
                     raise
-                await self._copy_multipart(src, dst, info)
+                await copy_multipart(self, src, dst, info)
         except Exception as exc:
             self._reraise(exc)
-
-    async def _copy_multipart(self, src: str, dst: str, info: Mapping[str, Any]) -> None:
-        """UploadPartCopy for sources over 5 GiB, parts copied concurrently."""
-        client = self._client
-        bucket = self.settings.bucket
-        size = int(info["ContentLength"])
-        args: dict[str, Any] = {**self._sse}
-        if info.get("ContentType"):
-            args["ContentType"] = info["ContentType"]
-        if info.get("Metadata"):
-            args["Metadata"] = info["Metadata"]
-        args.update(header_args(headers_from(info)))
-        upload_id = await self._create_multipart(client, dst, args)
-        part = part_size_for(size, max(self.settings.part_size, 512 * 1024 * 1024))
-
-        async def one(n: int, rng: tuple[int, int]) -> dict[str, Any]:
-            resp = await client.upload_part_copy(
-                Bucket=bucket,
-                Key=dst,
-                UploadId=upload_id,
-                PartNumber=n,
-                CopySource={"Bucket": bucket, "Key": src},
-                CopySourceRange=f"bytes={rng[0]}-{rng[1] - 1}",
-            )
-            return {"PartNumber": n, "ETag": resp["CopyPartResult"]["ETag"]}
-
-        try:
-            parts = await run_bounded(
-                _aiter(plan_ranges(size, part)), one, concurrency=self.settings.max_concurrency
-            )
-            await client.complete_multipart_upload(
-                Bucket=bucket, Key=dst, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
-        except BaseException:
-            await self._abort(dst, upload_id)
-            raise
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -936,45 +624,3 @@ def _utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return None
-
-
-def _total_size(resp: Mapping[str, Any]) -> int:
-    """The object's size from a ranged GET's Content-Range (``bytes a-b/total``)."""
-    content_range = resp.get("ContentRange")
-    if content_range and "/" in content_range:
-        tail = content_range.rsplit("/", 1)[1]
-        if tail.isdigit():
-            return int(tail)
-    return int(resp.get("ContentLength", 0))
-
-
-def _md5_mismatch() -> DriverError:
-    return DriverError(
-        ErrorCode.DATA_CORRUPTED,
-        "the bytes received do not match the object's MD5 (its ETag)",
-    )
-
-
-def _exact(chunks: list[bytes], size: int) -> list[bytes]:
-    """A ranged part, checked to be whole."""
-    got = sum(map(len, chunks))
-    if got != size:
-        raise DriverError(ErrorCode.UNAVAILABLE, f"a ranged read returned {got} of {size} bytes")
-    return chunks
-
-
-async def _chain(
-    first: memoryview | bytearray,
-    second: memoryview | bytearray,
-    rest: AsyncIterator[memoryview | bytearray],
-) -> AsyncIterator[memoryview | bytearray]:
-    yield first
-    yield second
-    del first, second
-    async for block in rest:
-        yield block
-
-
-async def _aiter(items: Sequence[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -21,6 +21,7 @@ __all__ = [
     "MAX_PARTS",
     "SMALL_BODY",
     "ViewReader",
+    "aiter_of",
     "iter_chunks",
     "part_body",
     "part_size_for",
@@ -225,3 +226,9 @@ async def run_bounded(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def aiter_of(items: Sequence[T]) -> AsyncIterator[T]:
+    """``items`` as an async iterator (the input of :func:`run_bounded`)."""
+    for item in items:
+        yield item
