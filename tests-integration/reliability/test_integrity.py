@@ -16,7 +16,6 @@ the checksums that catch it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from collections import Counter
@@ -54,17 +53,19 @@ FLIP_AT = 30_000
 #: what each server does with an altered upload body: "refused" (it checks the checksum
 #: sent and answers an error; the old object stays) or "repaired" (the emulator stored
 #: the altered bytes; the driver saw the checksum it reports differ and wrote the body again,
-#: on condition that the object was still the altered one).
-SINGLE_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "repaired", "azure": "refused"}
-#: a multipart / chunked / block upload with one part altered.
+#: on condition that the object was still the altered one). S3 and R2 run on moto with
+#: the CRC32C check S3 does (tests-integration/moto_checked.py).
+SINGLE_UPLOAD = {"s3": "refused", "r2": "refused", "gcs": "repaired", "azure": "refused"}
+#: a multipart / chunked / block upload with one part altered: s3 and r2 send a refused
+#: part again (nothing of it is visible before the upload completes).
 PARTS_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "repaired", "azure": "refused"}
-#: a streamed body (an async iterator, never held whole): s3 and r2 check each part
-#: before completing; Azure refuses the block; the GCS emulator keeps an altered
+#: a streamed body (an async iterator, never held whole): s3 and r2 send a refused part
+#: again; Azure refuses the block; the GCS emulator keeps an altered
 #: resumable upload, which the driver can only delete (a stream cannot be sent again).
 STREAM_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "deleted", "azure": "refused"}
 #: every attempt altered: the server refuses each; or the emulator stores each, the
 #: driver's two repairs fail too, and it deletes the altered object.
-ALWAYS_ALTERED = {"s3": "deleted", "r2": "deleted", "gcs": "deleted", "azure": "refused"}
+ALWAYS_ALTERED = {"s3": "refused", "r2": "refused", "gcs": "deleted", "azure": "refused"}
 #: why v1 is gone in the "deleted" cases (docs/reliability.md, "When the server does not
 #: check"): the emulator stored the altered body over it unchecked, and the driver, unable
 #: to send the body again, deleted the altered object. A real service refuses the body.
@@ -440,13 +441,10 @@ def _b64_crc32c(data: bytes) -> str:
     return base64.b64encode(int(google_crc32c.value(data)).to_bytes(4, "big")).decode()
 
 
-def _b64_md5(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-async def test_s3_sends_the_content_md5_that_s3_checks(moto_server: ServerProcess) -> None:
-    """moto checks no Content-MD5, so it is asserted on the wire: every PutObject and
-    UploadPart carries the base64 MD5 of its own body, which S3 refuses when it differs."""
+async def test_s3_sends_one_crc32c_that_s3_checks(moto_server: ServerProcess) -> None:
+    """What S3 checks is asserted on the wire: every PutObject and UploadPart carries
+    ``x-amz-checksum-crc32c``, the CRC32C of its own body, which S3 refuses when it
+    differs, and no second checksum (no Content-MD5, no botocore CRC32, no trailer)."""
     config = StorageConfig.from_dict(
         {
             "drivers": {
@@ -462,14 +460,15 @@ async def test_s3_sends_the_content_md5_that_s3_checks(moto_server: ServerProces
             }
         }
     )
-    seen: list[tuple[str, str, str]] = []
+    seen: list[tuple[str, dict[str, str], str]] = []
 
     def before_send(request: Any, **_: Any) -> None:
         body = request.body
         data = body if isinstance(body, bytes) else bytes(body.getbuffer())
-        sent = request.headers.get("Content-MD5", b"")
-        sent = sent.decode() if isinstance(sent, bytes) else sent
-        seen.append((request.url, sent, _b64_md5(data)))
+        headers = {
+            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+        }
+        seen.append((request.url, headers, _b64_crc32c(data)))
 
     async with StorageProvider(config=config) as provider:
         store = provider.store()
@@ -480,5 +479,9 @@ async def test_s3_sends_the_content_md5_that_s3_checks(moto_server: ServerProces
         await store.upload("wire/parts.bin", os.urandom(11 * MIB))
     parts = [s for s in seen if "uploadId=" in s[0]]
     assert len(seen) == 4 and len(parts) == 3
-    for _, sent, actual in seen:
-        assert sent == actual
+    for _, headers, actual in seen:
+        assert headers["x-amz-checksum-crc32c"] == actual
+        checksums = sorted(h for h in headers if h.startswith("x-amz-checksum-"))
+        assert checksums == ["x-amz-checksum-crc32c"]
+        assert "content-md5" not in headers
+        assert "x-amz-trailer" not in headers

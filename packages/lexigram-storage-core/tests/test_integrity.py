@@ -17,6 +17,7 @@ from lexigram.storage.integrity import (
     MD5,
     Checksum,
     Crc32c,
+    Expected,
     b64,
     keep_intact,
     verify_at_end,
@@ -115,7 +116,7 @@ async def test_verify_at_end_passes_every_chunk_of_intact_bytes(checksum: Checks
     got = [
         c
         async for c in verify_at_end(
-            _source(chunks, closed), checksum, checksum.now(b"".join(chunks)), mismatch="x"
+            _source(chunks, closed), Expected(checksum, checksum.now(b"".join(chunks)), "x")
         )
     ]
     assert got == chunks and closed == [True]
@@ -126,7 +127,7 @@ async def test_verify_at_end_raises_after_the_last_chunk_of_altered_bytes() -> N
     received: list[bytes] = []
     with pytest.raises(DriverError) as caught:
         async for chunk in verify_at_end(
-            _source(chunks, []), CRC32C, CRC32C.now(b"abcdeF"), mismatch="its stored CRC32C"
+            _source(chunks, []), Expected(CRC32C, CRC32C.now(b"abcdeF"), "its stored CRC32C")
         ):
             received.append(chunk)
     assert caught.value.code is ErrorCode.DATA_CORRUPTED
@@ -136,7 +137,7 @@ async def test_verify_at_end_raises_after_the_last_chunk_of_altered_bytes() -> N
 
 async def test_verify_at_end_closed_early_closes_its_source() -> None:
     closed: list[bool] = []
-    stream = verify_at_end(_source([b"a", b"b"], closed), MD5, b"", mismatch="x")
+    stream = verify_at_end(_source([b"a", b"b"], closed), Expected(MD5, b"", "x"))
     assert await anext(stream) == b"a"
     await stream.aclose()
     assert closed == [True]

@@ -44,6 +44,7 @@ __all__ = [
     "REPAIRS",
     "Checksum",
     "Crc32c",
+    "Expected",
     "Hasher",
     "RunningDigest",
     "b64",
@@ -208,17 +209,30 @@ def corrupted(detail: str) -> DriverError:
     return DriverError(ErrorCode.DATA_CORRUPTED, detail)
 
 
+@attrs.frozen
+class Expected:
+    """What the bytes of a whole-object read must hash to, by the backend's answer."""
+
+    checksum: Checksum
+    digest: bytes
+    #: what the digest is, for the error message: "its stored CRC32C (x-goog-hash)".
+    source: str
+
+    def mismatch(self) -> DriverError:
+        return corrupted(f"the bytes received do not match {self.source}")
+
+    async def check(self, running: RunningDigest) -> None:
+        """Raise DATA_CORRUPTED when what ``running`` was fed does not hash to it."""
+        if await running.digest() != self.digest:
+            raise self.mismatch()
+
+
 async def verify_at_end(
-    chunks: AsyncIterable[bytes],
-    checksum: Checksum,
-    expected: bytes,
-    *,
-    mismatch: str,
+    chunks: AsyncIterable[bytes], expected: Expected
 ) -> AsyncGenerator[bytes, None]:
-    """``chunks``, hashed as they pass; at the end, DATA_CORRUPTED (``mismatch`` says
-    against what) when the digest is not ``expected``: the stream then never completes
-    with altered bytes."""
-    running = checksum.running()
+    """``chunks``, hashed as they pass; at the end, DATA_CORRUPTED when the digest is
+    not the one ``expected``: the stream then never completes with altered bytes."""
+    running = expected.checksum.running()
     try:
         async for chunk in chunks:
             await running.feed(chunk)
@@ -227,8 +241,7 @@ async def verify_at_end(
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
-    if await running.digest() != expected:
-        raise corrupted(mismatch)
+    await expected.check(running)
 
 
 async def keep_intact(

@@ -37,7 +37,7 @@ from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.gcs.versions import check_answer, match_params, read_params
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
-from lexigram.storage.integrity import CRC32C, b64, corrupted, keep_intact, verify_at_end
+from lexigram.storage.integrity import CRC32C, Expected, b64, keep_intact, verify_at_end
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 
@@ -421,11 +421,7 @@ class GCSDriver(BlobDriver):
         reply = await self._media(key, start, end, conditions)
         # The whole object: checked against the CRC32C of the response's x-goog-hash,
         # hashed as the pieces arrive (never a second pass over the bytes).
-        expected = (
-            response_crc32c(reply.headers)
-            if self.config.checksums and start == 0 and end is None
-            else None
-        )
+        expected = self._expected(reply, start, end)
         try:
             if expected is None:
                 return await reply.read()
@@ -436,9 +432,17 @@ class GCSDriver(BlobDriver):
                 pieces.append(piece)
         finally:
             reply.release()
-        if await running.digest() != expected:
-            raise corrupted(_MISMATCH)
+        await expected.check(running)
         return b"".join(pieces)
+
+    def _expected(
+        self, response: aiohttp.ClientResponse, start: int, end: int | None
+    ) -> Expected | None:
+        """What a read's bytes are checked against: the whole object's CRC32C."""
+        if not self.config.checksums or start or end is not None:
+            return None
+        digest = response_crc32c(response.headers)
+        return None if digest is None else Expected(CRC32C, digest, _STORED)
 
     async def stream(
         self,
@@ -450,15 +454,11 @@ class GCSDriver(BlobDriver):
         conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
         response = await self._media(key, start, end, conditions)
-        expected = (
-            response_crc32c(response.headers)
-            if self.config.checksums and start == 0 and end is None
-            else None
-        )
+        expected = self._expected(response, start, end)
         chunks = _chunks(response, chunk_size)
         if expected is not None:
             # A whole-object stream is checked at its end, before it completes.
-            chunks = verify_at_end(chunks, CRC32C, expected, mismatch=_MISMATCH)
+            chunks = verify_at_end(chunks, expected)
         try:
             async for chunk in chunks:
                 yield chunk
@@ -691,7 +691,7 @@ def _key_secrets(config: StorageGCSConfig, token: Token | None) -> list[str]:
 
 
 #: what a whole-object read is checked against.
-_MISMATCH = "the bytes received do not match the object's CRC32C (x-goog-hash)"
+_STORED = "the object's CRC32C (x-goog-hash)"
 
 
 async def _chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncGenerator[bytes, None]:

@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
-from lexigram.storage.repair import REPAIRS, keep_intact
+from lexigram.storage.integrity import CRC32C, REPAIRS, keep_intact
 from lexigram.storage.s3.errors import client_error_code, code_for
-from lexigram.storage.s3.integrity import etag_shows, md5_b64, md5_of
+from lexigram.storage.s3.integrity import answer_shows, checksum_args
 from lexigram.storage.s3.object_headers import header_args, headers_from
 from lexigram.storage.s3.transfer import (
     aiter_of,
@@ -49,39 +49,31 @@ async def repair_put(
     digest: bytes,
     resp: Mapping[str, Any],
 ) -> Mapping[str, Any]:
-    """Make sure the stored object is the body sent, by its ETag.
+    """Make sure the stored object is the body sent, by the CRC32C its answer reports.
 
-    S3, R2 and MinIO refuse a body that fails its Content-MD5, so a stored object
-    whose ETag is another MD5 means a server that does not check it (an emulator)
-    and a body altered on the way. The object is then written again, on condition
-    that it is still the altered one (If-Match its ETag), until its ETag matches;
-    if that fails, the altered object is deleted and DATA_CORRUPTED raised (the policy
-    of :mod:`lexigram.storage.repair`).
+    S3, R2 and MinIO refuse a body that fails its ``x-amz-checksum-crc32c``, so an
+    answer with another CRC32C means a server that computed it from what it stored
+    without refusing the mismatch, and a body altered on the way. The object is then
+    written again, on condition that it is still the altered one (If-Match its ETag),
+    until its CRC32C matches; if that fails, the altered object is deleted (on the same
+    condition) and DATA_CORRUPTED raised (the policy of
+    :func:`lexigram.storage.integrity.keep_intact`).
     """
     client = driver._client
     bucket = driver.settings.bucket
     again = {k: v for k, v in args.items() if k not in ("IfNoneMatch", "IfMatch")}
 
     def intact(answer: Mapping[str, Any]) -> bool:
-        return etag_shows(answer, digest)
+        return answer_shows(answer, digest)
 
     async def send_again(answer: Mapping[str, Any]) -> Mapping[str, Any]:
-        try:
-            fresh: Mapping[str, Any] = await client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=part_body(block) if size else b"",
-                IfMatch=answer["ETag"],
-                **again,
-            )
-        except ClientError as exc:
-            if client_error_code(exc)[1] == 412:
-                raise DriverError(
-                    ErrorCode.DATA_CORRUPTED,
-                    "the server stored an altered body (its ETag differs from the MD5 "
-                    "sent), and another writer replaced it before it could be repaired",
-                ) from exc
-            raise
+        fresh: Mapping[str, Any] = await client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=part_body(block) if size else b"",
+            IfMatch=answer["ETag"],
+            **again,
+        )
         return fresh
 
     async def remove(answer: Mapping[str, Any]) -> None:
@@ -92,8 +84,14 @@ async def repair_put(
         intact=intact,
         send_again=send_again,
         remove=remove,
-        mismatch="its ETag differs from the MD5 sent",
+        mismatch="the CRC32C it reports differs from the one sent",
+        replaced=_precondition_failed,
     )
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether a repair's conditional put found another version in place."""
+    return isinstance(exc, ClientError) and client_error_code(exc)[1] == 412
 
 
 async def put_multipart(
@@ -112,18 +110,20 @@ async def put_multipart(
     if "IfMatch" in args:
         # checked by S3 when the upload completes (moto does not check it there)
         complete_args["IfMatch"] = args.pop("IfMatch")
-    upload_id = await create_multipart(driver, client, key, args)
-    total = 0
-
     checksums = driver.settings.checksums
+    # Each part's CRC32C is sent and checked; the object gets S3's composite CRC32C.
+    created = {**args, "ChecksumAlgorithm": "CRC32C"} if checksums else args
+    upload_id = await create_multipart(driver, client, key, created)
+    total = 0
 
     async def upload(n: int, block: memoryview | bytearray) -> dict[str, Any]:
         nonlocal total
         total += len(block)
         part: dict[str, Any] = {}
-        digest = await md5_of(block) if checksums else None
+        digest = await CRC32C.of(block) if checksums else None  # a worker thread if large
         if digest is not None:
-            part["ContentMD5"] = md5_b64(digest)
+            part.update(checksum_args(digest))
+        part_crc = part.get("ChecksumCRC32C")
         for attempt in range(REPAIRS + 1):
             try:
                 resp = await client.upload_part(
@@ -139,14 +139,16 @@ async def put_multipart(
                 if code_for(exc) is ErrorCode.DATA_CORRUPTED and attempt < REPAIRS:
                     continue
                 raise
-            # A part is invisible until the upload completes: one whose ETag is not
-            # the MD5 sent (a server that did not check Content-MD5) is sent again.
-            if digest is None or etag_shows(resp, digest):
+            # A part is invisible until the upload completes: one whose reported CRC32C
+            # is not the one sent (a server that did not refuse it) is sent again.
+            if digest is None:
                 return {"PartNumber": n, "ETag": resp["ETag"]}
+            if answer_shows(resp, digest):
+                return {"PartNumber": n, "ETag": resp["ETag"], "ChecksumCRC32C": part_crc}
         raise DriverError(
             ErrorCode.DATA_CORRUPTED,
-            f"part {n} arrived altered {REPAIRS + 1} times (its ETag differs from the MD5 "
-            "sent); the upload was aborted",
+            f"part {n} arrived altered {REPAIRS + 1} times (the CRC32C the server reports "
+            "differs from the one sent); the upload was aborted",
         )
 
     try:
