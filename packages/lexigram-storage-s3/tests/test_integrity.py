@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
+import pytest
 from botocore.exceptions import ClientError, FlexibleChecksumError  # type: ignore[import-untyped]
 
 from lexigram.storage.errors import ErrorCode
@@ -96,3 +97,60 @@ def test_client_config_computes_no_checksum_of_its_own() -> None:
     for config in (on, off):
         assert config.request_checksum_calculation == "when_required"
         assert config.response_checksum_validation == "when_required"
+
+
+class _Captured(Exception):
+    """Raised in before-send: the request is looked at, never sent."""
+
+
+async def _headers_sent(checksums: bool, operation: str, **params: object) -> dict[str, str]:
+    """The headers botocore would send for one request of a driver's client over HTTPS
+    (to a loopback port; stopped before sending)."""
+    from lexigram.storage.s3.driver import S3Driver
+
+    config = StorageS3Config(
+        bucket="b",
+        endpoint_url="https://127.0.0.1:9",
+        access_key="AKIDEXAMPLE",
+        secret_key="secret",
+        checksums=checksums,
+    )
+    driver = S3Driver(resolve(config))
+    seen: dict[str, str] = {}
+
+    def before_send(request: object, **_: object) -> None:
+        headers = request.headers  # type: ignore[attr-defined]
+        seen.update(
+            {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
+        )
+        raise _Captured
+
+    try:
+        client = await driver._s3()
+        client.meta.events.register("before-send.s3", before_send)
+        args: dict[str, object] = {"Bucket": "b", "Key": "k", "Body": BODY, **params}
+        if checksums:
+            args.update(checksum_args(CRC))
+        with pytest.raises(_Captured):
+            await getattr(client, operation)(**args)
+    finally:
+        await driver.close()
+    return seen
+
+
+async def test_over_https_the_crc32c_spares_the_sha256_of_the_body() -> None:
+    """With the CRC32C header, botocore signs the request without hashing the body
+    (UNSIGNED-PAYLOAD, as with Content-MD5), and adds no checksum of its own."""
+    body_sha256 = hashlib.sha256(BODY).hexdigest()
+    for operation, params in (
+        ("put_object", {}),
+        ("upload_part", {"UploadId": "u", "PartNumber": 1}),
+    ):
+        on = await _headers_sent(True, operation, **params)
+        assert on["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD", operation
+        assert on["x-amz-checksum-crc32c"] == CRC_B64
+        assert [h for h in on if h.startswith("x-amz-checksum-")] == ["x-amz-checksum-crc32c"]
+        assert "content-md5" not in on
+        off = await _headers_sent(False, operation, **params)
+        assert off["x-amz-content-sha256"] == body_sha256, operation
+        assert not [h for h in off if h.startswith("x-amz-checksum-") or h == "content-md5"]

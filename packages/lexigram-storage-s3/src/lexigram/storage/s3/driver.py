@@ -33,7 +33,13 @@ from lexigram.storage.s3.errors import (
     delete_failures,
     s3_error,
 )
-from lexigram.storage.s3.integrity import answer_shows, checksum_args, expected_of
+from lexigram.storage.s3.integrity import (
+    SENT_CHECKSUM_EVENTS,
+    answer_shows,
+    checksum_args,
+    declare_sent_checksum,
+    expected_of,
+)
 from lexigram.storage.s3.object_headers import S3_HEADER_PARAMS, header_args, headers_from
 from lexigram.storage.s3.post import presigned_post
 from lexigram.storage.s3.reads import (
@@ -162,6 +168,8 @@ class S3Driver(BlobDriver):
                     client = await stack.enter_async_context(
                         session.create_client("s3", **self.client_kwargs())
                     )
+                    for event in SENT_CHECKSUM_EVENTS:
+                        client.meta.events.register(event, declare_sent_checksum)
                     stack.callback(hide_in_logs(await self._chain(session)).release)
                 except BaseException:
                     await stack.aclose()

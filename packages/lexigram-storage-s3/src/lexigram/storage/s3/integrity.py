@@ -29,7 +29,14 @@ from aiobotocore import httpchecksum  # type: ignore[import-untyped]
 
 from lexigram.storage.integrity import CRC32C, MD5, Expected, b64
 
-__all__ = ["answer_shows", "checksum_args", "etag_md5", "expected_of"]
+__all__ = [
+    "SENT_CHECKSUM_EVENTS",
+    "answer_shows",
+    "checksum_args",
+    "declare_sent_checksum",
+    "etag_md5",
+    "expected_of",
+]
 
 #: the bodies through which botocore checks a download itself (aiohttp's, httpx's).
 _SDK_CHECKED: tuple[type, ...] = tuple(
@@ -50,6 +57,25 @@ def checksum_args(digest: bytes) -> dict[str, str]:
     """The PutObject / UploadPart parameters that send the body's CRC32C: the header
     S3 checks the body against, and the algorithm it records for later reads."""
     return {"ChecksumAlgorithm": "CRC32C", "ChecksumCRC32C": b64(digest)}
+
+
+#: the botocore events on which :func:`declare_sent_checksum` is registered.
+SENT_CHECKSUM_EVENTS = ("before-call.s3.PutObject", "before-call.s3.UploadPart")
+
+_HEADER = "x-amz-checksum-crc32c"
+
+
+def declare_sent_checksum(params: dict[str, Any], **_: Any) -> None:
+    """Tell botocore that a request carries its body's CRC32C in a header (the driver
+    computed it), as if botocore had computed it: then over HTTPS botocore does not hash
+    the whole body again with SHA-256 to sign it (as with ``Content-MD5``), and computes
+    no checksum of its own. ``params``: the request dict of a ``before-call`` event."""
+    if _HEADER not in params.get("headers", {}):
+        return
+    checksum = params["context"].setdefault("checksum", {})
+    checksum.setdefault(
+        "request_algorithm", {"algorithm": "crc32c", "in": "header", "name": _HEADER}
+    )
 
 
 def answer_shows(resp: Mapping[str, Any], digest: bytes) -> bool:
