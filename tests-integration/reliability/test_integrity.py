@@ -19,7 +19,7 @@ import base64
 import json
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -37,7 +37,7 @@ from lexigram.storage import (
 from lexigram.storage.gcs.config import StorageGCSConfig
 from lexigram.storage.gcs.driver import GCSDriver
 from lexigram.storage.testing.faults import Fault, FaultProxy
-from lexigram.storage.testing.servers import ServerProcess
+from lexigram.storage.testing.servers import ServerProcess, http_ready
 
 from .conftest import S3_ACCESS_KEY, S3_SECRET_KEY, Backend, _s3_bucket
 from .report import Figures
@@ -485,3 +485,65 @@ async def test_s3_sends_one_crc32c_that_s3_checks(moto_server: ServerProcess) ->
         assert checksums == ["x-amz-checksum-crc32c"]
         assert "content-md5" not in headers
         assert "x-amz-trailer" not in headers
+
+
+@pytest.fixture(scope="module")
+def unchecking_moto() -> Iterator[ServerProcess]:
+    """moto as it is: it stores x-amz-checksum-crc32c without checking it."""
+    server = ServerProcess(
+        "moto-unchecked",
+        ["moto_server", "-H", "127.0.0.1", "-p", "{port}"],
+        ready=http_ready("/moto-api/"),
+    )
+    with server:
+        yield server
+
+
+async def test_s3_server_that_does_not_check_the_crc32c(unchecking_moto: ServerProcess) -> None:
+    """A server that stores an altered body with the client's CRC32C, unchecked (plain
+    moto): the upload cannot tell, but the stored checksum is the client's, so every
+    checked read of the altered object raises IntegrityError, never returns its bytes."""
+    bucket = _s3_bucket(unchecking_moto)
+    proxy = FaultProxy(upstream_port=unchecking_moto.port).start()
+    proxy.add(Fault.FLIP, direction="request", at_byte=FLIP_AT, limit=1)
+
+    def settings(url: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "bucket": bucket,
+            "endpoint_url": url,
+            "access_key": S3_ACCESS_KEY,
+            "secret_key": S3_SECRET_KEY,
+            "addressing_style": "path",
+            **extra,
+        }
+
+    data = os.urandom(SMALL)
+    config = StorageConfig.from_dict(
+        {
+            "backends": [
+                {"name": "via", "driver": "s3", "primary": True, "s3": settings(proxy.url)},
+                {"name": "direct", "driver": "s3", "s3": settings(unchecking_moto.url)},
+                {
+                    "name": "unchecked",
+                    "driver": "s3",
+                    "s3": settings(unchecking_moto.url, checksums=False),
+                },
+            ]
+        }
+    )
+    try:
+        async with StorageProvider(config=config) as provider:
+            await provider.store("via").upload("altered.bin", data)  # stored unchecked
+            assert flips(proxy) == 1
+            stored_bytes = await provider.store("unchecked").download("altered.bin")
+            assert stored_bytes != data and len(stored_bytes) == len(data)
+            direct = provider.store("direct")
+            with pytest.raises(IntegrityError):
+                await direct.download("altered.bin")
+            with pytest.raises(IntegrityError):
+                async for _ in direct.stream("altered.bin"):
+                    pass
+            with pytest.raises(IntegrityError):
+                await direct.download_into("altered.bin", bytearray(SMALL))
+    finally:
+        proxy.stop()

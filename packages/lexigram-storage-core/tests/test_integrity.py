@@ -13,6 +13,7 @@ import pytest
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.integrity import (
+    BATCH,
     CRC32C,
     MD5,
     Checksum,
@@ -80,11 +81,35 @@ async def test_large_bodies_are_hashed_off_the_event_loop_small_ones_on_it() -> 
 
 async def test_running_digest_keeps_the_order_of_small_and_large_chunks() -> None:
     chunks = [b"a" * 10, bytes(range(256)) * 4096, b"b" * 1000, bytes(range(256)) * 8192, b""]
-    for checksum in (MD5, CRC32C, Checksum("MD5", MD5.new, thread_min=100)):
+    chunks += [bytes([i]) * (BATCH // 3) for i in range(7)]  # several batches
+    for checksum in (MD5, CRC32C):
         running = checksum.running()
         for chunk in chunks:
             await running.feed(chunk)
         assert await running.digest() == checksum.now(b"".join(chunks))
+
+
+async def test_running_digest_hashes_batches_off_the_event_loop() -> None:
+    recording = _Recording()
+    running = Checksum("MD5", recording.new, thread_min=1).running()
+    loop_thread = threading.get_ident()
+    for _ in range(4):
+        await running.feed(b"x" * (BATCH // 2))  # a batch every second chunk
+    await running.feed(b"tail")
+    assert await running.digest() == hashlib.md5(b"x" * (2 * BATCH) + b"tail").digest()
+    *batches, tail = recording.threads
+    assert len(batches) == 4 and all(t != loop_thread for t in batches)
+    assert tail == loop_thread  # the rest, less than a batch, at the end
+
+
+async def test_settled_means_every_chunk_fed_is_hashed() -> None:
+    running = CRC32C.running()
+    buffer = bytearray(b"a" * BATCH)
+    await running.feed(memoryview(buffer))
+    await running.feed(b"b")
+    await running.settled()
+    buffer[:] = b"z" * BATCH  # reused once settled: the digest is of what was fed
+    assert await running.digest() == CRC32C.now(b"a" * BATCH + b"b")
 
 
 async def test_in_order_hashes_parts_in_their_order_whatever_order_they_arrive_in() -> None:

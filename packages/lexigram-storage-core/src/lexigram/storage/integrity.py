@@ -39,6 +39,7 @@ import attrs
 from lexigram.storage.errors import DriverError, ErrorCode
 
 __all__ = [
+    "BATCH",
     "CRC32C",
     "MD5",
     "REPAIRS",
@@ -151,42 +152,58 @@ CRC32C = Checksum("CRC32C", Crc32c, 8 * 1024 * 1024)
 MD5 = Checksum("MD5", _md5, 1024 * 1024)
 
 
+#: the chunks of a stream are hashed together, in a worker thread, once this many bytes
+#: have arrived: on the event loop a chunk is only put aside.
+BATCH = 1024 * 1024
+
+
 class RunningDigest:
     """The digest of a stream, fed in order.
 
-    A chunk smaller than the checksum's ``thread_min`` is hashed at once, on the event
-    loop; a larger one in a worker thread while the next one is being received:
-    :meth:`feed` then waits only for the previous chunk's hash.
+    Chunks are put aside until :data:`BATCH` bytes have arrived, then hashed together in
+    a worker thread while the next ones arrive (:meth:`feed` waits only when the previous
+    batch is not done yet); what is left at the end (less than a batch) is hashed on the
+    event loop. Every chunk fed must stay unchanged until :meth:`settled` or
+    :meth:`digest` has returned.
     """
 
-    __slots__ = ("_hasher", "_pending", "_thread_min")
+    __slots__ = ("_batch", "_batched", "_hasher", "_pending")
 
     def __init__(self, checksum: Checksum) -> None:
         self._hasher = checksum.new()
-        self._thread_min = checksum.thread_min
         self._pending: asyncio.Future[None] | None = None
+        self._batch: list[Buffer] = []
+        self._batched = 0
 
     async def feed(self, chunk: Buffer) -> None:
-        await self.feed_all((chunk,), len(chunk))
+        self._batch.append(chunk)
+        self._batched += len(chunk)
+        if self._batched >= BATCH:
+            await self._hand_over()
 
     async def feed_all(self, chunks: Sequence[Buffer], size: int) -> None:
-        """Feed ``chunks`` (``size`` bytes in all) in their order. They are read until
-        the next call of a method of this object has returned: keep them unchanged."""
-        await self.settled()
-        if size < self._thread_min:
-            update = self._hasher.update
-            for chunk in chunks:
-                update(chunk)
-        else:
-            self._pending = asyncio.ensure_future(
-                asyncio.to_thread(_update_all, self._hasher, chunks)
-            )
+        """Feed ``chunks`` (``size`` bytes in all) in their order."""
+        self._batch.extend(chunks)
+        self._batched += size
+        if self._batched >= BATCH:
+            await self._hand_over()
+
+    async def _hand_over(self) -> None:
+        """Hash the chunks put aside in a worker thread, once the previous batch is done."""
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        batch, self._batch, self._batched = self._batch, [], 0
+        self._pending = asyncio.ensure_future(asyncio.to_thread(_update_all, self._hasher, batch))
 
     async def settled(self) -> None:
         """Wait until every chunk fed is hashed (then the caller may reuse its buffers)."""
         if self._pending is not None:
             await self._pending
             self._pending = None
+        if self._batch:
+            batch, self._batch, self._batched = self._batch, [], 0
+            _update_all(self._hasher, batch)  # less than a batch
 
     async def digest(self) -> bytes:
         await self.settled()
