@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import threading
 from collections.abc import AsyncIterator
 
@@ -33,6 +34,26 @@ def test_crc32c_of_every_buffer_type() -> None:
     assert b64(CRC32C.now(b"123456789")) == "4waSgw=="
     for data in (bytearray(BODY), memoryview(BODY), memoryview(bytearray(BODY))):
         assert CRC32C.now(data) == CRC32C.now(BODY)
+
+
+def test_both_crc32c_implementations_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``crc32c`` when installed, else ``google-crc32c`` (bytes only: other buffers are
+    hashed in copied pieces, and it holds the GIL: never handed to a thread)."""
+    from lexigram.storage import integrity
+
+    data = bytes(range(256)) * (3 * 1024 * 1024 // 256) + b"tail"
+    fast, fast_gil_free = integrity._crc32c_extend()
+    monkeypatch.setitem(sys.modules, "crc32c", None)  # not installed
+    slow, slow_gil_free = integrity._crc32c_extend()
+    assert not slow_gil_free
+    for extend in (fast, slow):
+        assert extend(0, b"123456789") == 0xE3069283
+        view = memoryview(bytearray(data))
+        crc = extend(0, view[:7])
+        crc = extend(crc, view[7 : 2 * 1024 * 1024 + 3])
+        crc = extend(crc, view[2 * 1024 * 1024 + 3 :])
+        assert crc == extend(0, data)
+    assert fast_gil_free == (integrity._GIL_FREE and CRC32C.threaded)
 
 
 def test_running_crc32c_over_pieces_larger_than_its_copy_size() -> None:
