@@ -21,6 +21,7 @@ from lexigram.storage.integrity import (
     Crc32c,
     Expected,
     b64,
+    collect_verified,
     keep_intact,
     verify_at_end,
 )
@@ -230,3 +231,15 @@ async def test_other_failures_of_a_repair_are_raised_as_they_are() -> None:
             mismatch="x",
             replaced=lambda exc: isinstance(exc, LookupError),
         )
+
+
+async def test_collect_verified_keeps_every_chunk_and_checks_them_all() -> None:
+    chunks = [bytes([i]) * (BATCH // 3 + i) for i in range(8)] + [b"", b"end"]
+    whole = b"".join(chunks)
+    got = await collect_verified(_source(chunks, []), Expected(CRC32C, CRC32C.now(whole), "x"))
+    assert got == chunks
+    altered = Expected(CRC32C, CRC32C.now(whole[:-1] + b"E"), "the object's stored CRC32C")
+    with pytest.raises(DriverError) as caught:
+        await collect_verified(_source(chunks, []), altered)
+    assert caught.value.code is ErrorCode.DATA_CORRUPTED
+    assert "the object's stored CRC32C" in str(caught.value)

@@ -49,6 +49,7 @@ __all__ = [
     "Hasher",
     "RunningDigest",
     "b64",
+    "collect_verified",
     "corrupted",
     "keep_intact",
     "verify_at_end",
@@ -291,6 +292,24 @@ async def verify_at_end(
         if close is not None:
             await close()
     await expected.check(running)
+
+
+async def collect_verified(chunks: AsyncIterable[bytes], expected: Expected) -> list[bytes]:
+    """Every chunk of ``chunks``, hashed as they arrive (handed over a batch at a time:
+    nothing per chunk but keeping it); DATA_CORRUPTED at the end when they do not hash
+    to ``expected``. The caller joins them once."""
+    running = expected.checksum.running()
+    pieces: list[bytes] = []
+    handed = pending = 0
+    async for chunk in chunks:
+        pieces.append(chunk)
+        pending += len(chunk)
+        if pending >= BATCH:
+            await running.feed_all(pieces[handed:], pending)
+            handed, pending = len(pieces), 0
+    await running.feed_all(pieces[handed:], pending)
+    await expected.check(running)
+    return pieces
 
 
 async def keep_intact(

@@ -37,7 +37,14 @@ from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.gcs.versions import check_answer, match_params, read_params
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
-from lexigram.storage.integrity import CRC32C, Expected, b64, keep_intact, verify_at_end
+from lexigram.storage.integrity import (
+    CRC32C,
+    Expected,
+    b64,
+    collect_verified,
+    keep_intact,
+    verify_at_end,
+)
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 
@@ -425,14 +432,9 @@ class GCSDriver(BlobDriver):
         try:
             if expected is None:
                 return await reply.read()
-            running = CRC32C.running()
-            pieces = []
-            async for piece in reply.content.iter_any():
-                await running.feed(piece)
-                pieces.append(piece)
+            pieces = await collect_verified(reply.content.iter_any(), expected)
         finally:
             reply.release()
-        await expected.check(running)
         return b"".join(pieces)
 
     def _expected(

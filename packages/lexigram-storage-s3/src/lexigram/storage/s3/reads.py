@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram.storage.errors import DriverError, ErrorCode
-from lexigram.storage.integrity import Expected, RunningDigest
+from lexigram.storage.integrity import Expected, RunningDigest, collect_verified
 from lexigram.storage.s3.integrity import expected_of
 from lexigram.storage.s3.transfer import (
     aiter_of,
@@ -203,13 +203,7 @@ def total_size(resp: Mapping[str, Any]) -> int:
 async def read_checked(body: Any, expected: Expected) -> list[bytes]:
     """A GetObject body, whole, as the pieces aiohttp received, each hashed as it
     arrives; DATA_CORRUPTED at the end when they do not hash to ``expected``."""
-    running = expected.checksum.running()
-    pieces = []
-    async for chunk in iter_chunks(body):
-        await running.feed(chunk)
-        pieces.append(chunk)
-    await expected.check(running)
-    return pieces
+    return await collect_verified(iter_chunks(body), expected)
 
 
 async def body_chunks(body: Any, chunk_size: int) -> AsyncGenerator[bytes, None]:
