@@ -264,6 +264,8 @@ async def interleaved(
     concurrency: int,
     rounds: int,
     contenders: dict[str, Callable[[int], Awaitable[Any]]],
+    *,
+    block: int | None = None,
 ) -> Paired:
     """Run the contenders side by side; see :class:`Paired`.
 
@@ -271,9 +273,12 @@ async def interleaved(
     collector), so the contenders run in small alternating blocks of the same ops: each
     block of ours sits next to a block of each baseline, under the same conditions. The
     ratios are medians of these paired blocks (robust to a block that met a hiccup);
-    the absolute figures are sums over ``rounds`` passes of all ``n`` ops.
+    the absolute figures are sums over ``rounds`` passes of all ``n`` ops. ``block``:
+    ops per block (default ``max(100, 4 * concurrency)``); smaller blocks give more
+    pairs where each op is slow (an fsync) and the machine's load changes quickly.
     """
-    block = max(100, 4 * concurrency)
+    if block is None:
+        block = max(100, 4 * concurrency)
     blocks: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     order = list(contenders.items())
     turn = 0

@@ -16,7 +16,7 @@ from azure.core.exceptions import (
 
 from lexigram.storage.azure import StorageAzureConfig
 from lexigram.storage.azure.driver import AzureBlobDriver
-from lexigram.storage.azure.errors import classify_azure, safe_detail, scrub, translate
+from lexigram.storage.azure.errors import already_exists, classify_azure, safe_detail, scrub
 from lexigram.storage.errors import DriverError, ErrorCode
 
 SECRET = "U2VjcmV0S2V5VGhhdE11c3ROb3RMZWFr"
@@ -113,9 +113,23 @@ def test_scrub_removes_query_strings_and_secrets() -> None:
 
 
 def test_missing_container_detail_names_it() -> None:
-    err = translate(http_error(ResourceNotFoundError, 404, "ContainerNotFound"), container="photos")
-    assert err is not None and err.code is ErrorCode.BUCKET_NOT_FOUND
-    assert "'photos'" in err.detail
+    driver = AzureBlobDriver(
+        StorageAzureConfig(account_name="a", account_key=SECRET, container="photos")
+    )
+    exc = http_error(ResourceNotFoundError, 404, "ContainerNotFound")
+    assert driver.classify(exc) is ErrorCode.BUCKET_NOT_FOUND
+    assert "container 'photos' does not exist" in driver.describe(exc)
+    denied = http_error(ClientAuthenticationError, 403, "AuthenticationFailed")
+    assert "check account_key / sas_token" in driver.describe(denied)
+    assert SECRET in driver.secrets()
+
+
+def test_a_create_refused_with_409_or_412_is_already_exists() -> None:
+    for status in (409, 412):
+        err = already_exists(http_error(HttpResponseError, status, "ConditionNotMet"))
+        assert err is not None and err.code is ErrorCode.ALREADY_EXISTS
+    assert already_exists(http_error(HttpResponseError, 403, "AuthenticationFailed")) is None
+    assert already_exists(ValueError("x")) is None
 
 
 def test_driver_repr_and_urls_hold_no_secret() -> None:

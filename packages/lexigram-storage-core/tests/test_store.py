@@ -192,6 +192,85 @@ async def test_secrets_are_scrubbed_from_messages() -> None:
     assert "***" in str(caught.value)
 
 
+class SecretDriver(FlakyDriver):
+    """A driver that names its secrets and describes its SDK's errors itself."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self._secrets = list(secrets)
+
+    def secrets(self) -> list[str]:
+        return self._secrets
+
+    def describe(self, exc: BaseException) -> str:
+        if isinstance(exc, SDKError):
+            return f"HTTP {exc.status}: {exc}"
+        return super().describe(exc)
+
+
+async def test_a_store_built_directly_redacts_the_driver_secrets() -> None:
+    driver = SecretDriver("SUPERSECRETKEY123")
+    store = BlobStore(driver, name="direct", retry=RetryPolicy(attempts=1))  # no redactor
+    driver.fail["head"] = [SDKError(403, "denied for key SUPERSECRETKEY123")]
+    with pytest.raises(PermissionDeniedError) as caught:
+        await store.info("k")
+    err = caught.value
+    # the driver's description, redacted
+    assert "HTTP 403: denied for key ***" in str(err)
+    # the SDK's exception showed the secret: the cause is its redacted description
+    cause = err.__cause__
+    assert isinstance(cause, DriverError) and cause.code is ErrorCode.PERMISSION_DENIED
+    assert cause.detail == "HTTP 403: denied for key ***" and cause.__cause__ is None
+    assert "SUPERSECRETKEY123" not in f"{err!r}{cause!r}"
+    # a secret the driver learns later (a credential chain) is redacted too
+    driver.fail["head"] = [SDKError(403, "denied for LATERSECRET99")]
+    driver._secrets.append("LATERSECRET99")
+    with pytest.raises(PermissionDeniedError) as caught:
+        await store.info("k")
+    assert "LATERSECRET99" not in str(caught.value)
+
+
+async def test_an_exception_without_secret_stays_the_cause() -> None:
+    driver = SecretDriver("SUPERSECRETKEY123")
+    store = BlobStore(driver, name="direct", retry=RetryPolicy(attempts=1))
+    failure = SDKError(403, "denied")
+    driver.fail["head"] = [failure]
+    with pytest.raises(PermissionDeniedError) as caught:
+        await store.info("k")
+    assert caught.value.__cause__ is failure
+    assert "HTTP 403: denied" in str(caught.value)
+
+
+async def test_a_long_description_is_cut_after_its_secrets_are_redacted() -> None:
+    secret = "S" * 40
+    driver = SecretDriver(secret)
+    store = BlobStore(driver, name="direct", retry=RetryPolicy(attempts=1))
+    # the secret straddles the 300th character of the description
+    driver.fail["head"] = [SDKError(500, "x" * 280 + secret)]
+    with pytest.raises(StorageError) as caught:
+        await store.info("k")
+    assert "S" * 8 not in str(caught.value)
+
+
+def test_the_default_secrets_are_the_config_secret_fields() -> None:
+    import attrs
+
+    from lexigram.storage.config.fields import secret_field
+
+    @attrs.frozen
+    class Config:
+        token: str | None = secret_field()
+        region: str = "eu"
+
+    class Configured(MemoryDriver):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = Config(token="TOKEN-0123456789")  # type: ignore[assignment]
+
+    assert list(Configured().secrets()) == ["TOKEN-0123456789"]
+    assert list(MemoryDriver().secrets()) == []
+
+
 async def test_hooks_see_every_operation() -> None:
     events: list[OperationEvent] = []
     store, _ = make(hooks=[events.append])

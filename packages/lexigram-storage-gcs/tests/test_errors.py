@@ -73,7 +73,13 @@ def test_bucket_missing_message() -> None:
     assert not bucket_missing(_reply(403, "bucket"))
 
 
-def test_object_error_names_bucket() -> None:
-    err = DRIVER._object_error(_reply(404, "Not Found: The specified bucket does not exist."))
-    assert isinstance(err, DriverError) and err.code is ErrorCode.BUCKET_NOT_FOUND
-    assert "'b'" in err.detail
+def test_a_missing_bucket_is_described_by_its_name() -> None:
+    exc = _reply(404, "Not Found: The specified bucket does not exist.")
+    assert DRIVER.classify(exc) is ErrorCode.BUCKET_NOT_FOUND
+    assert "'b'" in DRIVER.describe(exc)
+
+
+def test_an_http_error_is_described_by_its_status_and_reason_only() -> None:
+    exc = _reply(403, "Forbidden: <Error>the body, which may be long</Error>")
+    assert DRIVER.describe(exc) == "HTTP 403 Forbidden"
+    assert DRIVER.describe(ValueError("x")) == "ValueError: x"

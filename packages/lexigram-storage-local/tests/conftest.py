@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from lexigram.storage import BlobStore
-from lexigram.storage.local import files
+from lexigram.storage.local import files, paths, sidecar
 from lexigram.storage.local.config import StorageLocalConfig
 from lexigram.storage.local.driver import LocalDriver
 
@@ -39,7 +39,10 @@ def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     if request.param != "inline":
         monkeypatch.setattr(files, "files_open_cached", None)
     if request.param == "walk":
+        # every openat2 shortcut off: reads, the parent directory of writes, sidecar probes
         monkeypatch.setattr(files, "open_beneath", None)
+        monkeypatch.setattr(paths, "open_beneath", None)
+        monkeypatch.setattr(sidecar, "open_beneath", None)
     return str(request.param)
 
 

@@ -62,6 +62,25 @@ async def test_cancelled_new_upload_leaves_nothing(store: BlobStore, root: Path)
     assert not (root / "new").exists()  # the directories it made were pruned
 
 
+async def test_cancelled_upload_into_existing_directories_prunes_the_empty_ones(
+    store: BlobStore, root: Path
+) -> None:
+    # The parent exists, so the write opens it in one openat2 call (no fds of the levels
+    # above it): pruning walks those levels again and removes the empty ones, as the
+    # segment-by-segment walk does.
+    await store.upload("keep/other.txt", b"stays")
+    (root / "keep" / "empty" / "deep").mkdir(parents=True)
+    body = _Gate()
+    task = asyncio.create_task(store.upload("keep/empty/deep/doc.txt", body))
+    await body.started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _leftovers(root) == []
+    assert not (root / "keep" / "empty").exists()
+    assert (root / "keep" / "other.txt").read_bytes() == b"stays"
+
+
 async def test_cancelled_in_memory_upload_is_all_or_nothing(store: BlobStore, root: Path) -> None:
     old, new = b"o" * 1000, b"n" * 4_000_000
     loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ from lexigram.storage.local.driver import LocalDriver
 
 
 class _SpyLock:
-    """The commit lock, telling when a given thread is waiting for it."""
+    """A key's commit lock, telling when a given thread is waiting for it."""
 
     def __init__(self, real: threading.Lock) -> None:
         self.real = real
@@ -40,8 +40,10 @@ def _plant_intruder(
     thread; the check's caller goes on once that overwrite is either done or waiting for
     the commit lock. Without the lock around check + rename, the overwrite lands between
     them and the if_match write silently replaces it (a lost update)."""
-    spy = _SpyLock(files.COMMIT_LOCK)
-    monkeypatch.setattr(files, "COMMIT_LOCK", spy)
+    spy = _SpyLock(files.commit_lock(key))
+    real_lock = files.commit_lock
+    # the key's lock is the spy; other keys keep theirs
+    monkeypatch.setattr(files, "commit_lock", lambda k: spy if k == key else real_lock(k))
     real_check = files.check_if_match
     done = threading.Event()
 

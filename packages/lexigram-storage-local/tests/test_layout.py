@@ -6,7 +6,12 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from lexigram.storage import BlobStore
+from lexigram.storage.local import files
+from lexigram.storage.local.config import StorageLocalConfig
+from lexigram.storage.local.driver import LocalDriver
 
 
 async def _keys(store: BlobStore, prefix: str = "", delimiter: str | None = None) -> list[str]:
@@ -151,6 +156,33 @@ async def test_sidecars_are_invisible_and_follow_the_file(store: BlobStore, root
     info = await store.info("doc")
     assert (info.content_type, dict(info.metadata)) == ("application/octet-stream", {})
     await store.delete("doc")
+    assert [p for p in (root / ".lexigram").rglob("*.json")] == []
+
+
+async def test_sidecar_of_another_writer_is_removed_or_inert(
+    store: BlobStore, root: Path, config: StorageLocalConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "NO_SIDECARS_FOR", 3600.0)  # the while lasts the whole test
+    # `store` writes without metadata first: it remembers for a while that the root holds
+    # no sidecar. Another writer (another process: a driver of its own) then stores the
+    # key with metadata; the overwrite by `store` within that while may leave that
+    # sidecar behind, but never lets it describe the new file, and the delete removes it.
+    await store.upload("k.bin", b"plain")
+    await store.upload("k.bin", b"plain")  # an overwrite: it looks for sidecars, finds none
+    other = BlobStore(LocalDriver(config), name="other-process")
+    await other.upload("k.bin", b"with metadata", metadata={"owner": "other"})
+    assert dict((await store.info("k.bin")).metadata) == {"owner": "other"}
+    await store.upload("k.bin", b"plain again")
+    for reader in (store, other):
+        info = await reader.info("k.bin")
+        assert (info.size, dict(info.metadata)) == (len(b"plain again"), {})
+    assert len(list((root / ".lexigram").rglob("*.json"))) == 1  # the inert orphan
+    await store.delete("k.bin")
+    assert [p for p in (root / ".lexigram").rglob("*.json")] == []
+    await other.close()
+    # once this process writes a sidecar itself, the next overwrite removes the old one
+    await store.upload("m.bin", b"1", metadata={"a": "1"})
+    await store.upload("m.bin", b"2")
     assert [p for p in (root / ".lexigram").rglob("*.json")] == []
 
 

@@ -16,16 +16,10 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 )
 
 from lexigram.storage import BlobStore, PermissionDeniedError
-from lexigram.storage.errors import ErrorCode
+from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.s3 import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.driver import R2Driver, S3Driver
-from lexigram.storage.s3.errors import (
-    S3DriverError,
-    code_for,
-    delete_failures,
-    s3_error,
-    safe_detail,
-)
+from lexigram.storage.s3.errors import code_for, delete_failures, safe_detail
 from lexigram.storage.s3.transfer import (
     MAX_PARTS,
     ViewReader,
@@ -259,10 +253,19 @@ def test_other_sdk_errors() -> None:
     assert code_for(EndpointConnectionError(endpoint_url="http://x")) is ErrorCode.UNAVAILABLE
     assert code_for(NoCredentialsError()) is ErrorCode.PERMISSION_DENIED
     assert code_for(ValueError("x")) is None
-    streaming = s3_error(ResponseStreamingError(error="cut"), ())
-    assert isinstance(streaming, S3DriverError) and streaming.retry_in_core
-    request_level = s3_error(EndpointConnectionError(endpoint_url="http://x"), ())
-    assert isinstance(request_level, S3DriverError) and not request_level.retry_in_core
+    driver = S3Driver.from_config(StorageS3Config(bucket="b"))
+    # botocore does not retry a body cut short: the core does
+    streaming = ResponseStreamingError(error="cut")
+    assert driver.is_retryable(streaming, driver.classify(streaming))
+    # botocore retried the request itself: the core does not again
+    request_level = EndpointConnectionError(endpoint_url="http://x")
+    assert driver.classify(request_level) is ErrorCode.UNAVAILABLE
+    assert not driver.is_retryable(request_level, ErrorCode.UNAVAILABLE)
+    throttled = client_error("SlowDown", 503)
+    assert not driver.is_retryable(throttled, driver.classify(throttled))
+    # the driver's own transient errors (a ranged part cut short) are the core's to retry
+    short = DriverError(ErrorCode.UNAVAILABLE, "a ranged read returned 1 of 2 bytes")
+    assert driver.is_retryable(short, driver.classify(short))
 
 
 def test_safe_detail_drops_signing_material_and_secrets() -> None:
@@ -280,10 +283,18 @@ def test_safe_detail_drops_signing_material_and_secrets() -> None:
         },
         "PutObject",
     )
-    detail = safe_detail(exc, [secret, "AKIACANARY"])
+    detail = safe_detail(exc)
+    assert detail is not None
     assert "SignatureDoesNotMatch (HTTP 403) from PutObject" in detail
-    for leak in (secret, "AKIACANARY", "StringToSign", "AWS4-HMAC-SHA256", "CanonicalRequest"):
+    for leak in ("AKIACANARY", "StringToSign", "AWS4-HMAC-SHA256", "CanonicalRequest"):
         assert leak not in detail
+    assert safe_detail(ValueError("not an SDK error")) is None
+    # what the server echoed is the core's to redact, with every secret of the driver
+    driver = S3Driver.from_config(
+        StorageS3Config(bucket="b", access_key="AKIACANARY", secret_key=secret)
+    )
+    assert set(driver.secrets()) == {"AKIACANARY", secret}
+    assert driver.describe(exc) == detail
 
 
 async def test_store_message_from_a_wrapped_error_names_no_secret() -> None:
@@ -292,17 +303,28 @@ async def test_store_message_from_a_wrapped_error_names_no_secret() -> None:
         StorageS3Config(bucket="b", access_key="AKIACANARY2", secret_key=secret)
     )
 
+    answer = "denied"
+
     async def fail(key: str) -> Any:
-        driver._reraise(client_error("AccessDenied", 403, f"denied for {secret}", "HeadObject"))
+        raise client_error("AccessDenied", 403, answer, "HeadObject")
 
     driver.head = fail  # type: ignore[method-assign]
-    store = BlobStore(driver, name="unit")
+    store = BlobStore(driver, name="unit")  # built directly: no redactor given
+    with pytest.raises(PermissionDeniedError) as caught:
+        await store.info("k")
+    assert "AccessDenied (HTTP 403) from HeadObject: denied" in str(caught.value)
+    # nothing to hide: the SDK's own exception is the cause
+    assert isinstance(caught.value.__cause__, ClientError)
+
+    answer = f"denied for {secret}"  # a server that echoes the secret
     with pytest.raises(PermissionDeniedError) as caught:
         await store.info("k")
     assert secret not in str(caught.value)
-    assert "AccessDenied" in str(caught.value)
-    assert isinstance(caught.value.__cause__, S3DriverError)
-    assert isinstance(caught.value.__cause__.__cause__, ClientError)
+    assert "AccessDenied (HTTP 403) from HeadObject: denied for ***" in str(caught.value)
+    # the cause that showed it is replaced by its redacted description
+    cause = caught.value.__cause__
+    assert isinstance(cause, DriverError) and cause.code is ErrorCode.PERMISSION_DENIED
+    assert secret not in f"{cause}{cause!r}{vars(cause)!r}" and cause.__cause__ is None
 
 
 def test_delete_failures_by_key() -> None:

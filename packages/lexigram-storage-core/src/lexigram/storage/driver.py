@@ -8,10 +8,13 @@ below says what the core guarantees before calling it and what the driver must d
 Rules for driver authors:
 
 * Never validate keys; the core has done it. Keys arrive exactly as the user gave them.
-* Never build a user-facing error. Let the SDK's exception propagate (the core calls
-  :meth:`BlobDriver.classify` to map it to an :class:`ErrorCode`) or raise
-  :class:`~lexigram.storage.errors.DriverError` with a code and a detail that names no
-  secret. The core raises the typed error with your exception as ``__cause__``.
+* Never build a user-facing error, and never wrap the SDK's exceptions. Let them
+  propagate: the core calls :meth:`BlobDriver.classify` (its :class:`ErrorCode`),
+  :meth:`BlobDriver.is_retryable` and :meth:`BlobDriver.describe` (the detail of the
+  message), redacts every value of :meth:`BlobDriver.secrets` from what it shows, and
+  raises the typed error with your exception as ``__cause__``. Raise
+  :class:`~lexigram.storage.errors.DriverError` (a code and a detail) only for what the
+  SDK does not say itself (a create that lost its race, a checksum that failed...).
 * Never re-implement a default: if the backend has no native way to do something,
   leave the base-class method alone (or declare it in :class:`Capabilities`) and the
   core supplies it (download = join(stream), move = copy + delete, delete_many =
@@ -44,6 +47,7 @@ __all__ = [
     "PresignRequest",
     "buffer_too_small",
     "classify_builtin",
+    "describe_builtin",
 ]
 
 ConfigT = TypeVar("ConfigT")
@@ -348,8 +352,33 @@ class BlobDriver(abc.ABC):
         return classify_builtin(exc)
 
     def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
-        """Whether a failed idempotent operation may be retried. Default: UNAVAILABLE."""
+        """Whether the core may retry a failed idempotent operation (the one retry
+        signal). Default: ``UNAVAILABLE``. Override to refuse what the SDK has already
+        retried itself."""
         return code is ErrorCode.UNAVAILABLE
+
+    def describe(self, exc: BaseException) -> str:
+        """The one-line detail of ``exc`` in the user's error message (after ``: ``).
+
+        Override for the SDK's exceptions: keep its error code, HTTP status and one-line
+        reason, and leave out what it carries beyond them (response bodies, headers,
+        signing material, URL query strings). The core redacts :meth:`secrets` from the
+        result and shortens it. Default: a :class:`DriverError`'s detail, else
+        ``TypeName: text`` of the exception.
+        """
+        return describe_builtin(exc)
+
+    def secrets(self) -> Sequence[str]:
+        """Every secret value this driver holds (keys, tokens, passwords, signing keys):
+        the core removes each from every message, error and log line it writes.
+
+        Read when an error is reported, so it may grow once the client is made (keys a
+        credential chain found). Default: the ``secret_field`` values of the driver's
+        ``config`` attribute, if it has one (an attrs config class).
+        """
+        from lexigram.storage.config.fields import secret_values
+
+        return secret_values(getattr(self, "config", None))
 
     # -- browser uploads ------------------------------------------------------------------
 
@@ -369,6 +398,16 @@ def buffer_too_small(room: int, needed: int, *, exact: bool = False) -> str:
         f"the buffer holds {room} bytes but the bytes asked for are {size}: pass a buffer "
         "as large as info(path).size (or the range asked for)"
     )
+
+
+def describe_builtin(exc: BaseException) -> str:
+    """The part of error description that holds for every driver: a
+    :class:`DriverError`'s detail, else ``TypeName: text`` on one line (or the type name)."""
+    if isinstance(exc, DriverError):
+        return exc.detail
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
 
 
 def classify_builtin(exc: BaseException) -> ErrorCode:

@@ -201,6 +201,12 @@ class PrefixedDriver(BlobDriver):
     def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
         return self.inner.is_retryable(exc, code)
 
+    def describe(self, exc: BaseException) -> str:
+        return self.inner.describe(exc)
+
+    def secrets(self) -> Sequence[str]:
+        return self.inner.secrets()
+
 
 def prefixed(inner: BlobDriver, prefix: str) -> BlobDriver:
     """``inner`` itself for an empty prefix, else a :class:`PrefixedDriver` over it."""

@@ -30,6 +30,10 @@ class Redactor:
             {s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True
         )
 
+    def __bool__(self) -> bool:
+        """Whether there is any secret to redact."""
+        return bool(self._secrets)
+
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:

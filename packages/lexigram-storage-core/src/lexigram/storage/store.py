@@ -16,9 +16,8 @@ from urllib.parse import quote
 
 from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
 from lexigram.storage.conditions import Conditions, valid_etag
-from lexigram.storage.config.fields import secret_values
 from lexigram.storage.content_types import guess_content_type
-from lexigram.storage.driver import BlobDriver, PresignRequest
+from lexigram.storage.driver import BlobDriver, PresignRequest, describe_builtin
 from lexigram.storage.durations import format_duration
 from lexigram.storage.errors import (
     ERROR_CLASSES,
@@ -112,13 +111,9 @@ class BlobStore:
         self.name = name if name is not None else driver.name
         self._retry = retry if retry is not None else RetryPolicy()
         self._hooks: list[Hook] = [*default_hooks(), *hooks]
-        # Every message is scrubbed of the driver config's secrets, also when the store is
-        # built directly rather than by the provider.
-        self._redactor = (
-            redactor
-            if redactor is not None
-            else Redactor(secret_values(getattr(driver, "config", None)))
-        )
+        # Every message is scrubbed of the driver's secrets (``driver.secrets()``, read
+        # when an error is reported) and of the ones given here.
+        self._redactor = redactor
         self._closed = False
         forbidden = driver.capabilities.forbidden_key_chars
         self._valid: Callable[[str], object] = (
@@ -400,7 +395,7 @@ class BlobStore:
                     continue
                 err = self._error("stream", exc, path, attempts=attempt)
                 self._emit("stream", path, started, err, attempts=attempt, nbytes=done)
-                raise err from exc
+                raise err from self._cause(exc)
         if progress is not None and done == 0:
             progress(0, 0 if total is None else total)
         self._emit("stream", path, started, None, attempts=attempt, nbytes=done)
@@ -478,7 +473,7 @@ class BlobStore:
         except Exception as exc:
             err = self._error("list", exc, prefix or None)
             self._emit("list", prefix, started, err)
-            raise err from exc
+            raise err from self._cause(exc)
         self._emit("list", prefix, started, None)
 
     # -- deleting -----------------------------------------------------------------------
@@ -515,7 +510,7 @@ class BlobStore:
             except Exception as exc:
                 err = self._error("delete_many", exc, None)
                 self._emit("delete_many", None, started, err)
-                raise err from exc
+                raise err from self._cause(exc)
             for key, failure in failed.items():
                 failures[key] = self._error("delete", failure, key)
         if failures:
@@ -1057,7 +1052,7 @@ class BlobStore:
                 err = self._error(operation, exc, key, attempts=attempt)
                 if hooks:
                     self._emit(operation, key, started, err, attempts=attempt)
-                raise err from exc
+                raise err from self._cause(exc)
             break
         if hooks:
             self._emit(
@@ -1096,11 +1091,48 @@ class BlobStore:
             what = f"Driver {driver.name!r} (backend {self.name!r}) does not support {operation}"
         else:
             what = f"{operation}{target} failed in {where}"
-        detail = _detail(exc)
+        detail = self._detail(exc)
         message = f"{what}: {detail}. {_HINTS[code]}" if detail else f"{what}. {_HINTS[code]}"
-        message = self._redactor.redact(message)
+        message = self._redact(message)
         logger.debug("%s", message)
         return cls(message, backend=self.name, driver=driver.name, key=key, operation=operation)
+
+    def _redactors(self) -> builtins.list[Redactor]:
+        """The redactors of the driver's secrets (read now: a driver may learn some once
+        its client is made) and of the ones given; none when there is no secret."""
+        given = self._redactor
+        return [r for r in (given, Redactor(self._driver.secrets())) if r]
+
+    def _redact(self, text: str) -> str:
+        """``text`` without any secret of the driver or of the redactor given."""
+        for redactor in self._redactors():
+            text = redactor.redact(text)
+        return text
+
+    def _cause(self, exc: BaseException) -> BaseException:
+        """The ``__cause__`` of the error raised for ``exc``: ``exc`` itself, unless a
+        secret shows in its chain (its text, repr or attributes, or any exception it
+        chains); then a :class:`DriverError` of the same code with its redacted detail."""
+        if not self._redactors():
+            return exc
+        text = _chain_text(exc)
+        if self._redact(text) == text:
+            return exc
+        return DriverError(self._driver.classify(exc), self._detail(exc))
+
+    def _detail(self, exc: BaseException) -> str:
+        """The driver's description of ``exc``, redacted; when it is the exception's own
+        text (the default description), cut to 300 characters, after the redaction (a
+        secret is never cut in two). A driver's own description is kept whole."""
+        text = self._driver.describe(exc).strip()
+        detail = self._redact(text)
+        if (
+            len(detail) > 300
+            and not isinstance(exc, DriverError)
+            and text == describe_builtin(exc).strip()
+        ):
+            detail = detail[:300] + "..."
+        return detail
 
     def _emit(
         self,
@@ -1322,13 +1354,16 @@ def _missing_fails(driver: BlobDriver, exc: Exception, more: Mapping[str, Condit
     return exc
 
 
-def _detail(exc: BaseException) -> str:
-    if isinstance(exc, DriverError):
-        return exc.detail
-    text = str(exc).strip()
-    name = type(exc).__name__
-    if not text:
-        return name
-    if len(text) > 300:
-        text = text[:300] + "..."
-    return f"{name}: {text}"
+def _chain_text(exc: BaseException) -> str:
+    """The text of ``exc`` and of every exception it chains: message, repr, attributes."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        try:
+            parts.append(f"{link}\n{link!r}\n{getattr(link, '__dict__', {})!r}")
+        except Exception:  # a broken __str__ / __repr__: its type name alone
+            parts.append(type(link).__name__)
+        link = link.__cause__ or link.__context__
+    return "\n".join(parts)

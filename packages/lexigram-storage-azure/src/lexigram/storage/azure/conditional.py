@@ -34,7 +34,8 @@ def read_args(conditions: Conditions | None) -> dict[str, Any]:
     return {}
 
 
-def missing_is_precondition(exc: DriverError, if_match: str | None) -> None:
-    """A write or delete ``if_match`` of a missing key fails its precondition."""
-    if if_match is not None and exc.code is ErrorCode.NOT_FOUND:
+def missing_is_precondition(code: ErrorCode, if_match: str | None, exc: BaseException) -> None:
+    """A write or delete ``if_match`` of a missing key (``exc``, of that ``code``) fails
+    its precondition."""
+    if if_match is not None and code is ErrorCode.NOT_FOUND:
         raise DriverError(ErrorCode.FAILED_PRECONDITION, "the key does not exist") from exc

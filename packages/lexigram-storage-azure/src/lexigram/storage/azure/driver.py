@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import quote
@@ -20,7 +20,7 @@ from lexigram.storage.azure.conditional import (
     read_args,
 )
 from lexigram.storage.azure.config import StorageAzureConfig
-from lexigram.storage.azure.errors import classify_azure, translate
+from lexigram.storage.azure.errors import already_exists, classify_azure, describe, is_sdk_error
 from lexigram.storage.azure.object_headers import settings_args, settings_headers
 from lexigram.storage.azure.sas import DelegationKeys, blob_sas
 from lexigram.storage.azure.transfer import as_bytes, md5_header, upload_blocks
@@ -133,21 +133,6 @@ class AzureBlobDriver(BlobDriver):
     def _blob(self, key: str) -> BlobClient:
         return self._container().get_blob_client(key)
 
-    @contextlib.contextmanager
-    def _sdk(self, *, create: bool = False) -> Iterator[None]:
-        """Turn SDK errors into :class:`DriverError` with a safe detail."""
-        try:
-            yield
-        except DriverError:
-            raise
-        except Exception as exc:
-            err = translate(
-                exc, secrets=self._secrets, container=self.config.container, create=create
-            )
-            if err is None:
-                raise
-            raise err from exc
-
     # -- records --------------------------------------------------------------------------
 
     def _info(self, key: str, props: BlobProperties) -> BlobInfo:
@@ -195,8 +180,8 @@ class AzureBlobDriver(BlobDriver):
             return await self._put(
                 key, body, content_type, metadata, create_only, if_match, headers
             )
-        except DriverError as exc:
-            missing_is_precondition(exc, if_match)
+        except Exception as exc:
+            missing_is_precondition(self.classify(exc), if_match, exc)
             raise
 
     async def _put(
@@ -241,23 +226,26 @@ class AzureBlobDriver(BlobDriver):
                 raise DriverError(ErrorCode.ALREADY_EXISTS)
             head = [first] if second is None else [first, second]
             try:
-                with self._sdk(create=create_only):
-                    size, reply = await upload_blocks(
-                        blob,
-                        head,
-                        blocks,
-                        concurrency=cfg.max_concurrency,
-                        commit={
-                            "content_settings": settings,
-                            "metadata": dict(metadata),
-                            **condition,
-                        },
-                        checksums=cfg.checksums,
-                    )
-            except DriverError as exc:
-                if create_only and exc.code is ErrorCode.FAILED_PRECONDITION:
-                    # the other upload that won the race created the key
-                    raise DriverError(ErrorCode.ALREADY_EXISTS, exc.detail) from exc
+                size, reply = await upload_blocks(
+                    blob,
+                    head,
+                    blocks,
+                    concurrency=cfg.max_concurrency,
+                    commit={
+                        "content_settings": settings,
+                        "metadata": dict(metadata),
+                        **condition,
+                    },
+                    checksums=cfg.checksums,
+                )
+            except Exception as exc:
+                if create_only:
+                    exists = already_exists(exc)
+                    if exists is not None:
+                        raise exists from exc
+                    if self.classify(exc) is ErrorCode.FAILED_PRECONDITION:
+                        # the other upload that won the race created the key
+                        raise DriverError(ErrorCode.ALREADY_EXISTS, self.describe(exc)) from exc
                 raise
         return self._written(key, size, content_type, metadata, reply).with_headers(headers)
 
@@ -283,26 +271,26 @@ class AzureBlobDriver(BlobDriver):
             )
             integrity["headers"] = md5_header(digest)
         try:
-            with self._sdk(create=create_only):
-                reply = await blob.upload_blob(
-                    data,
-                    length=len(data),
-                    overwrite=not create_only,
-                    content_settings=settings,
-                    metadata=dict(metadata),
-                    max_concurrency=1,
-                    **condition,
-                    **integrity,
-                )
-        except DriverError as exc:
-            if not (create_only and exc.code is ErrorCode.ALREADY_EXISTS):
+            reply = await blob.upload_blob(
+                data,
+                length=len(data),
+                overwrite=not create_only,
+                content_settings=settings,
+                metadata=dict(metadata),
+                max_concurrency=1,
+                **condition,
+                **integrity,
+            )
+        except Exception as exc:
+            exists = already_exists(exc) if create_only else None
+            if exists is None:
                 raise
             if await self.exists(key):
-                raise
+                raise exists from exc
             # Refused although nothing is visible: the key has uncommitted blocks (of a
             # failed or running block upload), which Azurite counts for If-None-Match on
             # Put Blob but not on Put Block List. Commit one block, still conditionally.
-            with self._sdk(create=True):
+            try:
                 _, reply = await upload_blocks(
                     blob,
                     [data],
@@ -315,6 +303,11 @@ class AzureBlobDriver(BlobDriver):
                     },
                     checksums=self.config.checksums,
                 )
+            except Exception as again:
+                exists = already_exists(again)
+                if exists is None:
+                    raise
+                raise exists from again
         return self._written(key, len(data), settings.content_type or "", metadata, reply)
 
     # -- reading --------------------------------------------------------------------------
@@ -333,18 +326,17 @@ class AzureBlobDriver(BlobDriver):
     async def read(
         self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
     ) -> bytes:
-        with self._sdk():
-            downloader = await self._blob(key).download_blob(
-                max_concurrency=1,
-                # the bytes stored, also of a blob with Content-Encoding: gzip
-                decompress=False,
-                **self._window(start, end),
-                **self._validation(),
-                **read_args(conditions),
-            )
-            if conditions is not None:
-                conditions.check(downloader.properties.etag)
-            data: bytes = await downloader.readall()
+        downloader = await self._blob(key).download_blob(
+            max_concurrency=1,
+            # the bytes stored, also of a blob with Content-Encoding: gzip
+            decompress=False,
+            **self._window(start, end),
+            **self._validation(),
+            **read_args(conditions),
+        )
+        if conditions is not None:
+            conditions.check(downloader.properties.etag)
+        data: bytes = await downloader.readall()
         return data
 
     async def stream(
@@ -356,28 +348,26 @@ class AzureBlobDriver(BlobDriver):
         chunk_size: int,
         conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        with self._sdk():
-            downloader = await self._blob(key).download_blob(
-                max_concurrency=1,
-                # the bytes stored, also of a blob with Content-Encoding: gzip
-                decompress=False,
-                **self._window(start, end),
-                **self._validation(),
-                **read_args(conditions),
-            )
-            if conditions is not None:
-                conditions.check(downloader.properties.etag)
-            async for chunk in downloader.chunks():
-                if len(chunk) <= chunk_size:
-                    yield chunk
-                    continue
-                view = memoryview(chunk)
-                for offset in range(0, len(chunk), chunk_size):
-                    yield bytes(view[offset : offset + chunk_size])
+        downloader = await self._blob(key).download_blob(
+            max_concurrency=1,
+            # the bytes stored, also of a blob with Content-Encoding: gzip
+            decompress=False,
+            **self._window(start, end),
+            **self._validation(),
+            **read_args(conditions),
+        )
+        if conditions is not None:
+            conditions.check(downloader.properties.etag)
+        async for chunk in downloader.chunks():
+            if len(chunk) <= chunk_size:
+                yield chunk
+                continue
+            view = memoryview(chunk)
+            for offset in range(0, len(chunk), chunk_size):
+                yield bytes(view[offset : offset + chunk_size])
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
-        with self._sdk():
-            props = await self._blob(key).get_blob_properties()
+        props = await self._blob(key).get_blob_properties()
         info = self._info(key, props)
         if conditions is not None:
             conditions.check(info.etag)  # of that one answer: as atomic as the request
@@ -387,45 +377,42 @@ class AzureBlobDriver(BlobDriver):
         self, prefix: str, *, delimiter: str | None, start_after: str | None = None
     ) -> AsyncIterator[BlobInfo]:
         container = self._container()
-        with self._sdk():
-            pages: AsyncIterator[AsyncIterator[BlobProperties | BlobPrefix]]
-            if delimiter is None:
-                pages = container.list_blobs(
-                    name_starts_with=prefix or None,
-                    include=["metadata"],
-                    results_per_page=self.config.list_page_size,
-                ).by_page()
-            else:
-                pages = container.walk_blobs(
-                    name_starts_with=prefix or None,
-                    include=["metadata"],
-                    delimiter=delimiter,
-                    results_per_page=self.config.list_page_size,
-                ).by_page()
-            async for page in pages:
-                items: list[BlobInfo] = []
-                async for item in page:
-                    if isinstance(item, BlobPrefix):
-                        items.append(BlobInfo(path=item.name, size=0, is_prefix=True))
-                    else:
-                        items.append(self._info(item.name, item))
-                # The SDK puts a page's prefixes before its blobs; the service sends each
-                # page as one contiguous, ordered range of names: restore the order.
-                items.sort(key=lambda info: info.path)
-                for info in items:
-                    yield info
+        pages: AsyncIterator[AsyncIterator[BlobProperties | BlobPrefix]]
+        if delimiter is None:
+            pages = container.list_blobs(
+                name_starts_with=prefix or None,
+                include=["metadata"],
+                results_per_page=self.config.list_page_size,
+            ).by_page()
+        else:
+            pages = container.walk_blobs(
+                name_starts_with=prefix or None,
+                include=["metadata"],
+                delimiter=delimiter,
+                results_per_page=self.config.list_page_size,
+            ).by_page()
+        async for page in pages:
+            items: list[BlobInfo] = []
+            async for item in page:
+                if isinstance(item, BlobPrefix):
+                    items.append(BlobInfo(path=item.name, size=0, is_prefix=True))
+                else:
+                    items.append(self._info(item.name, item))
+            # The SDK puts a page's prefixes before its blobs; the service sends each
+            # page as one contiguous, ordered range of names: restore the order.
+            items.sort(key=lambda info: info.path)
+            for info in items:
+                yield info
 
     # -- deleting -------------------------------------------------------------------------
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         try:
-            with self._sdk():
-                await self._blob(key).delete_blob(
-                    delete_snapshots="include", **if_match_args(if_match)
-                )
-        except DriverError as exc:
-            missing_is_precondition(exc, if_match)
-            if exc.code is not ErrorCode.NOT_FOUND:
+            await self._blob(key).delete_blob(delete_snapshots="include", **if_match_args(if_match))
+        except Exception as exc:
+            code = self.classify(exc)
+            missing_is_precondition(code, if_match, exc)
+            if code is not ErrorCode.NOT_FOUND:
                 raise
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
@@ -434,10 +421,13 @@ class AzureBlobDriver(BlobDriver):
         if len(keys) > 1 and self.batch_delete_supported is not False:
             try:
                 failures = await self._delete_batch(keys)
-            except DriverError as exc:
-                if exc.code in (ErrorCode.BUCKET_NOT_FOUND, ErrorCode.PERMISSION_DENIED):
+            except Exception as exc:
+                if not (isinstance(exc, DriverError) or is_sdk_error(exc)):
                     raise
-                if exc.code is not ErrorCode.UNAVAILABLE:
+                code = self.classify(exc)
+                if code in (ErrorCode.BUCKET_NOT_FOUND, ErrorCode.PERMISSION_DENIED):
+                    raise
+                if code is not ErrorCode.UNAVAILABLE:
                     self.batch_delete_supported = False
             else:
                 self.batch_delete_supported = True
@@ -445,11 +435,10 @@ class AzureBlobDriver(BlobDriver):
         return await super().delete_many(keys)
 
     async def _delete_batch(self, keys: Sequence[str]) -> dict[str, BaseException]:
-        with self._sdk():
-            replies = await self._container().delete_blobs(
-                *keys, delete_snapshots="include", raise_on_any_failure=False
-            )
-            results = [reply async for reply in replies]
+        replies = await self._container().delete_blobs(
+            *keys, delete_snapshots="include", raise_on_any_failure=False
+        )
+        results = [reply async for reply in replies]
         if len(results) != len(keys):
             raise DriverError(
                 ErrorCode.NOT_SUPPORTED,
@@ -485,23 +474,22 @@ class AzureBlobDriver(BlobDriver):
         target = self._blob(dst)
         deadline = time.monotonic() + self.config.copy_timeout
         delay = 0.05
-        with self._sdk():
-            reply = await target.start_copy_from_url(source_url)
-            status = reply.get("copy_status")
-            description = ""
-            while status == "pending":
-                if time.monotonic() > deadline:
-                    with contextlib.suppress(Exception):
-                        await target.abort_copy(str(reply.get("copy_id") or ""))
-                    raise DriverError(
-                        ErrorCode.UNAVAILABLE,
-                        f"server-side copy still pending after {self.config.copy_timeout:g} s",
-                    )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                props = await target.get_blob_properties()
-                status = props.copy.status
-                description = props.copy.status_description or ""
+        reply = await target.start_copy_from_url(source_url)
+        status = reply.get("copy_status")
+        description = ""
+        while status == "pending":
+            if time.monotonic() > deadline:
+                with contextlib.suppress(Exception):
+                    await target.abort_copy(str(reply.get("copy_id") or ""))
+                raise DriverError(
+                    ErrorCode.UNAVAILABLE,
+                    f"server-side copy still pending after {self.config.copy_timeout:g} s",
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            props = await target.get_blob_properties()
+            status = props.copy.status
+            description = props.copy.status_description or ""
         if status not in (None, "success"):
             raise DriverError(
                 ErrorCode.UNKNOWN, f"server-side copy ended as {status}: {description}"
@@ -524,10 +512,9 @@ class AzureBlobDriver(BlobDriver):
             )
         elif conn.use_ad:
             now = datetime.now(UTC)
-            with self._sdk():
-                delegation = await self._delegation.get(
-                    self._service_client(), now + request.expires_in
-                )
+            delegation = await self._delegation.get(
+                self._service_client(), now + request.expires_in
+            )
             token = blob_sas(
                 account_name=conn.account_name,
                 container=self.config.container,
@@ -547,8 +534,7 @@ class AzureBlobDriver(BlobDriver):
     # -- health and lifecycle -------------------------------------------------------------
 
     async def ping(self) -> None:
-        with self._sdk():
-            await self._container().get_container_properties()
+        await self._container().get_container_properties()
 
     async def close(self) -> None:
         service, self._service = self._service, None
@@ -571,3 +557,10 @@ class AzureBlobDriver(BlobDriver):
     def classify(self, exc: BaseException) -> ErrorCode:
         code = classify_azure(exc)
         return code if code is not None else super().classify(exc)
+
+    def describe(self, exc: BaseException) -> str:
+        detail = describe(exc, container=self.config.container)
+        return detail if detail is not None else super().describe(exc)
+
+    def secrets(self) -> Sequence[str]:
+        return self._secrets

@@ -1,4 +1,6 @@
-"""The mapping of Azure SDK errors to :class:`ErrorCode`, and safe error details.
+"""The Azure driver's error table: how the SDK's errors map to :class:`ErrorCode`, and
+their safe one-line descriptions (the driver's ``classify`` / ``describe``; the core
+redacts secrets and builds the message).
 
 Azure answers with an HTTP status and an ``x-ms-error-code`` (``BlobNotFound``,
 ``ContainerNotFound``...); the SDK raises ``azure.core.exceptions.HttpResponseError``
@@ -27,7 +29,7 @@ from azure.core.exceptions import (
 )
 from lexigram.storage.errors import DriverError, ErrorCode
 
-__all__ = ["classify_azure", "is_sdk_error", "safe_detail", "translate"]
+__all__ = ["already_exists", "classify_azure", "describe", "is_sdk_error", "safe_detail"]
 
 _NOT_FOUND = frozenset({"BlobNotFound", "CannotVerifyCopySource", "ResourceNotFound"})
 _EXISTS = frozenset({"BlobAlreadyExists"})
@@ -153,19 +155,27 @@ def safe_detail(exc: BaseException, secrets: Iterable[str] = ()) -> str:
     return scrub(text, secrets)
 
 
-def translate(
-    exc: BaseException, *, secrets: Iterable[str] = (), container: str = "", create: bool = False
-) -> DriverError | None:
-    """A :class:`DriverError` for an SDK error (``None`` for anything else)."""
-    code = classify_azure(exc, create=create)
+def describe(exc: BaseException, *, container: str) -> str | None:
+    """The one-line detail of an SDK error in the user's message (``None`` for anything
+    else): :func:`safe_detail`, with what to do for a missing container or refused
+    credentials."""
+    code = classify_azure(exc)
     if code is None:
         return None
-    detail = safe_detail(exc, secrets)
+    detail = safe_detail(exc)
     if code is ErrorCode.BUCKET_NOT_FOUND:
         detail = f"container {container!r} does not exist ({detail}); create it first"
     elif code is ErrorCode.PERMISSION_DENIED:
         detail += "; check account_key / sas_token / connection_string and the permissions"
-    return DriverError(code, detail)
+    return detail
+
+
+def already_exists(exc: BaseException) -> DriverError | None:
+    """For a failed create-only write: ``ALREADY_EXISTS`` when the service said the key
+    exists (409 / 412 there), else ``None``."""
+    if classify_azure(exc, create=True) is not ErrorCode.ALREADY_EXISTS:
+        return None
+    return DriverError(ErrorCode.ALREADY_EXISTS, safe_detail(exc))
 
 
 def block_list_lost(exc: BaseException) -> bool:

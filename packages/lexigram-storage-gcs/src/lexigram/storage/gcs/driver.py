@@ -28,7 +28,13 @@ from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.config import StorageGCSConfig, check_key_file
-from lexigram.storage.gcs.errors import bucket_missing, classify_gcs, raise_for_status, status_of
+from lexigram.storage.gcs.errors import (
+    bucket_missing,
+    classify_gcs,
+    raise_for_status,
+    safe_detail,
+    status_of,
+)
 from lexigram.storage.gcs.integrity import response_crc32c
 from lexigram.storage.gcs.objects import RESOURCE_FIELDS, blob_info, resource_fields
 from lexigram.storage.gcs.post_policy import sign_post_policy
@@ -402,16 +408,13 @@ class GCSDriver(BlobDriver):
         headers["Accept-Encoding"] = "gzip"
         if start or end is not None:
             headers.update(self._range(start, end))
-        try:
-            # The query is part of the URL string: cheaper for yarl than ``params=``.
-            url = f"{self._object_url}{quote(key, safe='')}?alt=media"
-            if conditions is not None:
-                url += "".join(f"&{k}={v}" for k, v in read_params(conditions).items())
-            reply = await http.get(url, headers=headers)
-            if reply.status >= 400:
-                await raise_for_status(reply)
-        except aiohttp.ClientResponseError as exc:
-            raise self._object_error(exc) from exc
+        # The query is part of the URL string: cheaper for yarl than ``params=``.
+        url = f"{self._object_url}{quote(key, safe='')}?alt=media"
+        if conditions is not None:
+            url += "".join(f"&{k}={v}" for k, v in read_params(conditions).items())
+        reply = await http.get(url, headers=headers)
+        if reply.status >= 400:
+            await raise_for_status(reply)
         if conditions is not None:
             try:
                 if reply.status == 304:
@@ -468,12 +471,7 @@ class GCSDriver(BlobDriver):
             await chunks.aclose()
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
-        try:
-            resource = await self._client().download_metadata(
-                self._bucket, key, timeout=self._timeout
-            )
-        except aiohttp.ClientResponseError as exc:
-            raise self._object_error(exc) from exc
+        resource = await self._client().download_metadata(self._bucket, key, timeout=self._timeout)
         info = blob_info(resource)
         if conditions is not None:
             conditions.check(info.etag)  # of that one resource: as atomic as the GET
@@ -527,7 +525,7 @@ class GCSDriver(BlobDriver):
                         ErrorCode.FAILED_PRECONDITION, "the key does not exist"
                     ) from exc
                 return
-            raise self._object_error(exc) from exc
+            raise
 
     # -- copying ----------------------------------------------------------------------
 
@@ -535,13 +533,10 @@ class GCSDriver(BlobDriver):
         params: dict[str, str] = {}
         if self.config.kms_key_name:
             params["destinationKmsKeyName"] = self.config.kms_key_name
-        try:
-            # objects.rewrite, repeated with the rewrite token until done
-            await self._client().copy(
-                self._bucket, src, self._bucket, new_name=dst, params=params, timeout=self._timeout
-            )
-        except aiohttp.ClientResponseError as exc:
-            raise self._object_error(exc) from exc
+        # objects.rewrite, repeated with the rewrite token until done
+        await self._client().copy(
+            self._bucket, src, self._bucket, new_name=dst, params=params, timeout=self._timeout
+        )
 
     # -- URLs -------------------------------------------------------------------------
 
@@ -664,15 +659,18 @@ class GCSDriver(BlobDriver):
             ErrorCode.BUCKET_NOT_FOUND, f"bucket {self._bucket!r} not found (HTTP {status_of(exc)})"
         )
 
-    def _object_error(self, exc: aiohttp.ClientResponseError) -> BaseException:
-        if bucket_missing(exc):
-            return self._no_bucket(exc)
-        code = classify_gcs(exc) or ErrorCode.UNKNOWN
-        return DriverError(code, f"HTTP {exc.status} {_reason(exc)}".strip())
-
     def classify(self, exc: BaseException) -> ErrorCode:
         code = classify_gcs(exc)
         return code if code is not None else super().classify(exc)
+
+    def describe(self, exc: BaseException) -> str:
+        if bucket_missing(exc):
+            return self._no_bucket(exc).detail
+        detail = safe_detail(exc)
+        return detail if detail is not None else super().describe(exc)
+
+    def secrets(self) -> Sequence[str]:
+        return _key_secrets(self.config, self._token)
 
 
 #: the fields of a key file (service account, authorized user) that are credentials.
@@ -716,8 +714,3 @@ def _precondition_failed(exc: BaseException) -> bool:
 
 def _path(info: BlobInfo) -> str:
     return info.path
-
-
-def _reason(exc: aiohttp.ClientResponseError) -> str:
-    # aiohttp's message holds "Reason: <body>"; keep the reason only (the body may be long).
-    return str(exc.message).split(":", 1)[0]

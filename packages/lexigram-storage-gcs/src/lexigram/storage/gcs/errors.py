@@ -1,4 +1,6 @@
-"""How Google Cloud Storage's errors (as aiohttp raises them) map to :class:`ErrorCode`."""
+"""The GCS driver's error table: how Google Cloud Storage's errors (as aiohttp raises
+them) map to :class:`ErrorCode`, and their safe one-line descriptions (the driver's
+``classify`` / ``describe``; the core redacts secrets and builds the message)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import aiohttp
 
 from lexigram.storage.errors import ErrorCode
 
-__all__ = ["bucket_missing", "classify_gcs", "raise_for_status", "status_of"]
+__all__ = ["bucket_missing", "classify_gcs", "raise_for_status", "safe_detail", "status_of"]
 
 _BY_STATUS: dict[int, ErrorCode] = {
     400: ErrorCode.INVALID_ARGUMENT,
@@ -66,6 +68,8 @@ def _hash_refused(exc: aiohttp.ClientResponseError) -> bool:
 def classify_gcs(exc: BaseException) -> ErrorCode | None:
     """The code of an SDK / aiohttp exception; None for anything else."""
     if isinstance(exc, aiohttp.ClientResponseError):
+        if bucket_missing(exc):
+            return ErrorCode.BUCKET_NOT_FOUND
         if exc.status == 400 and _hash_refused(exc):
             return ErrorCode.DATA_CORRUPTED
         code = _BY_STATUS.get(exc.status)
@@ -78,3 +82,13 @@ def classify_gcs(exc: BaseException) -> ErrorCode | None:
         # connection refused / reset, payload cut short, server disconnected, timeouts
         return ErrorCode.UNAVAILABLE
     return None
+
+
+def safe_detail(exc: BaseException) -> str | None:
+    """``HTTP <status> <reason>`` of an HTTP error reply (never its URL, headers or body);
+    None for anything else."""
+    if not isinstance(exc, aiohttp.ClientResponseError):
+        return None
+    # aiohttp's message holds "Reason: <body>"; keep the reason only (the body may be long).
+    reason = str(exc.message).split(":", 1)[0]
+    return f"HTTP {exc.status} {reason}".strip()

@@ -17,8 +17,10 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.errors import DriverError, ErrorCode
@@ -26,7 +28,7 @@ from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.beneath import open_cached as files_open_cached
-from lexigram.storage.local.conditional import COMMIT_LOCK, check_if_match
+from lexigram.storage.local.conditional import check_if_match, commit_lock
 from lexigram.storage.local.config import DEFAULT_ORPHAN_MAX_AGE, StorageLocalConfig
 from lexigram.storage.local.nesting import SELF_NAME
 from lexigram.storage.local.nofollow import open_dir
@@ -40,12 +42,19 @@ from lexigram.storage.local.paths import (
     open_root,
     split_key,
     symlink_refused,
+    walk_for_write,
     walk_parent,
 )
-from lexigram.storage.local.sidecar import read_sidecar, remove_all, remove_one, write_sidecar
+from lexigram.storage.local.sidecar import (
+    META_DIR,
+    read_sidecar,
+    remove_all,
+    remove_one,
+    write_sidecar,
+)
 from lexigram.storage.local.tempnames import temp_name
 
-__all__ = ["LocalFiles", "PendingWrite", "WriteCancelled"]
+__all__ = ["CancelFlag", "LocalFiles", "PendingWrite", "WriteCancelled"]
 
 logger = logging.getLogger("lexigram.storage.local")
 
@@ -53,6 +62,8 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 _ATTEMPTS = 5
+#: seconds a root found without any sidecar is taken to have none (see _sidecars_possible).
+NO_SIDECARS_FOR = 1.0
 #: largest object read on the event loop when it is fully cached (see read_nowait).
 INLINE_READ_MAX = 256 * 1024
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
@@ -62,6 +73,12 @@ _MAX_READ = 0x7FFFF000
 
 class WriteCancelled(Exception):
     """The awaiting task was cancelled before the commit point; nothing was written."""
+
+
+class CancelFlag(Protocol):
+    """Set by the awaiting task when it is cancelled (a ``threading.Event`` will do)."""
+
+    def is_set(self) -> bool: ...
 
 
 def etag_of(st: os.stat_result) -> str:
@@ -80,14 +97,18 @@ class PendingWrite:
     waits for that write instead of closing an fd in use (whose number the OS could hand
     to another file meanwhile)."""
 
-    __slots__ = ("fd", "key", "lock", "temp", "walk")
+    __slots__ = ("fd", "key", "lock", "seen", "temp", "walk")
 
-    def __init__(self, walk: Walk, temp: str, fd: int, key: str) -> None:
+    def __init__(
+        self, walk: Walk, temp: str, fd: int, key: str, seen: os.stat_result | None = None
+    ) -> None:
         self.walk = walk
         self.temp = temp
         self.fd = fd
         self.key = key
         self.lock = threading.Lock()
+        #: the object's file when the write began (None: there was none)
+        self.seen = seen
 
 
 class LocalFiles:
@@ -99,6 +120,8 @@ class LocalFiles:
         self._root: int = -1
         self._retired: list[int] = []
         self._lock = threading.Lock()
+        #: until when (``time.monotonic``) the root is known to hold no sidecar at all
+        self._no_sidecars_until = 0.0
 
     # -- the root -------------------------------------------------------------------------
 
@@ -140,6 +163,23 @@ class LocalFiles:
         if removed:
             logger.info("removed %d orphaned temporary file(s) below %s", removed, self.root)
         return removed
+
+    def _sidecars_possible(self, root: int) -> bool:
+        """Whether the root may hold sidecars (its metadata directory exists). "No" is
+        remembered for a second, and forgotten as soon as this process writes one: a
+        sidecar another process writes meanwhile may outlive the file it describes,
+        which is the inert orphan :mod:`.sidecar` already allows for (never used for
+        another file; removed with the key)."""
+        if time.monotonic() < self._no_sidecars_until:
+            return False
+        try:
+            os.stat(META_DIR, dir_fd=root, follow_symlinks=False)
+        except FileNotFoundError:
+            self._no_sidecars_until = time.monotonic() + NO_SIDECARS_FOR
+            return False
+        except OSError:
+            pass
+        return True
 
     def root_gone(self) -> bool:
         """Whether the root directory was removed (or replaced) since it was opened; if
@@ -341,11 +381,8 @@ class LocalFiles:
         segments = split_key(key)
         for attempt in range(_ATTEMPTS):
             try:
-                walk = walk_parent(
-                    self.root_fd(),
-                    segments,
-                    create=True,
-                    directory_mode=self.config.directory_mode,
+                walk = walk_for_write(
+                    self.root_fd(), segments, directory_mode=self.config.directory_mode
                 )
             except FileNotFoundError:
                 # a directory on the way was pruned by a concurrent delete, or the root
@@ -355,7 +392,7 @@ class LocalFiles:
                 self.root_gone()
                 continue
             try:
-                _resolve(walk, key, for_write=True)
+                seen = _resolved_stat(walk, key, for_write=True)
                 temp = temp_name()
                 fd = os.open(temp, _WRITE_FLAGS, self.config.file_mode, dir_fd=walk.parent)
             except FileNotFoundError:
@@ -369,7 +406,7 @@ class LocalFiles:
             except BaseException:
                 walk.close()
                 raise
-            return PendingWrite(walk, temp, fd, key)
+            return PendingWrite(walk, temp, fd, key, seen)
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -390,13 +427,13 @@ class LocalFiles:
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
-        cancelled: threading.Event | None = None,
+        cancelled: CancelFlag | None = None,
         headers: HttpHeaders = NO_HEADERS,
         if_match: str | None = None,
     ) -> BlobInfo:
         """fsync, write the sidecar if needed, then rename/link into place. On any
         failure the temp file is removed and nothing changes. ``if_match``: only if the
-        current file is at that ETag (checked and replaced under ``COMMIT_LOCK``)."""
+        current file is at that ETag (checked and replaced under the key's ``commit_lock``)."""
         key = pending.key
         walk = pending.walk
         sidecar_written: int | None = None
@@ -407,7 +444,9 @@ class LocalFiles:
             st = os.fstat(pending.fd)
             os.close(pending.fd)
             pending.fd = -1
-            if metadata or headers or content_type != guess_content_type(key):
+            has_headers = headers is not NO_HEADERS and bool(headers)
+            if metadata or has_headers or content_type != guess_content_type(key):
+                self._no_sidecars_until = 0.0
                 write_sidecar(
                     root,
                     key,
@@ -419,10 +458,16 @@ class LocalFiles:
                     headers=headers,
                 )
                 sidecar_written = st.st_ino
-            with COMMIT_LOCK:
-                old = _lstat_or_none(walk.name, walk.parent)
+            with commit_lock(key):
                 if if_match is not None:
+                    old = _lstat_or_none(walk.name, walk.parent)
                     check_if_match(old, if_match, etag_of)
+                else:
+                    # The file replaced, as found when the write began: only its sidecar
+                    # is removed after the rename, and should another writer have
+                    # replaced it meanwhile, the sidecar left is an inert orphan (a
+                    # reader uses a sidecar only for its very file; see .sidecar).
+                    old = pending.seen
                 if cancelled is not None and cancelled.is_set():
                     raise WriteCancelled()
                 # -- the commit point --
@@ -439,7 +484,7 @@ class LocalFiles:
             finally:
                 if inner is not None:
                     os.close(inner)
-            if old is not None and old.st_ino != st.st_ino:
+            if old is not None and old.st_ino != st.st_ino and self._sidecars_possible(root):
                 remove_one(root, key, old.st_ino)
         except BaseException:
             if sidecar_written is not None:
@@ -447,14 +492,15 @@ class LocalFiles:
             self.abort(pending)
             raise
         walk.close()
-        return BlobInfo(
+        info = BlobInfo(
             path=key,
             size=st.st_size,
             content_type=content_type,
             last_modified=modified_of(st),
             etag=etag_of(st),
             metadata=dict(metadata),
-        ).with_headers(headers)
+        )
+        return info.with_headers(headers) if has_headers else info
 
     def abort(self, pending: PendingWrite) -> None:
         """Remove the temp file and the directories left empty (never raises)."""
@@ -480,7 +526,7 @@ class LocalFiles:
         content_type: str,
         metadata: Mapping[str, str],
         create_only: bool,
-        cancelled: threading.Event,
+        cancelled: CancelFlag,
         headers: HttpHeaders = NO_HEADERS,
         if_match: str | None = None,
     ) -> BlobInfo:
@@ -525,7 +571,7 @@ class LocalFiles:
                 if if_match is not None:
                     check_if_match(None, if_match, etag_of)
                 return False  # nothing there (a directory alone is not an object)
-            with COMMIT_LOCK:
+            with commit_lock(key):
                 if if_match is not None:
                     check_if_match(_lstat_or_none(walk.name, walk.parent), if_match, etag_of)
                 try:
@@ -600,6 +646,7 @@ class LocalFiles:
                 old = _lstat_or_none(dst_walk.name, dst_walk.parent)
                 wrote = meta or kept or ctype != guess_content_type(dst)
                 if wrote:
+                    self._no_sidecars_until = 0.0
                     write_sidecar(
                         root,
                         dst,
@@ -795,23 +842,29 @@ def _resolve(walk: Walk, key: str, *, for_write: bool) -> bool:
     A symlink → ``PERMISSION_DENIED``; something that is not a regular file or a
     directory (FIFO, socket, device) → ``INVALID_ARGUMENT`` for writes, absent for reads.
     """
+    return _resolved_stat(walk, key, for_write=for_write) is not None or for_write
+
+
+def _resolved_stat(walk: Walk, key: str, *, for_write: bool) -> os.stat_result | None:
+    """:func:`_resolve`, returning the lstat of the object's file (None if there is none)."""
     try:
-        mode = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False).st_mode
+        st = os.stat(walk.name, dir_fd=walk.parent, follow_symlinks=False)
     except FileNotFoundError:
-        return for_write
+        return None
+    mode = st.st_mode
     if stat.S_ISLNK(mode):
         raise symlink_refused(key)
     if stat.S_ISDIR(mode) and walk.name != SELF_NAME:
         walk.fds.append(open_dir(walk.name, walk.parent, key))
         walk.segments.append(SELF_NAME)
-        return _resolve(walk, key, for_write=for_write)
+        return _resolved_stat(walk, key, for_write=for_write)
     if stat.S_ISREG(mode):
-        return True
+        return st
     if for_write:
         raise DriverError(
             ErrorCode.INVALID_ARGUMENT, f"{key!r} exists and is not a regular file or directory"
         )
-    return False
+    return None
 
 
 def _place(src_dir: int, src: str, dst_dir: int, dst: str, key: str, *, link: bool) -> int | None:
@@ -871,11 +924,23 @@ def _lstat_or_none(name: str, dir_fd: int) -> os.stat_result | None:
 def _prune(walk: Walk) -> None:
     """Remove the key's parent directories that are now empty, deepest first (never the
     root); stops at the first one that is not empty."""
-    for depth in range(len(walk.fds) - 1, 0, -1):
+    # A shortcut walk holds no fds of the directories above the parent: those are walked
+    # again (one level at a time, never through a symlink) once the levels below are gone.
+    last = 2 if walk.shortcut else 1
+    for depth in range(len(walk.fds) - 1, last - 1, -1):
         try:
             os.rmdir(walk.segments[depth - 1], dir_fd=walk.fds[depth - 1])
         except OSError:
             return
+    if walk.shortcut and walk.fds:
+        try:
+            full = walk_parent(walk.fds[0], [*walk.segments[0].split("/"), "x"], create=False)
+        except (DriverError, OSError):
+            return
+        try:
+            _prune(full)
+        finally:
+            full.close()
 
 
 def _copy_bytes(src: int, dst: int, size: int) -> None:

@@ -28,7 +28,9 @@ from typing import Any
 import attrs
 
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
+from lexigram.storage.local.beneath import open_beneath
 from lexigram.storage.local.paths import (
+    DIR_FLAGS,
     FILE_READ_FLAGS,
     RESERVED_PREFIX,
     close_quietly,
@@ -181,8 +183,15 @@ def read_sidecar(root_fd: int, key: str, st: os.stat_result) -> Sidecar | None:
 
 def remove_one(root_fd: int, key: str, ino: int) -> None:
     """Remove the sidecar of file ``ino`` of ``key`` if there is one (best effort)."""
+    segments = _segments(key)
+    if open_beneath is not None:
+        # Most keys have no sidecar directory: one openat2 tells, without a walk.
+        try:
+            close_quietly(open_beneath(root_fd, "/".join(segments), DIR_FLAGS))
+        except OSError:
+            return
     try:
-        walk = walk_parent(root_fd, [*_segments(key), "x"], create=False)
+        walk = walk_parent(root_fd, [*segments, "x"], create=False)
     except Exception:
         return
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
 import secrets
 import socket
@@ -52,9 +53,34 @@ def host_tag() -> str:
     return hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
+class _Names:
+    """This process's part of every temporary name: the prefix naming it, a random token
+    and a counter (so a name costs no system call: no ``getpid``, no ``getrandom``).
+    Renewed in a forked child, which is another process."""
+
+    def __init__(self) -> None:
+        self.prefix = ""
+        self.token = ""
+        self.counter = itertools.count()
+
+    def renew(self) -> None:
+        self.prefix = f"{TEMP_PREFIX}{host_tag()}-{os.getpid()}-"
+        self.token = secrets.token_hex(3)
+        self.counter = itertools.count()
+
+
+_names = _Names()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_names.renew)
+
+
 def temp_name() -> str:
-    """A fresh temporary name owned by this process."""
-    return f"{TEMP_PREFIX}{host_tag()}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(6)}"
+    """A fresh temporary name owned by this process (unique in it: the counter; across
+    processes: the process id; never reused on disk either way: it is created with
+    ``O_EXCL``)."""
+    if not _names.prefix:
+        _names.renew()
+    return f"{_names.prefix}{int(time.time())}-{_names.token}{next(_names.counter) & 0xFFFFFF:06x}"
 
 
 def parse(name: str) -> Owner | None:

@@ -8,7 +8,7 @@ import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
@@ -27,11 +27,11 @@ from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.s3.conditional import condition_args, missing_is_precondition
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import (
-    S3DriverError,
     client_error_code,
     code_for,
     delete_failures,
-    s3_error,
+    retried_by_sdk,
+    safe_detail,
 )
 from lexigram.storage.s3.integrity import (
     SENT_CHECKSUM_EVENTS,
@@ -94,6 +94,8 @@ class S3Driver(BlobDriver):
         self._lock = asyncio.Lock()
         self._closed = False
         self._bucket_seen = False
+        #: the keys the default credential chain found (once the client is made)
+        self._found: tuple[str, ...] = ()
         self._sse = self._sse_args()
 
     @classmethod
@@ -170,7 +172,8 @@ class S3Driver(BlobDriver):
                     )
                     for event in SENT_CHECKSUM_EVENTS:
                         client.meta.events.register(event, declare_sent_checksum)
-                    stack.callback(hide_in_logs(await self._chain(session)).release)
+                    self._found = tuple(await self._chain(session))
+                    stack.callback(hide_in_logs(self._found).release)
                 except BaseException:
                     await stack.aclose()
                     raise
@@ -197,38 +200,31 @@ class S3Driver(BlobDriver):
 
     # -- errors -------------------------------------------------------------------------
 
-    def _reraise(self, exc: BaseException, cause: BaseException | None = None) -> NoReturn:
-        """Raise ``exc`` as a safe DriverError (SDK exceptions) or as it is."""
-        err = self._error(exc)
-        if err is None:
-            if cause is not None and exc is not cause:
-                raise exc from cause
-            raise exc
-        raise err from (cause if cause is not None else exc)
-
-    def _error(self, exc: BaseException) -> DriverError | None:
-        if isinstance(exc, DriverError):
-            return None
-        translated = s3_error(exc, self.settings.secrets)
-        if translated is None:
-            return None
-        if translated.code is ErrorCode.BUCKET_NOT_FOUND:
-            translated = S3DriverError(
-                ErrorCode.BUCKET_NOT_FOUND,
-                f"bucket {self.settings.bucket!r} does not exist ({self.name}"
-                f"{', ' + self.settings.endpoint_url if self.settings.endpoint_url else ''})",
-                retry_in_core=False,
-            )
-        return translated
-
     def classify(self, exc: BaseException) -> ErrorCode:
         code = code_for(exc)
         return code if code is not None else super().classify(exc)
 
     def is_retryable(self, exc: BaseException, code: ErrorCode) -> bool:
-        if isinstance(exc, S3DriverError):
-            return code is ErrorCode.UNAVAILABLE and exc.retry_in_core
-        return code is ErrorCode.UNAVAILABLE and not isinstance(exc, ClientError)
+        # botocore retried the request itself; what it does not retry (a body cut short)
+        # the core may
+        return code is ErrorCode.UNAVAILABLE and not retried_by_sdk(exc)
+
+    def describe(self, exc: BaseException) -> str:
+        if code_for(exc) is ErrorCode.BUCKET_NOT_FOUND:
+            return self._no_bucket().detail
+        detail = safe_detail(exc)
+        return detail if detail is not None else super().describe(exc)
+
+    def secrets(self) -> Sequence[str]:
+        return (*self.settings.secrets, *self._found)
+
+    def _no_bucket(self) -> DriverError:
+        s = self.settings
+        return DriverError(
+            ErrorCode.BUCKET_NOT_FOUND,
+            f"bucket {s.bucket!r} does not exist ({self.name}"
+            f"{', ' + s.endpoint_url if s.endpoint_url else ''})",
+        )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -310,9 +306,7 @@ class S3Driver(BlobDriver):
             if create_only and client_error_code(exc)[1] in (409, 412):
                 raise DriverError(ErrorCode.ALREADY_EXISTS) from exc
             missing_is_precondition(exc, if_match)
-            self._reraise(exc)
-        except Exception as exc:
-            self._reraise(exc)
+            raise
 
     # -- reading ------------------------------------------------------------------------
 
@@ -325,30 +319,27 @@ class S3Driver(BlobDriver):
         chunk_size: int,
         conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
+        client = await self._s3()
+        args: dict[str, Any] = {}
+        whole = not start and end is None
+        if not whole:
+            args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        elif self.settings.checksums:
+            args["ChecksumMode"] = "ENABLED"
+        resp = await client.get_object(
+            Bucket=self.settings.bucket, Key=key, **args, **condition_args(conditions)
+        )
+        # A whole-object stream is hashed as it goes; a mismatch is raised at the end,
+        # before the stream completes.
+        expected = expected_of(resp) if whole and self.settings.checksums else None
+        chunks = body_chunks(resp["Body"], chunk_size)
+        if expected is not None:
+            chunks = verify_at_end(chunks, expected)
         try:
-            client = await self._s3()
-            args: dict[str, Any] = {}
-            whole = not start and end is None
-            if not whole:
-                args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-            elif self.settings.checksums:
-                args["ChecksumMode"] = "ENABLED"
-            resp = await client.get_object(
-                Bucket=self.settings.bucket, Key=key, **args, **condition_args(conditions)
-            )
-            # A whole-object stream is hashed as it goes; a mismatch is raised at the
-            # end, before the stream completes.
-            expected = expected_of(resp) if whole and self.settings.checksums else None
-            chunks = body_chunks(resp["Body"], chunk_size)
-            if expected is not None:
-                chunks = verify_at_end(chunks, expected)
-            try:
-                async for chunk in chunks:
-                    yield chunk
-            finally:
-                await chunks.aclose()
-        except Exception as exc:
-            self._reraise(exc)
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
 
     async def read(
         self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
@@ -356,32 +347,29 @@ class S3Driver(BlobDriver):
         # The first GET tells the size; what lies beyond one part comes in parallel
         # ranged GETs. (Awaited here, not in a helper: each coroutine layer costs on
         # every resumption of the request.)
-        try:
-            client = self._client or await self._s3()
-            first = first_get(self, key, start, end)
-            resp = await client.get_object(**first, **condition_args(conditions))
-            first_end, stop, expected = extent(self, resp, start, end)
-            if first_end >= stop:
-                async with resp["Body"] as body:
-                    if expected is None:
-                        data: bytes = await body.read()
-                        return data
-                    pieces = await read_checked(body, expected)
-                return b"".join(pieces)
+        client = self._client or await self._s3()
+        first = first_get(self, key, start, end)
+        resp = await client.get_object(**first, **condition_args(conditions))
+        first_end, stop, expected = extent(self, resp, start, end)
+        if first_end >= stop:
+            async with resp["Body"] as body:
+                if expected is None:
+                    data: bytes = await body.read()
+                    return data
+                pieces = await read_checked(body, expected)
+            return b"".join(pieces)
 
-            parts = await parallel_read(
-                self,
-                key,
-                resp,
-                start,
-                first_end,
-                stop,
-                expected,
-                take_bytes,
-                pinned=conditions is not None,
-            )
-        except Exception as exc:
-            self._reraise(exc)
+        parts = await parallel_read(
+            self,
+            key,
+            resp,
+            start,
+            first_end,
+            stop,
+            expected,
+            take_bytes,
+            pinned=conditions is not None,
+        )
         return b"".join(itertools.chain.from_iterable(parts))
 
     async def read_into(
@@ -393,37 +381,34 @@ class S3Driver(BlobDriver):
         end: int | None,
         conditions: Conditions | None = None,
     ) -> int:
-        try:
-            client = self._client or await self._s3()
-            first = first_get(self, key, start, end)
-            resp = await client.get_object(**first, **condition_args(conditions))
-            first_end, stop, expected = extent(self, resp, start, end)
-            if stop - start > buffer.nbytes:
-                resp["Body"].close()
-                raise DriverError(
-                    ErrorCode.INVALID_ARGUMENT,
-                    buffer_too_small(buffer.nbytes, stop - start, exact=True),
-                )
-            if first_end >= stop:
-                running = None if expected is None else expected.checksum.running()
-                async with resp["Body"] as body:
-                    await take_into(buffer, running)(0, stop - start, body, False)
-                if expected is not None and running is not None:
-                    await expected.check(running)
-                return stop - start
-            await parallel_read(
-                self,
-                key,
-                resp,
-                start,
-                first_end,
-                stop,
-                expected,
-                take_into(buffer),
-                pinned=conditions is not None,
+        client = self._client or await self._s3()
+        first = first_get(self, key, start, end)
+        resp = await client.get_object(**first, **condition_args(conditions))
+        first_end, stop, expected = extent(self, resp, start, end)
+        if stop - start > buffer.nbytes:
+            resp["Body"].close()
+            raise DriverError(
+                ErrorCode.INVALID_ARGUMENT,
+                buffer_too_small(buffer.nbytes, stop - start, exact=True),
             )
-        except Exception as exc:
-            self._reraise(exc)
+        if first_end >= stop:
+            running = None if expected is None else expected.checksum.running()
+            async with resp["Body"] as body:
+                await take_into(buffer, running)(0, stop - start, body, False)
+            if expected is not None and running is not None:
+                await expected.check(running)
+            return stop - start
+        await parallel_read(
+            self,
+            key,
+            resp,
+            start,
+            first_end,
+            stop,
+            expected,
+            take_into(buffer),
+            pinned=conditions is not None,
+        )
         return stop - start
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
@@ -433,9 +418,9 @@ class S3Driver(BlobDriver):
                 Bucket=self.settings.bucket, Key=key, **condition_args(conditions)
             )
         except ClientError as exc:
-            self._reraise(await self._not_found_or_bucket(exc), exc)
-        except Exception as exc:
-            self._reraise(exc)
+            if await self._bucket_missing(exc):
+                raise self._no_bucket() from exc
+            raise
         return BlobInfo(
             path=key,
             size=int(resp.get("ContentLength", 0)),
@@ -445,60 +430,46 @@ class S3Driver(BlobDriver):
             metadata=dict(resp.get("Metadata") or {}),
         ).with_headers(headers_from(resp))
 
-    async def exists(self, key: str) -> bool:
-        try:
-            await self.head(key)
-        except DriverError as exc:
-            if exc.code is ErrorCode.NOT_FOUND:
-                return False
-            raise
-        return True
-
-    async def _not_found_or_bucket(self, exc: Any) -> Any:
+    async def _bucket_missing(self, exc: ClientError) -> bool:
         """HEAD answers a bare 404 for a missing key and for a missing bucket alike:
         tell them apart with one HeadBucket (once the bucket was seen, not again)."""
         if client_error_code(exc)[1] != 404 or self._bucket_seen:
-            return exc
+            return False
         try:
             await self._client.head_bucket(Bucket=self.settings.bucket)
         except ClientError as bucket_exc:
-            if client_error_code(bucket_exc)[1] == 404:
-                return ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadObject")
-            return exc
+            return client_error_code(bucket_exc)[1] == 404
         self._bucket_seen = True
-        return exc
+        return False
 
     async def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None = None
     ) -> AsyncIterator[BlobInfo]:
-        try:
-            client = await self._s3()
-            args: dict[str, Any] = {"Bucket": self.settings.bucket, "Prefix": prefix}
-            if delimiter is not None:
-                args["Delimiter"] = delimiter
-            if start_after:
-                args["StartAfter"] = start_after
-            paginator = client.get_paginator("list_objects_v2")
-            async for page in paginator.paginate(**args):
-                objects = [
-                    BlobInfo(
-                        path=o["Key"],
-                        size=o.get("Size", 0),
-                        last_modified=_utc(o.get("LastModified")),
-                        etag=o.get("ETag"),
-                    )
-                    for o in page.get("Contents", ())
-                ]
-                common = page.get("CommonPrefixes")
-                if not common:
-                    for info in objects:
-                        yield info
-                    continue
-                prefixes = [BlobInfo(path=p["Prefix"], size=0, is_prefix=True) for p in common]
-                for info in heapq.merge(objects, prefixes, key=_path):
+        client = await self._s3()
+        args: dict[str, Any] = {"Bucket": self.settings.bucket, "Prefix": prefix}
+        if delimiter is not None:
+            args["Delimiter"] = delimiter
+        if start_after:
+            args["StartAfter"] = start_after
+        paginator = client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(**args):
+            objects = [
+                BlobInfo(
+                    path=o["Key"],
+                    size=o.get("Size", 0),
+                    last_modified=_utc(o.get("LastModified")),
+                    etag=o.get("ETag"),
+                )
+                for o in page.get("Contents", ())
+            ]
+            common = page.get("CommonPrefixes")
+            if not common:
+                for info in objects:
                     yield info
-        except Exception as exc:
-            self._reraise(exc)
+                continue
+            prefixes = [BlobInfo(path=p["Prefix"], size=0, is_prefix=True) for p in common]
+            for info in heapq.merge(objects, prefixes, key=_path):
+                yield info
 
     # -- deleting -----------------------------------------------------------------------
 
@@ -507,47 +478,41 @@ class S3Driver(BlobDriver):
             client = await self._s3()
             more = {} if if_match is None else {"IfMatch": quoted(if_match)}
             await client.delete_object(Bucket=self.settings.bucket, Key=key, **more)
-        except Exception as exc:
+        except ClientError as exc:
             missing_is_precondition(exc, if_match)
-            self._reraise(exc)
+            raise
 
     async def delete_many(self, keys: Sequence[str]) -> Mapping[str, BaseException]:
         if not keys:
             return {}
-        try:
-            client = await self._s3()
-            resp = await client.delete_objects(
-                Bucket=self.settings.bucket,
-                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
-            )
-        except Exception as exc:
-            self._reraise(exc)
+        client = await self._s3()
+        resp = await client.delete_objects(
+            Bucket=self.settings.bucket,
+            Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+        )
         return delete_failures(resp.get("Errors", ()))
 
     # -- copying ------------------------------------------------------------------------
 
     async def copy(self, src: str, dst: str) -> None:
         bucket = self.settings.bucket
+        client = await self._s3()
         try:
-            client = await self._s3()
-            try:
-                await client.copy_object(
-                    Bucket=bucket,
-                    Key=dst,
-                    CopySource={"Bucket": bucket, "Key": src},
-                    MetadataDirective="COPY",
-                    **self._sse,
-                )
-            except ClientError as exc:
-                code, _ = client_error_code(exc)
-                if code not in ("InvalidRequest", "EntityTooLarge"):
-                    raise
-                info = await client.head_object(Bucket=bucket, Key=src)
-                if int(info["ContentLength"]) <= MAX_COPY_SIZE:
-                    raise
-                await copy_multipart(self, src, dst, info)
-        except Exception as exc:
-            self._reraise(exc)
+            await client.copy_object(
+                Bucket=bucket,
+                Key=dst,
+                CopySource={"Bucket": bucket, "Key": src},
+                MetadataDirective="COPY",
+                **self._sse,
+            )
+        except ClientError as exc:
+            code, _ = client_error_code(exc)
+            if code not in ("InvalidRequest", "EntityTooLarge"):
+                raise
+            info = await client.head_object(Bucket=bucket, Key=src)
+            if int(info["ContentLength"]) <= MAX_COPY_SIZE:
+                raise
+            await copy_multipart(self, src, dst, info)
 
     # -- URLs ---------------------------------------------------------------------------
 
@@ -558,30 +523,27 @@ class S3Driver(BlobDriver):
         )
 
     async def presign(self, key: str, request: PresignRequest) -> str:
-        try:
-            client = await self._s3()
-            params: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": key}
-            if request.method == "GET":
-                operation = "get_object"
-                if request.content_disposition:
-                    params["ResponseContentDisposition"] = request.content_disposition
-                if request.content_type:
-                    params["ResponseContentType"] = request.content_type
-            else:
-                operation = "put_object"
-                if request.content_type:
-                    params["ContentType"] = request.content_type
-                # signed headers: the uploader must send them, and S3 stores them
-                params.update(header_args(request.headers))
-            url: str = await client.generate_presigned_url(
-                operation,
-                Params=params,
-                ExpiresIn=int(request.expires_in.total_seconds()),
-                HttpMethod=request.method,
-            )
-            return url
-        except Exception as exc:
-            self._reraise(exc)
+        client = await self._s3()
+        params: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": key}
+        if request.method == "GET":
+            operation = "get_object"
+            if request.content_disposition:
+                params["ResponseContentDisposition"] = request.content_disposition
+            if request.content_type:
+                params["ResponseContentType"] = request.content_type
+        else:
+            operation = "put_object"
+            if request.content_type:
+                params["ContentType"] = request.content_type
+            # signed headers: the uploader must send them, and S3 stores them
+            params.update(header_args(request.headers))
+        url: str = await client.generate_presigned_url(
+            operation,
+            Params=params,
+            ExpiresIn=int(request.expires_in.total_seconds()),
+            HttpMethod=request.method,
+        )
+        return url
 
     # -- health ---------------------------------------------------------------------------
 
@@ -592,19 +554,14 @@ class S3Driver(BlobDriver):
             self._bucket_seen = True
         except ClientError as exc:
             if client_error_code(exc)[1] == 404:
-                self._reraise(ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadBucket"), exc)
-            self._reraise(exc)
-        except Exception as exc:
-            self._reraise(exc)
+                raise self._no_bucket() from exc
+            raise
 
     # -- browser uploads --------------------------------------------------------------
 
     async def presign_post(self, key: str, request: PostPolicyRequest) -> PresignedPost:
-        try:
-            client = await self._s3()
-            return await presigned_post(client, self.settings.bucket, key, request, self._sse)
-        except Exception as exc:
-            self._reraise(exc)
+        client = await self._s3()
+        return await presigned_post(client, self.settings.bucket, key, request, self._sse)
 
 
 class R2Driver(S3Driver):

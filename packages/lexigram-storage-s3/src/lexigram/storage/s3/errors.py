@@ -1,4 +1,7 @@
-"""The mapping of botocore / aiobotocore / aiohttp exceptions to the core's error codes."""
+"""The S3 driver's error table: how botocore / aiobotocore / aiohttp exceptions map to
+the core's error codes, which of them botocore has already retried, and the safe
+one-line description of each (the driver's ``classify`` / ``is_retryable`` /
+``describe``; the core redacts secrets and builds the message)."""
 
 from __future__ import annotations
 
@@ -25,11 +28,10 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from lexigram.storage.errors import DriverError, ErrorCode
 
 __all__ = [
-    "S3DriverError",
     "client_error_code",
     "code_for",
     "delete_failures",
-    "s3_error",
+    "retried_by_sdk",
     "safe_detail",
 ]
 
@@ -137,13 +139,14 @@ def code_for(exc: BaseException) -> ErrorCode | None:
     return None
 
 
-def safe_detail(exc: BaseException, secrets: Iterable[str]) -> str:
-    """A short description of an SDK exception with no signing material and no secret.
+def safe_detail(exc: BaseException) -> str | None:
+    """A one-line description of an SDK exception with no signing material (None: not an
+    SDK exception).
 
     For a ClientError only the error code, the HTTP status, the operation and the
     server's one-line message are kept (never the response body's ``StringToSign``,
-    ``CanonicalRequest``, ``AWSAccessKeyId`` or headers); every configured secret is
-    then scrubbed.
+    ``CanonicalRequest``, ``AWSAccessKeyId`` or headers); the core then redacts every
+    secret of the driver.
     """
     if isinstance(exc, ClientError):
         code, status = client_error_code(exc)
@@ -152,33 +155,18 @@ def safe_detail(exc: BaseException, secrets: Iterable[str]) -> str:
         text = f"{code or 'error'} (HTTP {status}) from {op}"
         if message:
             text += f": {message}"
-    else:
+    elif code_for(exc) is not None:
         text = f"{type(exc).__name__}: {exc}".strip()
-    text = " ".join(text.split())
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    if len(text) > 300:
-        text = text[:300] + "..."
-    return text
-
-
-class S3DriverError(DriverError):
-    """A DriverError carrying whether the core may retry it (botocore already retried
-    request-level failures; only failures while reading a body are left to the core)."""
-
-    def __init__(self, code: ErrorCode, detail: str, *, retry_in_core: bool) -> None:
-        super().__init__(code, detail)
-        self.retry_in_core = retry_in_core
-
-
-def s3_error(exc: BaseException, secrets: Iterable[str]) -> DriverError | None:
-    """Translate an SDK exception into a safe DriverError (None: not an SDK exception)."""
-    code = code_for(exc)
-    if code is None:
+    else:
         return None
-    return S3DriverError(
-        code, safe_detail(exc, secrets), retry_in_core=isinstance(exc, _BODY_ERRORS)
-    )
+    return " ".join(text.split())
+
+
+def retried_by_sdk(exc: BaseException) -> bool:
+    """Whether botocore has already retried the request that failed with ``exc`` (its
+    standard retry mode): every SDK exception but one raised while reading a response
+    body, which botocore does not retry (those the core retries)."""
+    return code_for(exc) is not None and not isinstance(exc, _BODY_ERRORS)
 
 
 def delete_failures(errors: Iterable[Mapping[str, Any]]) -> dict[str, BaseException]:
