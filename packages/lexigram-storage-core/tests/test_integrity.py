@@ -113,7 +113,7 @@ async def test_running_digest_keeps_the_order_of_small_and_large_chunks() -> Non
 
 async def test_running_digest_hashes_batches_off_the_event_loop() -> None:
     recording = _Recording()
-    running = Checksum("MD5", recording.new, thread_min=1).running()
+    running = Checksum("MD5", recording.new, thread_min=1, batched=True).running()
     loop_thread = threading.get_ident()
     for _ in range(4):
         await running.feed(b"x" * (BATCH // 2))  # a batch every second chunk

@@ -143,6 +143,10 @@ class Checksum:
     #: whether hashing releases the GIL (else a worker thread would not run beside the
     #: event loop, and nothing is handed to one).
     threaded: bool = True
+    #: whether a stream's chunks are handed to a worker thread in batches of
+    #: :data:`BATCH` (worth it when a batch is milliseconds of work); else each chunk is
+    #: hashed at once, on the event loop.
+    batched: bool = True
 
     def now(self, data: Buffer) -> bytes:
         """The digest of ``data``, computed here (on the event loop when called there)."""
@@ -171,8 +175,10 @@ class Checksum:
 
 
 #: over 10 GB/s on one core with ``crc32c``, in a worker thread from 8 MiB on (about
-#: 1 ms); ``google-crc32c`` holds the GIL, so a thread would only add its hand-over.
-CRC32C = Checksum("CRC32C", Crc32c, 8 * 1024 * 1024, threaded=_GIL_FREE)
+#: 1 ms); ``google-crc32c`` holds the GIL, so a thread would only add its hand-over. A
+#: stream's chunks are hashed at once (about 0.1 ms per MiB): handing a batch to a thread
+#: costs more than hashing it, measured with ``benchmarks/checksums.py``.
+CRC32C = Checksum("CRC32C", Crc32c, 8 * 1024 * 1024, threaded=_GIL_FREE, batched=False)
 #: ~0.4-0.7 GB/s on one core: 1 MiB is 1.5-2.5 ms.
 MD5 = Checksum("MD5", _md5, 1024 * 1024)
 
@@ -188,7 +194,8 @@ class RunningDigest:
     Chunks are put aside until :data:`BATCH` bytes have arrived, then hashed together in
     a worker thread while the next ones arrive (:meth:`feed` waits only when the previous
     batch is not done yet); what is left at the end (less than a batch) is hashed on the
-    event loop. A checksum that holds the GIL (not ``threaded``) is computed at once.
+    event loop. A checksum that is cheaper than the hand-over (not ``batched``) or holds
+    the GIL (not ``threaded``) is computed at once.
     Every chunk fed must stay unchanged until :meth:`settled` or :meth:`digest` has
     returned.
     """
@@ -197,7 +204,7 @@ class RunningDigest:
 
     def __init__(self, checksum: Checksum) -> None:
         self._hasher = checksum.new()
-        self._threaded = checksum.threaded
+        self._threaded = checksum.threaded and checksum.batched
         self._pending: asyncio.Future[None] | None = None
         self._batch: list[Buffer] = []
         self._batched = 0
