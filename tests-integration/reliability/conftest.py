@@ -26,7 +26,7 @@ from lexigram.storage.testing.servers import ServerProcess
 from ..azure_setup import create_container
 from .report import Figures, summary, write_table
 
-CLOUD_DRIVERS = ["s3", "r2", "gcs", "azure"]
+CLOUD_DRIVERS = ["s3", "r2", "gcs", "azure", "s3-obstore", "r2-obstore"]
 
 #: Azurite's well-known development account (public, documented by Microsoft).
 AZURE_ACCOUNT = "devstoreaccount1"
@@ -50,8 +50,15 @@ class Backend:
     server: ServerProcess
     bucket: str
     _settings: Callable[[str], dict[str, Any]]
+    #: the driver's engine (``engine:`` setting); None: the driver's default.
+    engine: str | None = None
     _stores: list[StorageProvider] = attrs.field(factory=list)
     _proxies: list[FaultProxy] = attrs.field(factory=list)
+
+    @property
+    def label(self) -> str:
+        """The driver and its engine, for the figures: ``s3``, ``s3-obstore``."""
+        return self.driver if self.engine is None else f"{self.driver}-{self.engine}"
 
     @property
     def port(self) -> int:
@@ -60,7 +67,8 @@ class Backend:
     def settings(self, via: FaultProxy | None = None, **extra: Any) -> dict[str, Any]:
         """The driver's settings, pointing at the server or at ``via`` in front of it."""
         base = via.url if via is not None else self.server.url
-        return {**self._settings(base), **extra}
+        engine = {} if self.engine is None else {"engine": self.engine}
+        return {**self._settings(base), **engine, **extra}
 
     def store(
         self,
@@ -168,7 +176,7 @@ async def backend(
     request: pytest.FixtureRequest,
     new_gcs_bucket: Callable[[], str],
 ) -> AsyncIterator[Backend]:
-    driver: str = request.param
+    driver, _, engine = request.param.partition("-")
     if driver in ("s3", "r2"):
         server: ServerProcess = request.getfixturevalue("moto_server")
         bucket = _s3_bucket(server)
@@ -198,7 +206,9 @@ async def backend(
         def settings(base: str) -> dict[str, Any]:
             return {"connection_string": _azure_connection(base), "container": bucket}
 
-    backend = Backend(driver=driver, server=server, bucket=bucket, settings=settings)
+    backend = Backend(
+        driver=driver, server=server, bucket=bucket, settings=settings, engine=engine or None
+    )
     yield backend
     await backend.aclose()
     backend.stop_proxies()

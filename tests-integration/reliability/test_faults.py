@@ -63,7 +63,7 @@ async def test_mixed_operations_survive_connection_resets(
         seed=9,
         allowed=(StorageUnavailableError,),
     )
-    row = figures(driver=backend.driver, test="faults: 500 mixed ops, 10% resets")
+    row = figures(driver=backend.label, test="faults: 500 mixed ops, 10% resets")
     with RetryCounter().installed() as retries:
         await asyncio.wait_for(work.run(500, concurrency=8), HANG)
     checked = await work.verify(backend.store())
@@ -99,7 +99,7 @@ async def test_large_upload_reset_mid_part_retries_that_part(
     # carry a piece are the large ones; strike the first one whose request passes the
     # middle of a piece (a request with a smaller body never reaches that byte).
     rule = proxy.add(Fault.RESET, direction="request", at_byte=PART // 2, per="exchange", limit=1)
-    row = figures(driver=backend.driver, test=f"64 MiB upload, reset mid-{PIECE[backend.driver]}")
+    row = figures(driver=backend.label, test=f"64 MiB upload, reset mid-{PIECE[backend.driver]}")
     with RetryCounter().installed() as retries:
         info = await asyncio.wait_for(store.upload("large/blob.bin", body), HANG)
     row.operations = 1
@@ -141,8 +141,13 @@ async def test_cut_short_download_is_never_returned_as_complete(
     proxy = backend.proxy()
     # The object's bytes are the bulk of every large response; cut each one in the middle.
     proxy.add(Fault.CUT, at_byte=len(body) // 2, per="exchange")
-    store = backend.store(via=proxy, retry={"attempts": attempts})
-    row = figures(driver=backend.driver, test=f"cut-short download, attempts={attempts}")
+    # object_store resumes a cut body itself (a ranged GET If-Match the first answer's
+    # ETag) within its own retries, so a resumed exchange carries less than the cut point:
+    # with the obstore engine those retries are off here (test_one_cut_download_recovers
+    # shows them at work).
+    sdk = {"max_attempts": 1} if backend.engine == "obstore" else {}
+    store = backend.store(via=proxy, retry={"attempts": attempts}, **sdk)
+    row = figures(driver=backend.label, test=f"cut-short download, attempts={attempts}")
     outcomes: list[str] = []
     with RetryCounter().installed() as retries:
         for op in ("download", "stream"):
@@ -178,7 +183,7 @@ async def test_one_cut_download_recovers_by_retry(
     proxy = backend.proxy()
     rule = proxy.add(Fault.CUT, at_byte=len(body) // 2, per="exchange", limit=1)
     store = backend.store(via=proxy)
-    row = figures(driver=backend.driver, test="one cut-short download, retried")
+    row = figures(driver=backend.label, test="one cut-short download, retried")
     with RetryCounter().installed() as retries:
         got = await asyncio.wait_for(store.download("cut/once.bin"), HANG)
     row.operations = 1
@@ -186,4 +191,8 @@ async def test_one_cut_download_recovers_by_retry(
     row.retries_core, row.retries_sdk = retries.core, retries.sdk
     assert rule.injected == 1
     assert sha(got) == sha(body)
-    assert retries.total >= 1
+    if backend.engine == "obstore":
+        # object_store's retries are not logged: the request after the cut one is it
+        assert proxy.stats.exchanges.get("request", 0) >= 2
+    else:
+        assert retries.total >= 1

@@ -127,7 +127,7 @@ def record(
 ) -> None:
     """One row of the reliability figures: one operation, its flip, what came of it."""
     figures(
-        driver=backend.driver,
+        driver=backend.label,
         test=f"integrity: {test}",
         operations=1,
         faults=flips(proxy),

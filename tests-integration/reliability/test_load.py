@@ -104,7 +104,7 @@ async def test_ten_thousand_mixed_operations_at_concurrency_128(
 
     store = backend.store()  # the driver's default settings (pool sizes and all)
     prefix = f"load-{uuid.uuid4().hex[:8]}"
-    row = figures(driver=backend.driver, test="load: 10,000 mixed ops, concurrency 128")
+    row = figures(driver=backend.label, test="load: 10,000 mixed ops, concurrency 128")
 
     warm = Workload(store=store, prefix=prefix + "-warm", keys=256, seed=1, sizes=SIZES, allowed=())
     await asyncio.wait_for(warm.run(WARM_UP, concurrency=CONCURRENCY), HANG)

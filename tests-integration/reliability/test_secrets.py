@@ -180,7 +180,9 @@ async def test_sdk_debug_logs_hold_no_canary(
         await keyed.close()
     for record in caplog.records:
         canary.assert_no_canary(_record_text(record), f"a record of {record.name}")
-    if backend.driver in _SDK_RECORD:
+    # the obstore engine's requests are logged by no Python logger (object_store logs
+    # to Rust's tracing, which obstore does not forward): only the check above applies
+    if backend.driver in _SDK_RECORD and backend.engine is None:
         logger, text = _SDK_RECORD[backend.driver]
         scrubbed = [r for r in caplog.records if r.name == logger and text in r.getMessage()]
         assert scrubbed, f"no {text!r} record of {logger}"

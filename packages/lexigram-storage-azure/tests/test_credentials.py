@@ -1,19 +1,35 @@
-"""Azure AD credentials are built lazily and closed with the driver (no network: the
-credential objects are created and closed, never asked for a token)."""
+"""Azure AD credentials are built lazily, off the event loop, and closed with the driver
+(no network: the credential objects are created and closed, never asked for a token)."""
 
 from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
 
 from lexigram.storage.azure import StorageAzureConfig
 from lexigram.storage.azure.clients import ad_credential, build_service_client, resolve
 from lexigram.storage.azure.driver import AzureBlobDriver
 
 
-async def test_default_credential_is_used_and_closed() -> None:
+async def test_default_credential_is_used_and_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     from azure.identity.aio import DefaultAzureCredential
 
+    # DefaultAzureCredential reads the environment and token-cache files as it is built:
+    # it must be built in a worker thread, not on the loop's.
+    built_in: list[int] = []
+    original = DefaultAzureCredential.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        built_in.append(threading.get_ident())
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DefaultAzureCredential, "__init__", init)
     config = StorageAzureConfig(account_name="acct", use_default_credential=True, container="c")
     driver = AzureBlobDriver(config)
-    service = driver._service_client()
+    service = await driver._service_client()
+    assert len(built_in) == 1 and built_in[0] != threading.get_ident()
     assert isinstance(driver._token, DefaultAzureCredential)
     assert service.url.startswith("https://acct.blob.core.windows.net")
     await driver.close()

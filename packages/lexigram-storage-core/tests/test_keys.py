@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lexigram.storage import BlobStore
 from lexigram.storage.errors import InvalidKeyError
 from lexigram.storage.keys import MAX_KEY_BYTES, validate_key, validate_prefix
+from lexigram.storage.memory import MemoryDriver
 from lexigram.storage.testing import INVALID_KEYS, UNUSUAL_KEYS
 
 
@@ -92,3 +95,22 @@ def test_fast_and_slow_paths_agree(segments: list[str]) -> None:
             validate_key(key)
     else:
         assert validate_key(key) == key
+
+
+class _BackslashDriver(MemoryDriver):
+    capabilities = attrs.evolve(MemoryDriver.capabilities, forbidden_key_chars="\\")
+
+
+async def test_each_store_checks_keys_for_its_own_backend() -> None:
+    """A store remembers the keys it accepted (no cache is shared between stores): a key
+    one store took is still refused by a store whose backend cannot hold it, every time."""
+    plain = BlobStore(MemoryDriver())
+    strict = BlobStore(_BackslashDriver())
+    await plain.upload("a\\b", b"x")
+    assert await plain.exists("a\\b")
+    for _ in range(2):
+        with pytest.raises(InvalidKeyError, match="cannot store"):
+            await strict.upload("a\\b", b"x")
+    for _ in range(2):
+        with pytest.raises(InvalidKeyError):
+            await plain.exists("a//b")

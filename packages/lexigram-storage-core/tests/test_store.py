@@ -252,6 +252,20 @@ async def test_a_long_description_is_cut_after_its_secrets_are_redacted() -> Non
     assert "S" * 8 not in str(caught.value)
 
 
+async def test_url_query_strings_are_left_out_of_messages() -> None:
+    store, driver = make(retry=1)
+    driver.fail["head"] = [
+        SDKError(
+            403,
+            "GET https://bucket.test/k?X-Amz-Credential=AKIAQUERYKEY&X-Amz-Signature=abc refused",
+        )
+    ]
+    with pytest.raises(PermissionDeniedError) as caught:
+        await store.info("k")
+    assert "https://bucket.test/k?<query removed> refused" in str(caught.value)
+    assert "AKIAQUERYKEY" not in str(caught.value)
+
+
 def test_the_default_secrets_are_the_config_secret_fields() -> None:
     import attrs
 

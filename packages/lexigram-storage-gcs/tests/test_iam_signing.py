@@ -48,7 +48,7 @@ async def test_sign_blob_is_used_under_workload_identity() -> None:
     driver = GCSDriver(
         StorageGCSConfig(bucket="b", signing_service_account="runner@p.iam.gserviceaccount.com")
     )
-    driver._client()  # opens the (unused) session; no request is sent
+    await driver._client()  # opens the (unused) session; no request is sent
     driver._token = _Token()  # type: ignore[assignment]
     iam = _Iam()
     driver._iam = iam  # type: ignore[assignment]
@@ -69,7 +69,7 @@ async def test_sign_blob_is_used_under_workload_identity() -> None:
 
 async def test_without_an_account_email_signing_is_not_supported() -> None:
     driver = GCSDriver(StorageGCSConfig(bucket="b"))
-    driver._client()
+    await driver._client()
     driver._token = _Token()  # type: ignore[assignment]
     store = BlobStore(driver)
     with pytest.raises(NotSupportedError, match="signing_service_account"):

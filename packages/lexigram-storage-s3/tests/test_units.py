@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,8 +22,6 @@ from lexigram.storage.s3.transfer import (
     MAX_PARTS,
     ViewReader,
     part_size_for,
-    plan_ranges,
-    run_bounded,
 )
 from lexigram.storage.s3.urls import effective_style, object_url
 
@@ -137,18 +133,6 @@ def test_client_settings() -> None:
 # -- transfers --------------------------------------------------------------------------------
 
 
-def test_plan_ranges() -> None:
-    assert plan_ranges(10, 4) == [(0, 4), (4, 8), (8, 10)]
-    assert plan_ranges(8, 4) == [(0, 4), (4, 8)]
-    assert plan_ranges(10, 4, start=3) == [(3, 7), (7, 10)]
-    assert plan_ranges(0, 4) == []
-    ranges = plan_ranges(6 * GIB + 1, 512 * MIB)
-    assert ranges[0] == (0, 512 * MIB) and ranges[-1][1] == 6 * GIB + 1
-    assert all(b - a == 512 * MIB for a, b in ranges[:-1]) and ranges[-1][1] - ranges[-1][0] == 1
-    with pytest.raises(ValueError):
-        plan_ranges(10, 0)
-
-
 def test_part_size_grows_past_ten_thousand_parts() -> None:
     assert part_size_for(None, 8 * MIB) == 8 * MIB
     assert part_size_for(80 * GIB, 8 * MIB) == 9 * MIB
@@ -173,52 +157,6 @@ def test_view_reader_serves_slices_without_copying() -> None:
     buf = bytearray(3)
     assert reader.readinto(buf) == 3 and buf == b"345"
     assert reader.getbuffer().nbytes == 6
-
-
-async def _numbers(n: int) -> AsyncIterator[int]:
-    for i in range(n):
-        yield i
-
-
-async def test_run_bounded_limits_concurrency_and_keeps_order() -> None:
-    running = 0
-    peak = 0
-
-    async def work(n: int, item: int) -> int:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await asyncio.sleep(0.001 * (item % 3))
-        running -= 1
-        return n * 10
-
-    result = await run_bounded(_numbers(25), work, concurrency=4)
-    assert result == [n * 10 for n in range(1, 26)]
-    assert peak == 4
-
-
-async def test_run_bounded_cancels_the_rest_on_failure() -> None:
-    cancelled: list[int] = []
-    pulled: list[int] = []
-
-    async def source() -> AsyncIterator[int]:
-        for i in range(100):
-            pulled.append(i)
-            yield i
-
-    async def work(n: int, item: int) -> None:
-        if item == 2:
-            raise RuntimeError("part 3 failed")
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            cancelled.append(item)
-            raise
-
-    with pytest.raises(RuntimeError, match="part 3 failed"):
-        await run_bounded(source(), work, concurrency=3)
-    assert cancelled and 2 not in cancelled
-    assert len(pulled) < 10  # stopped pulling the body
 
 
 # -- error mapping ----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
+from lexigram.storage.transfer import RangeRead, read_ranges, read_ranges_into
 
 __all__ = [
     "BlobDriver",
@@ -132,6 +133,11 @@ class BlobDriver(abc.ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: deletes in flight at once in the default :meth:`delete_many`.
     delete_concurrency: int = 16
+    #: bytes per ranged read of the default parallel :meth:`read` / :meth:`read_into`
+    #: (over :meth:`read_range`); 0: no parallel reads.
+    read_part_size: int = 0
+    #: ranged reads in flight at once in a parallel read.
+    read_concurrency: int = 4
 
     # -- description ------------------------------------------------------------------
 
@@ -206,8 +212,12 @@ class BlobDriver(abc.ABC):
     ) -> bytes:
         """The bytes ``[start, end)`` in one piece. Default: join :meth:`stream`.
 
-        Override when the backend has a faster whole-object read.
+        With ``read_part_size`` set (and :meth:`read_range` implemented), the default is a
+        parallel ranged read (:func:`lexigram.storage.transfer.read_ranges`). Override
+        when the backend has a faster whole-object read.
         """
+        if self.read_part_size > 0:
+            return await read_ranges(self, key, start=start, end=end, conditions=conditions)
         more = {} if conditions is None else {"conditions": conditions}
         parts = [
             chunk
@@ -230,9 +240,14 @@ class BlobDriver(abc.ABC):
         Core guarantees: as for :meth:`stream`, and ``buffer`` is a writable, flat
         memoryview of unsigned bytes. Driver must: raise ``INVALID_ARGUMENT`` naming the
         size needed when the bytes do not fit (the core may retry the whole call, so
-        writing again from offset 0 must be safe). Override when the backend can write
-        parts in place (parallel ranged reads).
+        writing again from offset 0 must be safe). With ``read_part_size`` set (and
+        :meth:`read_range` implemented), the default is a parallel ranged read writing each
+        part in place (:func:`lexigram.storage.transfer.read_ranges_into`).
         """
+        if self.read_part_size > 0:
+            return await read_ranges_into(
+                self, key, buffer, start=start, end=end, conditions=conditions
+            )
         pos = 0
         room = buffer.nbytes
         more = {} if conditions is None else {"conditions": conditions}
@@ -243,6 +258,35 @@ class BlobDriver(abc.ABC):
             buffer[pos : pos + n] = chunk
             pos += n
         return pos
+
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        """The range-read primitive of parallel reads: the bytes ``[start, end)`` (fewer
+        when the object ends first) with the object's total size and ETag, from one request.
+
+        ``into`` (a ``download_into``): room for the bytes (``end - start`` of it) in the
+        caller's buffer; a driver that can write them there does so and returns
+        ``RangeRead(into[:n], ...)``, otherwise the core copies its bytes there.
+
+        Core guarantees: ``0 <= start < end``. Driver must: raise ``NOT_FOUND`` for a
+        missing key, ``INVALID_RANGE`` if ``start`` is at or past the end of a non-empty
+        object (or return no bytes), check ``conditions`` as :meth:`stream` does. Only
+        called when ``read_part_size`` is set.
+        """
+        raise DriverError(ErrorCode.NOT_SUPPORTED, "read_range")
+
+    async def check_whole(self, first: RangeRead, data: memoryview) -> None:
+        """Check a whole object read by parallel ranged reads against the digest its
+        first answer carried (``first.checksum``, set by :meth:`read_range`); raise
+        ``DATA_CORRUPTED`` if they differ. Default: nothing to check."""
+        return None
 
     @abc.abstractmethod
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:

@@ -44,19 +44,15 @@ def _problem(key: str) -> str | None:
     return None
 
 
-_recent: dict[str, None] = {}  # keys validated lately: a hit costs one dict lookup
-_RECENT_MAX = 4096
-
-
 def validate_key(key: object) -> str:
     """Return ``key`` unchanged if it is a valid object key, else raise :class:`InvalidKeyError`."""
-    if type(key) is str and key in _recent:
-        return key
-    if type(key) is str and _is_plain_ascii_key(key):
-        if len(_recent) >= _RECENT_MAX:
-            _recent.clear()
-        _recent[key] = None
-        return key
+    if type(key) is str and key.isascii() and key.isprintable() and 0 < len(key) <= MAX_KEY_BYTES:
+        # The common case, in a few string scans: printable ASCII (one byte a character)
+        # with no empty segment (no leading, doubled or trailing "/") and no segment
+        # starting with "." (so no "." or ".."); any other key gets the full check.
+        framed = "/" + key
+        if "//" not in framed and "/." not in framed and key[-1] != "/":
+            return key
     if not isinstance(key, str):
         raise InvalidKeyError(
             f"Invalid key {key!r}: keys must be str, not {type(key).__name__}.", key=None
@@ -69,19 +65,6 @@ def validate_key(key: object) -> str:
             key=key,
         )
     return key
-
-
-def _is_plain_ascii_key(key: str) -> bool:
-    """The fast path: printable ASCII (one byte a character) that keeps every rule."""
-    if not key or len(key) > MAX_KEY_BYTES or not key.isascii() or not key.isprintable():
-        return False
-    if key[0] == "/" or key[-1] == "/" or "//" in key:
-        return False
-    if "." in key:
-        framed = "/" + key + "/"
-        if "/./" in framed or "/../" in framed:
-            return False
-    return True
 
 
 def validate_prefix(prefix: object) -> str:

@@ -24,6 +24,7 @@ from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.keys import validate_key
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
+from lexigram.storage.transfer import RangeRead
 
 __all__ = ["PrefixedDriver", "normalize_prefix", "prefixed"]
 
@@ -60,6 +61,8 @@ class PrefixedDriver(BlobDriver):
         self.inner = inner
         self.prefix = normalize_prefix(prefix)
         self.delete_concurrency = inner.delete_concurrency
+        self.read_part_size = inner.read_part_size
+        self.read_concurrency = inner.read_concurrency
         # the inner driver's name and capabilities, per instance (class variables of the SPI)
         vars(self).update(name=inner.name, capabilities=inner.capabilities)
 
@@ -150,6 +153,22 @@ class PrefixedDriver(BlobDriver):
         return await self.inner.read_into(
             self._in(key), buffer, start=start, end=end, **_given(conditions)
         )
+
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        return await self.inner.read_range(
+            self._in(key), start=start, end=end, into=into, **_given(conditions)
+        )
+
+    async def check_whole(self, first: RangeRead, data: memoryview) -> None:
+        await self.inner.check_whole(first, data)
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         return self._out(await self.inner.head(self._in(key), **_given(conditions)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -27,6 +28,10 @@ class StorageProvider:
     ``store()`` is the default/primary backend, ``store("avatars")`` a named one; each is
     created on first use and reused. ``kv()`` is the configured KV store. Use
     ``async with provider:`` or ``await provider.aclose()`` to close them all.
+
+    Creating a store imports its driver's SDK (hundreds of milliseconds for some). ``async
+    with provider:`` and ``health_check()`` create the stores in a worker thread, so the
+    event loop never waits for that; ``store()`` then only looks them up.
     """
 
     def __init__(self, config: StorageConfig | None = None, *, hooks: Iterable[Hook] = ()) -> None:
@@ -85,8 +90,8 @@ class StorageProvider:
             hooks=self._hooks,
             redactor=Redactor(secret_values(backend.settings)),
         )
-        self._stores[name] = store
-        return store
+        # another thread (the one of _create) may have made it meanwhile: keep one
+        return self._stores.setdefault(name, store)
 
     def kv(self) -> KVStorageProtocol:
         """The KV store of the ``kv:`` section (in-memory when there is none)."""
@@ -102,6 +107,7 @@ class StorageProvider:
         self._check_open()
         names = list(self._backends)
         timeout = self.config.health_timeout
+        await self._create(names)
         results = await asyncio.gather(*(self.store(n).health_check(timeout) for n in names))
         return dict(zip(names, results, strict=True))
 
@@ -122,6 +128,7 @@ class StorageProvider:
 
     async def __aenter__(self) -> StorageProvider:
         self._check_open()
+        await self._create(list(self._backends))
         return self
 
     async def __aexit__(
@@ -138,6 +145,19 @@ class StorageProvider:
         self._hooks.append(hook)
         for store in self._stores.values():
             store.add_hook(hook)
+
+    async def _create(self, names: list[str]) -> None:
+        """Create the stores of ``names`` not created yet, in a worker thread: importing a
+        driver's SDK and building the driver never block the event loop. A backend that
+        cannot be created is left for ``store()`` to raise about, where it is used."""
+        missing = [name for name in names if name not in self._stores]
+        if missing:
+            await asyncio.to_thread(self._create_now, missing)
+
+    def _create_now(self, names: list[str]) -> None:
+        for name in names:
+            with contextlib.suppress(Exception):
+                self.store(name)
 
     def _check_open(self) -> None:
         if self._closed:

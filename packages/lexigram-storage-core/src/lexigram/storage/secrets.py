@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
-__all__ = ["REDACTED", "Redactor", "redacted_repr"]
+__all__ = ["REDACTED", "Redactor", "redacted_repr", "without_url_queries"]
 
 REDACTED = "'***'"
+
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
+
+
+def without_url_queries(text: str) -> str:
+    """``text`` with the query string of every URL in it replaced by ``<query removed>``
+    (signed URLs carry credentials and signatures there: SAS tokens, X-Amz-Credential,
+    X-Amz-Security-Token...)."""
+    if "://" not in text:
+        return text
+    return _URL_QUERY.sub(r"\1?<query removed>", text)
 
 
 def redacted_repr(value: object) -> str:

@@ -6,16 +6,26 @@ import asyncio
 import builtins
 import logging
 import os
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
+from functools import partial
+from time import perf_counter
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
+from lexigram.storage.arguments import (
+    check_header,
+    check_metadata,
+    check_range,
+    conditions_of,
+    create_only_of,
+    etag_of,
+    writable_view,
+)
+from lexigram.storage.attempts import Attempts, missing_fails
 from lexigram.storage.body import BlobData, ProgressCallback, UploadBody
-from lexigram.storage.conditions import Conditions, valid_etag
+from lexigram.storage.conditions import Conditions
 from lexigram.storage.content_types import guess_content_type
 from lexigram.storage.driver import BlobDriver, PresignRequest, describe_builtin
 from lexigram.storage.durations import format_duration
@@ -34,17 +44,16 @@ from lexigram.storage.files import download_to_file, upload_from_file, upload_pa
 from lexigram.storage.header_values import (
     content_type_problem,
     disposition_problem,
-    metadata_value_problem,
 )
 from lexigram.storage.headers import HttpHeaders, check_header_value, headers_of
 from lexigram.storage.info import BlobInfo, HealthStatus
-from lexigram.storage.instrumentation import Hook, OperationEvent, default_hooks
+from lexigram.storage.instrumentation import Hook, default_hooks
 from lexigram.storage.keys import validate_key, validate_prefix
 from lexigram.storage.listing import after_key, check_list_window, collapse_prefixes
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.readers import DEFAULT_BLOCK_SIZE, BlobReader, BlobWriter
 from lexigram.storage.retry import RetryPolicy
-from lexigram.storage.secrets import Redactor
+from lexigram.storage.secrets import Redactor, without_url_queries
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "BlobStore", "UploadMode"]
 
@@ -52,11 +61,9 @@ logger = logging.getLogger("lexigram.storage")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 UploadMode = Literal["overwrite", "create"]
-T = TypeVar("T")
 
-_META_KEY = re.compile(r"[a-z_][a-z0-9_]{0,127}")
-_META_VALUE = re.compile(r"[ -~]*")
-_META_MAX_BYTES = 2048
+#: how many accepted keys a store remembers (each store its own; none outlive it)
+_KEYS_KEPT = 4096
 
 _HINTS: dict[ErrorCode, str] = {
     ErrorCode.NOT_FOUND: "Check the key, or list its prefix to see what exists.",
@@ -87,7 +94,7 @@ _HINTS: dict[ErrorCode, str] = {
 }
 
 
-class BlobStore:
+class BlobStore(Attempts):
     """One configured backend: validates, maps errors, checks capabilities and supplies
     the defaults, over a :class:`~lexigram.storage.driver.BlobDriver`.
 
@@ -96,7 +103,7 @@ class BlobStore:
     ``BlobStore(driver, name="avatars")``.
     """
 
-    __slots__ = ("_closed", "_driver", "_hooks", "_redactor", "_retry", "_valid", "name")
+    __slots__ = ("_closed", "_driver", "_hooks", "_keys", "_redactor", "_retry", "name")
 
     def __init__(
         self,
@@ -115,10 +122,8 @@ class BlobStore:
         # when an error is reported) and of the ones given here.
         self._redactor = redactor
         self._closed = False
-        forbidden = driver.capabilities.forbidden_key_chars
-        self._valid: Callable[[str], object] = (
-            validate_key if not forbidden else self._validate_for_backend
-        )
+        # keys this store accepted lately: a hit costs one dict lookup
+        self._keys: dict[str, None] = {}
 
     def __repr__(self) -> str:
         driver = self._driver
@@ -194,20 +199,11 @@ class BlobStore:
             content_encoding=content_encoding,
             content_language=content_language,
         )
-        extra: dict[str, HttpHeaders] = {"headers": headers} if headers else {}
-        if mode == "overwrite":
-            create_only = False
-        elif mode == "create":
-            create_only = True
-            if not self._driver.capabilities.create_only:
-                raise self._unsupported("upload(mode='create')", path)
-        else:
-            raise InvalidArgumentError(
-                f"Invalid upload mode {mode!r} for key {path!r}: use 'overwrite' or 'create'.",
-                backend=self.name,
-                key=path,
-            )
-        match = None if if_match is None else self._etag("if_match", if_match, path)
+        more: dict[str, Any] = {"headers": headers} if headers else {}  # optional keywords
+        create_only = create_only_of(self.name, path, mode)
+        if create_only and not self._driver.capabilities.create_only:
+            raise self._unsupported("upload(mode='create')", path)
+        match = None if if_match is None else etag_of(self.name, path, "if_match", if_match)
         if match is not None:
             if create_only:
                 raise InvalidArgumentError(
@@ -221,45 +217,38 @@ class BlobStore:
                 raise self._unsupported("upload(if_match=...)", path)
         meta = self._check_metadata(path, metadata)
         if content_type is not None:
-            self._check_header(path, "content_type", content_type_problem(content_type))
+            check_header(self.name, path, "content_type", content_type_problem(content_type))
         body = UploadBody.from_data(data, size=size, progress=progress)
         ctype = content_type if content_type is not None else guess_content_type(path)
-
-        failed: Exception | None = None
-        more: dict[str, Any] = dict(extra)
         if match is not None:
             more["if_match"] = match
-        if not self._hooks:
-            # Hot path: one driver call; errors go through the same policy as below.
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
+        while True:  # the loop of _run, written out: no extra coroutine per call
             try:
                 info = await self._driver.put(
                     path, body, content_type=ctype, metadata=meta, create_only=create_only, **more
                 )
+                break
             except Exception as exc:
-                failed = exc
-            else:
-                body.finish()
-                return info
-
-        async def put() -> BlobInfo:
-            info = await self._driver.put(
-                path, body, content_type=ctype, metadata=meta, create_only=create_only, **more
-            )
-            body.finish()
-            return info
-
-        # In-memory bodies can be sent again: retry transient failures (not for create or
-        # if_match, where a retry could trip over its own first, successful attempt).
-        retryable = body.data is not None and not create_only and match is None
-        return await self._run(
-            "upload",
-            path,
-            put,
-            retryable=retryable,
-            restart=body.rewind,
-            body=body,
-            failed=failed,
-        )
+                # In-memory bodies can be sent again: retry transient failures (not for
+                # create or if_match, where a retry could trip over its own first,
+                # successful attempt).
+                await self._failed(
+                    "upload",
+                    path,
+                    exc,
+                    attempt,
+                    started,
+                    retryable=body.data is not None and not create_only and match is None,
+                    restart=body.rewind,
+                    body=body,
+                )
+                attempt += 1
+        body.finish()
+        if self._hooks:
+            self._emit("upload", path, started, None, attempts=attempt, nbytes=info.size)
+        return info
 
     # -- reading ------------------------------------------------------------------------
 
@@ -276,31 +265,42 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        read = self._driver.read
         if if_match is not None or if_none_match is not None:
-            return await self._download_if(path, range, progress, if_match, if_none_match)
-        if range is None and progress is None and not self._hooks:
-            # Hot path: one driver call; errors go through the same policy as below.
-            try:
-                return await self._driver.read(path, start=0, end=None)
-            except Exception as exc:
-                failed: Exception | None = exc
-        else:
-            failed = None
-        start, end = (0, None) if range is None else self._check_range(path, range)
+            more = self._read_conditions("download", path, if_match, if_none_match)
+            read = partial(read, conditions=more["conditions"])
+        start, end = (0, None) if range is None else check_range(self.name, path, range)
         if progress is not None:
-            parts = [c async for c in self.stream(path, range=range, progress=progress)]
-            return b"".join(parts)
+            stream = self.stream(
+                path, range=range, progress=progress, if_match=if_match, if_none_match=if_none_match
+            )
+            return b"".join([c async for c in stream])
         if end is not None and end == start:
-            await self.info(path)  # a missing key is still an error
+            # a missing key (or a failed condition) is still an error
+            await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return b""
-        return await self._run(
-            "download",
-            path,
-            lambda: self._driver.read(path, start=start, end=end),
-            retryable=True,
-            empty_on_invalid_range=True,
-            failed=failed,
-        )
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
+        while True:  # the loop of _run, written out: no extra coroutine per call
+            try:
+                data = await read(path, start=start, end=end)
+                break
+            except Exception as exc:
+                if await self._failed(
+                    "download",
+                    path,
+                    missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=True,
+                    empty_range=True,
+                ):
+                    data = b""
+                    break
+                attempt += 1
+        if self._hooks:
+            self._emit("download", path, started, None, attempts=attempt, nbytes=len(data))
+        return data
 
     async def download_into(
         self,
@@ -313,13 +313,14 @@ class BlobStore:
     ) -> int:
         """Write the object, or ``range=(start, end)`` of it, into ``buffer`` from its
         start; return the number of bytes written. Drivers with parallel ranged reads
-        (s3, r2) write each part in place: no copy of the object is held beside it."""
+        (s3, r2, and every driver with ``read_range``: gcs, azure, local) write each part
+        in place: no copy of the object is held beside it."""
         if self._closed:
             raise self._closed_error()
         self._valid(path)
         more = self._read_conditions("download_into", path, if_match, if_none_match)
-        start, end = (0, None) if range is None else self._check_range(path, range)
-        view = self._writable(path, buffer)
+        start, end = (0, None) if range is None else check_range(self.name, path, range)
+        view = writable_view(self.name, path, buffer)
         if end is not None and end == start:
             await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return 0
@@ -327,13 +328,11 @@ class BlobStore:
             return await self._run(
                 "download",
                 path,
-                self._if_present(
-                    lambda: self._driver.read_into(path, view, start=start, end=end, **more),
-                    more,
-                ),
+                lambda: self._driver.read_into(path, view, start=start, end=end, **more),
                 retryable=True,
-                empty_on_invalid_range=True,
+                empty_range=True,
                 empty=0,
+                if_match=if_match,
             )
         finally:
             view.release()
@@ -359,7 +358,7 @@ class BlobStore:
                 backend=self.name,
                 key=path,
             )
-        start, end = (0, None) if range is None else self._check_range(path, range)
+        start, end = (0, None) if range is None else check_range(self.name, path, range)
         if end is not None and end == start:
             await self.info(path, if_match=if_match, if_none_match=if_none_match)
             return
@@ -367,10 +366,9 @@ class BlobStore:
         if progress is not None:
             total = await self._stream_total(path, start, end)
         done = 0
-        attempt = 0
-        started = time.perf_counter()
+        attempt = 1
+        started = perf_counter()
         while True:
-            attempt += 1
             try:
                 async for chunk in self._driver.stream(
                     path, start=start, end=end, chunk_size=chunk_size, **more
@@ -381,21 +379,19 @@ class BlobStore:
                     yield chunk
                 break
             except Exception as exc:
-                exc = _missing_fails(self._driver, exc, more)
-                code = self._driver.classify(exc)
-                if code is ErrorCode.INVALID_RANGE and done == 0:
-                    break
-                # Only retry while nothing was handed to the caller yet.
-                if (
-                    done == 0
-                    and attempt < self._retry.attempts
-                    and self._driver.is_retryable(exc, code)
+                # Only retried (or read as empty) while nothing was handed to the caller.
+                if await self._failed(
+                    "stream",
+                    path,
+                    missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=done == 0,
+                    empty_range=done == 0,
+                    nbytes=done,
                 ):
-                    await asyncio.sleep(self._retry.delay(attempt))
-                    continue
-                err = self._error("stream", exc, path, attempts=attempt)
-                self._emit("stream", path, started, err, attempts=attempt, nbytes=done)
-                raise err from self._cause(exc)
+                    break
+                attempt += 1
         if progress is not None and done == 0:
             progress(0, 0 if total is None else total)
         self._emit("stream", path, started, None, attempts=attempt, nbytes=done)
@@ -411,18 +407,35 @@ class BlobStore:
         if self._closed:
             raise self._closed_error()
         self._valid(path)
+        head = self._driver.head
+        check: Conditions | None = None  # conditions checked here, on the HEAD's answer
         if if_match is not None or if_none_match is not None:
-            return await self._info_if(path, if_match, if_none_match)
-        if not self._hooks:
+            check = conditions_of(self.name, path, if_match, if_none_match)
+            if self._driver.capabilities.conditional_read:
+                head, check = partial(head, conditions=check), None  # the driver checks them
+        started = perf_counter() if self._hooks else 0.0
+        attempt = 1
+        while True:  # the loop of _run, written out: no extra coroutine per call
             try:
-                return await self._driver.head(path)
+                info = await head(path)
+                if check is not None:
+                    # One snapshot of the object: checking its etag here is as atomic as
+                    # the HEAD.
+                    check.check(info.etag)
+                break
             except Exception as exc:
-                failed: Exception | None = exc
-        else:
-            failed = None
-        return await self._run(
-            "info", path, lambda: self._driver.head(path), retryable=True, failed=failed
-        )
+                await self._failed(
+                    "info",
+                    path,
+                    missing_fails(self._driver, exc, if_match),
+                    attempt,
+                    started,
+                    retryable=True,
+                )
+                attempt += 1
+        if self._hooks:
+            self._emit("info", path, started, None, attempts=attempt)
+        return info
 
     async def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
@@ -452,7 +465,7 @@ class BlobStore:
         check_list_window(start_after, limit, backend=self.name)
         if start_after is not None and after_key(prefix, start_after):
             return  # every key under the prefix sorts before start_after
-        started = time.perf_counter()
+        started = perf_counter()
         caps = self._driver.capabilities
         native = delimiter is None or caps.native_delimiter
         more = {"start_after": start_after} if start_after and caps.native_start_after else {}
@@ -485,7 +498,7 @@ class BlobStore:
             raise self._closed_error()
         self._valid(path)
         if if_match is not None:
-            match = self._etag("if_match", if_match, path)
+            match = etag_of(self.name, path, "if_match", if_match)
             if not self._driver.capabilities.conditional_write:
                 raise self._unsupported("delete(if_match=...)", path)
             await self._run("delete", path, lambda: self._driver.delete(path, if_match=match))
@@ -502,7 +515,7 @@ class BlobStore:
             self._valid(key)
         size = max(1, self._driver.capabilities.delete_batch_size)
         failures: dict[str, StorageError] = {}
-        started = time.perf_counter()
+        started = perf_counter()
         for offset in builtins.range(0, len(keys), size):
             batch = keys[offset : offset + size]
             try:
@@ -673,10 +686,10 @@ class BlobStore:
                 key=path,
             )
         if content_type is not None:
-            self._check_header(path, "content_type", content_type_problem(content_type))
+            check_header(self.name, path, "content_type", content_type_problem(content_type))
         if content_disposition is not None:
-            self._check_header(
-                path, "content_disposition", disposition_problem(content_disposition)
+            check_header(
+                self.name, path, "content_disposition", disposition_problem(content_disposition)
             )
         request = PresignRequest(
             method=verb,
@@ -695,13 +708,13 @@ class BlobStore:
 
     async def health_check(self, timeout: float = 5.0) -> HealthStatus:
         """A real round trip to the backend. Never raises; bounded by ``timeout`` seconds."""
-        started = time.perf_counter()
+        started = perf_counter()
         if self._closed:
             return HealthStatus(False, 0.0, f"backend {self.name!r} is closed")
         try:
             await asyncio.wait_for(self._driver.ping(), timeout)
         except TimeoutError:
-            ms = (time.perf_counter() - started) * 1000
+            ms = (perf_counter() - started) * 1000
             return HealthStatus(
                 False,
                 ms,
@@ -709,15 +722,16 @@ class BlobStore:
                 f"within {timeout:g} s",
             )
         except Exception as exc:
-            ms = (time.perf_counter() - started) * 1000
+            ms = (perf_counter() - started) * 1000
             return HealthStatus(False, ms, str(self._error("health_check", exc, None)))
-        return HealthStatus(True, (time.perf_counter() - started) * 1000, "ok")
+        return HealthStatus(True, (perf_counter() - started) * 1000, "ok")
 
     async def close(self) -> None:
         """Release the driver's clients and pools. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        self._keys.clear()
         await self._driver.close()
 
     async def __aenter__(self) -> BlobStore:
@@ -735,7 +749,11 @@ class BlobStore:
 
     # -- policy helpers -----------------------------------------------------------------
 
-    def _validate_for_backend(self, key: str) -> None:
+    def _valid(self, key: str) -> None:
+        """Refuse a key that breaks the key rules or that this backend cannot store."""
+        keys = self._keys
+        if type(key) is str and key in keys:
+            return
         validate_key(key)
         for char in self._driver.capabilities.forbidden_key_chars:
             if char in key:
@@ -748,113 +766,20 @@ class BlobStore:
                     driver=self._driver.name,
                     key=key,
                 )
-
-    def _etag(self, argument: str, etag: object, path: str) -> str:
-        """The caller's ETag ``argument``, normalised (quotes dropped), or an error."""
-        normal = valid_etag(etag)
-        if normal is None:
-            raise InvalidArgumentError(
-                f"{argument}={etag!r} for {path!r} is not an ETag: give the etag of "
-                "info()/upload() (printable ASCII, quoted or not, not '*').",
-                backend=self.name,
-                key=path,
-            )
-        return normal
-
-    def _conditions(
-        self, path: str, if_match: str | None, if_none_match: str | None
-    ) -> Conditions | None:
-        if if_match is None and if_none_match is None:
-            return None
-        return Conditions(
-            if_match=None if if_match is None else self._etag("if_match", if_match, path),
-            if_none_match=(
-                None if if_none_match is None else self._etag("if_none_match", if_none_match, path)
-            ),
-        )
+        if len(keys) >= _KEYS_KEPT:
+            keys.clear()
+        keys[key] = None
 
     def _read_conditions(
         self, operation: str, path: str, if_match: str | None, if_none_match: str | None
     ) -> dict[str, Conditions]:
         """The ``conditions=`` keyword of a conditional driver read; {} for a plain one."""
-        conditions = self._conditions(path, if_match, if_none_match)
+        conditions = conditions_of(self.name, path, if_match, if_none_match)
         if conditions is None:
             return {}
         if not self._driver.capabilities.conditional_read:
             raise self._unsupported(f"{operation}(if_match/if_none_match)", path)
         return {"conditions": conditions}
-
-    async def _download_if(
-        self,
-        path: str,
-        range: tuple[int, int | None] | None,
-        progress: ProgressCallback | None,
-        if_match: str | None,
-        if_none_match: str | None,
-    ) -> bytes:
-        more = self._read_conditions("download", path, if_match, if_none_match)
-        start, end = (0, None) if range is None else self._check_range(path, range)
-        if progress is not None:
-            stream = self.stream(
-                path,
-                range=range,
-                progress=progress,
-                if_match=if_match,
-                if_none_match=if_none_match,
-            )
-            return b"".join([c async for c in stream])
-        if end is not None and end == start:
-            await self.info(path, if_match=if_match, if_none_match=if_none_match)
-            return b""
-        return await self._run(
-            "download",
-            path,
-            self._if_present(lambda: self._driver.read(path, start=start, end=end, **more), more),
-            retryable=True,
-            empty_on_invalid_range=True,
-        )
-
-    async def _info_if(
-        self, path: str, if_match: str | None, if_none_match: str | None
-    ) -> BlobInfo:
-        conditions = self._conditions(path, if_match, if_none_match)
-        assert conditions is not None
-        more = {"conditions": conditions}
-        driver = self._driver
-        if driver.capabilities.conditional_read:
-            return await self._run(
-                "info",
-                path,
-                self._if_present(lambda: driver.head(path, conditions=conditions), more),
-                retryable=True,
-            )
-
-        async def head() -> BlobInfo:
-            # One snapshot of the object: checking its etag here is as atomic as the HEAD.
-            info = await driver.head(path)
-            conditions.check(info.etag)
-            return info
-
-        return await self._run("info", path, self._if_present(head, more), retryable=True)
-
-    def _if_present(
-        self, call: Callable[[], Awaitable[T]], more: Mapping[str, Conditions]
-    ) -> Callable[[], Awaitable[T]]:
-        """``call``, where a missing key fails an ``if_match`` (as it does for writes)."""
-        if not more:
-            return call
-        driver = self._driver
-
-        async def checked() -> T:
-            try:
-                return await call()
-            except Exception as exc:
-                failed = _missing_fails(driver, exc, more)
-                if failed is exc:
-                    raise
-                raise failed from exc
-
-        return checked
 
     def _closed_error(self) -> StoreClosedError:
         return StoreClosedError(
@@ -864,89 +789,12 @@ class BlobStore:
             driver=self._driver.name,
         )
 
-    def _check_range(self, path: str, rng: Any) -> tuple[int, int | None]:
-        try:
-            start, end = rng
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(
-                f"range for {path!r} must be a (start, end) pair, not {rng!r}.",
-                backend=self.name,
-                key=path,
-            ) from None
-        if (
-            type(start) is not int
-            or start < 0
-            or (end is not None and (type(end) is not int or end < start))
-        ):
-            raise InvalidArgumentError(
-                f"Invalid range {rng!r} for {path!r}: give (start, end) with 0 <= start <= end, "
-                "or end=None to read to the end.",
-                backend=self.name,
-                key=path,
-            )
-        return start, end
-
-    def _writable(self, path: str, buffer: Any) -> memoryview:
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            view = None
-        if view is None or view.readonly or not view.c_contiguous:
-            raise InvalidArgumentError(
-                f"download_into({path!r}) needs a writable, contiguous buffer (a bytearray "
-                f"or a memoryview of one), not {type(buffer).__name__}.",
-                backend=self.name,
-                key=path,
-            )
-        return view if view.format == "B" and view.ndim == 1 else view.cast("B")
-
     def _check_metadata(self, path: str, metadata: Mapping[str, str] | None) -> dict[str, str]:
         if not metadata:
             return {}
         if not self._driver.capabilities.metadata:
             raise self._unsupported("user metadata", path)
-        total = 0
-        out: dict[str, str] = {}
-        for k, v in metadata.items():
-            if not isinstance(k, str) or not _META_KEY.fullmatch(k):
-                raise InvalidArgumentError(
-                    f"Invalid metadata name {k!r} for {path!r}: use lowercase letters, digits and "
-                    "'_', starting with a letter or '_' (the portable subset of S3, GCS and "
-                    "Azure).",
-                    backend=self.name,
-                    key=path,
-                )
-            if not isinstance(v, str) or not _META_VALUE.fullmatch(v):
-                raise InvalidArgumentError(
-                    f"Invalid metadata value for {k!r} on {path!r}: values must be printable "
-                    "ASCII str (encode other text, e.g. with urllib.parse.quote).",
-                    backend=self.name,
-                    key=path,
-                )
-            problem = metadata_value_problem(v)
-            if problem is not None:
-                raise InvalidArgumentError(
-                    f"Invalid metadata value for {k!r} on {path!r}: {problem}.",
-                    backend=self.name,
-                    key=path,
-                )
-            total += len(k) + len(v)
-            out[k] = v
-        if total > _META_MAX_BYTES:
-            raise InvalidArgumentError(
-                f"Metadata of {path!r} is {total} bytes; the portable limit is {_META_MAX_BYTES}.",
-                backend=self.name,
-                key=path,
-            )
-        return out
-
-    def _check_header(self, path: str, argument: str, problem: str | None) -> None:
-        if problem is not None:
-            raise InvalidArgumentError(
-                f"Invalid {argument} for {path!r} on backend {self.name!r}: {problem}.",
-                backend=self.name,
-                key=path,
-            )
+        return check_metadata(self.name, path, metadata)
 
     def _check_headers(self, path: str, **given: str | None) -> HttpHeaders:
         headers = headers_of(backend=self.name, key=path, **given)
@@ -997,68 +845,6 @@ class BlobStore:
             key=key,
             operation=operation,
         )
-
-    async def _run(
-        self,
-        operation: str,
-        key: str | None,
-        call: Callable[[], Awaitable[T]],
-        *,
-        retryable: bool = False,
-        restart: Callable[[], Any] | None = None,
-        body: UploadBody | None = None,
-        empty_on_invalid_range: bool = False,
-        empty: object = b"",
-        failed: Exception | None = None,
-    ) -> T:
-        """Call, retrying transient failures, mapping errors, emitting hooks.
-
-        ``failed``: the exception of a first attempt the caller already made itself.
-        """
-        attempt = 0
-        hooks = self._hooks
-        started = time.perf_counter() if hooks else 0.0
-        while True:
-            attempt += 1
-            try:
-                if failed is not None:
-                    first, failed = failed, None
-                    raise first
-                result = await call()
-            except Exception as exc:
-                if body is not None and body.source_error is not None:
-                    raise body.source_error from None  # the caller's own data failed
-                code = self._driver.classify(exc)
-                if empty_on_invalid_range and code is ErrorCode.INVALID_RANGE:
-                    result = empty  # type: ignore[assignment]  # a range past the end reads nothing
-                    break
-                if (
-                    retryable
-                    and attempt < self._retry.attempts
-                    and self._driver.is_retryable(exc, code)
-                ):
-                    logger.debug(
-                        "retrying %s of %r on backend %r after %s (attempt %d)",
-                        operation,
-                        key,
-                        self.name,
-                        type(exc).__name__,
-                        attempt,
-                    )
-                    if restart is not None:
-                        restart()
-                    await asyncio.sleep(self._retry.delay(attempt))
-                    continue
-                err = self._error(operation, exc, key, attempts=attempt)
-                if hooks:
-                    self._emit(operation, key, started, err, attempts=attempt)
-                raise err from self._cause(exc)
-            break
-        if hooks:
-            self._emit(
-                operation, key, started, None, attempts=attempt, nbytes=_moved(operation, result)
-            )
-        return result
 
     def _error(
         self, operation: str, exc: BaseException, key: str | None, *, attempts: int = 1
@@ -1121,47 +907,19 @@ class BlobStore:
         return DriverError(self._driver.classify(exc), self._detail(exc))
 
     def _detail(self, exc: BaseException) -> str:
-        """The driver's description of ``exc``, redacted; when it is the exception's own
-        text (the default description), cut to 300 characters, after the redaction (a
-        secret is never cut in two). A driver's own description is kept whole."""
-        text = self._driver.describe(exc).strip()
+        """The driver's description of ``exc``, without URL query strings and redacted;
+        when it is the exception's own text (the default description), cut to 300
+        characters after the redaction (a secret is never cut in two). A driver's own
+        description is kept whole."""
+        text = without_url_queries(self._driver.describe(exc).strip())
         detail = self._redact(text)
         if (
             len(detail) > 300
             and not isinstance(exc, DriverError)
-            and text == describe_builtin(exc).strip()
+            and text == without_url_queries(describe_builtin(exc).strip())
         ):
             detail = detail[:300] + "..."
         return detail
-
-    def _emit(
-        self,
-        operation: str,
-        key: str | None,
-        started: float,
-        error: StorageError | None,
-        *,
-        attempts: int = 1,
-        nbytes: int | None = None,
-    ) -> None:
-        if not self._hooks:
-            return
-        event = OperationEvent(
-            backend=self.name,
-            driver=self._driver.name,
-            operation=operation,
-            key=key,
-            duration_s=time.perf_counter() - started,
-            error=error,
-            attempts=attempts,
-            nbytes=nbytes,
-            location=self._driver.location,
-        )
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:
-                logger.exception("instrumentation hook %r failed", hook)
 
     # -- files --------------------------------------------------------------------------
 
@@ -1316,7 +1074,7 @@ class BlobStore:
                 key=path,
             )
         if content_type is not None:
-            self._check_header(path, "content_type", content_type_problem(content_type))
+            check_header(self.name, path, "content_type", content_type_problem(content_type))
         meta = self._check_metadata(path, metadata)
         if not caps.presign_post:
             raise self._unsupported("get_presigned_post", path)
@@ -1326,32 +1084,6 @@ class BlobStore:
         return await self._run(
             "get_presigned_post", path, lambda: self._driver.presign_post(path, request)
         )
-
-
-def _moved(operation: str, result: object) -> int | None:
-    """The bytes an operation read or wrote, for the hooks (``None``: it moves none)."""
-    if operation == "upload" and isinstance(result, BlobInfo):
-        return result.size
-    if operation == "download":
-        if isinstance(result, bytes):
-            return len(result)
-        if isinstance(result, int):  # download_into
-            return result
-    return None
-
-
-def _missing_fails(driver: BlobDriver, exc: Exception, more: Mapping[str, Conditions]) -> Exception:
-    """A missing key fails a read's ``if_match`` (S3 and GCS answer 404, Azure 412)."""
-    conditions = more.get("conditions")
-    if (
-        conditions is not None
-        and conditions.if_match is not None
-        and driver.classify(exc) is ErrorCode.NOT_FOUND
-    ):
-        failed = DriverError(ErrorCode.FAILED_PRECONDITION, "the key does not exist")
-        failed.__cause__ = exc
-        return failed
-    return exc
 
 
 def _chain_text(exc: BaseException) -> str:

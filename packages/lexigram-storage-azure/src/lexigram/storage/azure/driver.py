@@ -33,17 +33,16 @@ from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.integrity import MD5
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
+from lexigram.storage.retry import RetryPolicy
+from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["AzureBlobDriver"]
 
 #: keys per Blob Batch request (the service's limit).
 BATCH_LIMIT = 256
 _GONE = frozenset({200, 202, 404})
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # an empty async generator
+#: the waits between polls of a pending server-side copy (0.05 s doubling up to 2 s, jittered)
+_COPY_POLL = RetryPolicy(base_delay=0.05, max_delay=2.0)
 
 
 def _quoted(etag: str | None) -> str | None:
@@ -88,12 +87,16 @@ class AzureBlobDriver(BlobDriver):
         self._conn = resolve(config)
         self._service: BlobServiceClient | None = None
         self._container_client: ContainerClient | None = None
+        self._making = asyncio.Lock()  # one service client is built at a time
         self._token: Any = None
         self._hidden: HiddenSecrets | None = None
         self._secrets = secret_values(config)
         if self._conn.account_key:
             self._secrets.append(self._conn.account_key)
         self._delegation = DelegationKeys()
+        # downloads and download_into: parallel ranged reads by the core (read_range)
+        self.read_part_size = config.download_chunk_size
+        self.read_concurrency = config.max_concurrency
         #: None: not tried yet; False: the endpoint refused batch requests (Azurite).
         self.batch_delete_supported: bool | None = None
 
@@ -115,23 +118,30 @@ class AzureBlobDriver(BlobDriver):
 
     # -- clients --------------------------------------------------------------------------
 
-    def _service_client(self) -> BlobServiceClient:
+    async def _service_client(self) -> BlobServiceClient:
+        """The SDK's service client, made on first use (one at a time) in a worker
+        thread: importing the SDK, building its pipeline and an azure-identity credential
+        (which reads environment and token-cache files) never block the event loop."""
         if self._service is None:
-            # kept out of every log record (azure-core's, aiohttp's...) until close()
-            if self._hidden is None:
-                self._hidden = hide_in_logs(self._secrets)
-            self._service, self._token = build_service_client(self.config, self._conn)
+            async with self._making:
+                if self._service is None:
+                    # kept out of every log record (azure-core's, aiohttp's...) until close()
+                    if self._hidden is None:
+                        self._hidden = hide_in_logs(self._secrets)
+                    service, self._token = await asyncio.to_thread(
+                        build_service_client, self.config, self._conn
+                    )
+                    self._service = service
         return self._service
 
-    def _container(self) -> ContainerClient:
+    async def _container(self) -> ContainerClient:
         if self._container_client is None:
-            self._container_client = self._service_client().get_container_client(
-                self.config.container
-            )
+            service = await self._service_client()
+            self._container_client = service.get_container_client(self.config.container)
         return self._container_client
 
-    def _blob(self, key: str) -> BlobClient:
-        return self._container().get_blob_client(key)
+    async def _blob(self, key: str) -> BlobClient:
+        return (await self._container()).get_blob_client(key)
 
     # -- records --------------------------------------------------------------------------
 
@@ -195,7 +205,7 @@ class AzureBlobDriver(BlobDriver):
         headers: HttpHeaders,
     ) -> BlobInfo:
         cfg = self.config
-        blob = self._blob(key)
+        blob = await self._blob(key)
         settings = ContentSettings(content_type=content_type, **settings_args(headers))
         # IfMissing alone (never with etag=): the SDK turns it into If-None-Match: *.
         condition: dict[str, Any] = (
@@ -224,12 +234,12 @@ class AzureBlobDriver(BlobDriver):
             if create_only and await self.exists(key):
                 # Cheap early answer; the commit below is what makes create atomic.
                 raise DriverError(ErrorCode.ALREADY_EXISTS)
-            head = [first] if second is None else [first, second]
+            parts = chain([first] if second is None else [first, second], blocks)
+            del first, second  # a block is held by the pump only
             try:
                 size, reply = await upload_blocks(
                     blob,
-                    head,
-                    blocks,
+                    parts,
                     concurrency=cfg.max_concurrency,
                     commit={
                         "content_settings": settings,
@@ -293,8 +303,7 @@ class AzureBlobDriver(BlobDriver):
             try:
                 _, reply = await upload_blocks(
                     blob,
-                    [data],
-                    _nothing(),
+                    chain([data]),
                     concurrency=1,
                     commit={
                         "content_settings": settings,
@@ -323,21 +332,32 @@ class AzureBlobDriver(BlobDriver):
         # checked against the MD5 the service computed of what it sent.
         return {"validate_content": "md5"} if self.config.checksums else {}
 
-    async def read(
-        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
-    ) -> bytes:
-        downloader = await self._blob(key).download_blob(
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
+        blob = await self._blob(key)
+        downloader = await blob.download_blob(
             max_concurrency=1,
             # the bytes stored, also of a blob with Content-Encoding: gzip
             decompress=False,
-            **self._window(start, end),
+            offset=start,
+            length=end - start,
             **self._validation(),
             **read_args(conditions),
         )
+        props = downloader.properties
         if conditions is not None:
-            conditions.check(downloader.properties.etag)
+            conditions.check(props.etag)
         data: bytes = await downloader.readall()
-        return data
+        total = int(str(props.content_range).rsplit("/", 1)[1])
+        return RangeRead(data, total, _quoted(props.etag))
 
     async def stream(
         self,
@@ -348,7 +368,8 @@ class AzureBlobDriver(BlobDriver):
         chunk_size: int,
         conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        downloader = await self._blob(key).download_blob(
+        blob = await self._blob(key)
+        downloader = await blob.download_blob(
             max_concurrency=1,
             # the bytes stored, also of a blob with Content-Encoding: gzip
             decompress=False,
@@ -367,7 +388,8 @@ class AzureBlobDriver(BlobDriver):
                 yield bytes(view[offset : offset + chunk_size])
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
-        props = await self._blob(key).get_blob_properties()
+        blob = await self._blob(key)
+        props = await blob.get_blob_properties()
         info = self._info(key, props)
         if conditions is not None:
             conditions.check(info.etag)  # of that one answer: as atomic as the request
@@ -376,7 +398,7 @@ class AzureBlobDriver(BlobDriver):
     async def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None = None
     ) -> AsyncIterator[BlobInfo]:
-        container = self._container()
+        container = await self._container()
         pages: AsyncIterator[AsyncIterator[BlobProperties | BlobPrefix]]
         if delimiter is None:
             pages = container.list_blobs(
@@ -408,7 +430,8 @@ class AzureBlobDriver(BlobDriver):
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         try:
-            await self._blob(key).delete_blob(delete_snapshots="include", **if_match_args(if_match))
+            blob = await self._blob(key)
+            await blob.delete_blob(delete_snapshots="include", **if_match_args(if_match))
         except Exception as exc:
             code = self.classify(exc)
             missing_is_precondition(code, if_match, exc)
@@ -435,7 +458,8 @@ class AzureBlobDriver(BlobDriver):
         return await super().delete_many(keys)
 
     async def _delete_batch(self, keys: Sequence[str]) -> dict[str, BaseException]:
-        replies = await self._container().delete_blobs(
+        container = await self._container()
+        replies = await container.delete_blobs(
             *keys, delete_snapshots="include", raise_on_any_failure=False
         )
         results = [reply async for reply in replies]
@@ -468,12 +492,12 @@ class AzureBlobDriver(BlobDriver):
     # -- copying --------------------------------------------------------------------------
 
     async def copy(self, src: str, dst: str) -> None:
-        source_url = self._blob(src).url
+        source_url = (await self._blob(src)).url
         if self._conn.sas_token and not self._conn.account_key:
             source_url += "?" + self._conn.sas_token  # the source must be readable too
-        target = self._blob(dst)
+        target = await self._blob(dst)
         deadline = time.monotonic() + self.config.copy_timeout
-        delay = 0.05
+        polls = 0
         reply = await target.start_copy_from_url(source_url)
         status = reply.get("copy_status")
         description = ""
@@ -485,8 +509,8 @@ class AzureBlobDriver(BlobDriver):
                     ErrorCode.UNAVAILABLE,
                     f"server-side copy still pending after {self.config.copy_timeout:g} s",
                 )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            polls += 1
+            await asyncio.sleep(_COPY_POLL.delay(polls))  # the core's backoff
             props = await target.get_blob_properties()
             status = props.copy.status
             description = props.copy.status_description or ""
@@ -513,7 +537,7 @@ class AzureBlobDriver(BlobDriver):
         elif conn.use_ad:
             now = datetime.now(UTC)
             delegation = await self._delegation.get(
-                self._service_client(), now + request.expires_in
+                await self._service_client(), now + request.expires_in
             )
             token = blob_sas(
                 account_name=conn.account_name,
@@ -534,12 +558,15 @@ class AzureBlobDriver(BlobDriver):
     # -- health and lifecycle -------------------------------------------------------------
 
     async def ping(self) -> None:
-        await self._container().get_container_properties()
+        container = await self._container()
+        await container.get_container_properties()
 
     async def close(self) -> None:
         service, self._service = self._service, None
         token, self._token = self._token, None
         self._container_client = None
+        if not self._making.locked():
+            self._making = asyncio.Lock()  # unbound: the driver may be used on another loop
         hidden, self._hidden = self._hidden, None
         try:
             if service is not None:

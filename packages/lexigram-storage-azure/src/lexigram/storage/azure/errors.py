@@ -11,7 +11,6 @@ first line of the service's message, with secrets and URL query strings removed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import aiohttp
@@ -28,6 +27,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.secrets import without_url_queries
 
 __all__ = ["already_exists", "classify_azure", "describe", "is_sdk_error", "safe_detail"]
 
@@ -55,7 +55,6 @@ _UNAVAILABLE = frozenset({"ServerBusy", "OperationTimedOut", "InternalError"})
 _CORRUPTED = frozenset({"Md5Mismatch", "Crc64Mismatch", "InvalidMd5"})
 #: what the SDK says when a download's bytes do not match the service's checksum.
 _SDK_MISMATCH = ("MD5 mismatch", "CRC64 mismatch")
-_URL_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
 
 
 def is_sdk_error(exc: BaseException) -> bool:
@@ -131,7 +130,7 @@ def classify_azure(exc: BaseException, *, create: bool = False) -> ErrorCode | N
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` without URL query strings (SAS signatures) and without any secret."""
-    text = _URL_QUERY.sub(r"\1?<query removed>", text)
+    text = without_url_queries(text)
     for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text

@@ -1,4 +1,4 @@
-"""Block uploads: stage blocks concurrently with bounded memory, commit once.
+"""Block uploads: Put Block per part through the core's part pump, one Put Block List.
 
 Staged blocks stay invisible until ``Put Block List`` commits them: if the body fails,
 a block fails or the task is cancelled, nothing is committed, the old blob (if any) is
@@ -8,9 +8,8 @@ as soon as another upload of the same key commits.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from azure.core.exceptions import HttpResponseError
@@ -18,6 +17,7 @@ from azure.storage.blob import BlobBlock
 from lexigram.storage.azure.errors import block_list_lost
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.integrity import MD5, b64
+from lexigram.storage.transfer import Part, upload_parts
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient
@@ -77,82 +77,66 @@ class BlockBody:
             yield view[offset : offset + WRITE_PIECE]
 
 
-async def _chain(
-    first: Iterable[bytes | bytearray | memoryview],
-    rest: AsyncIterator[bytes | bytearray | memoryview],
-) -> AsyncGenerator[bytes | bytearray | memoryview, None]:
-    for block in first:
-        yield block
-    async for block in rest:
-        yield block
+class _StagedBlocks:
+    """The SDK calls of a block upload, run by the core's part pump: Put Block per part
+    (with its Content-MD5), nothing to abort (uncommitted blocks are never visible, and
+    Azure drops them after a week or at the next commit of the key)."""
+
+    def __init__(self, blob: BlobClient, checksums: bool) -> None:
+        self.blob = blob
+        self.checksums = checksums
+        self.upload_id = uuid.uuid4().hex  # distinct ids: concurrent uploads never mix
+
+    async def send(self, part: Part[bytes | bytearray | memoryview]) -> tuple[str, int]:
+        block = part.data
+        block_id = f"{self.upload_id}-{part.number - 1:06d}"
+        data = BlockBody(block)
+        # the MD5 in a worker thread when the block is large: beside the event loop
+        extra: dict[str, Any] = (
+            {"headers": md5_header(await MD5.of(block))} if self.checksums else {}
+        )
+        await self.blob.stage_block(block_id, cast(Any, data), length=len(data), **extra)
+        return block_id, len(data)
+
+    async def abort(self) -> None:
+        return None
 
 
 async def upload_blocks(
     blob: BlobClient,
-    first: Iterable[bytes | bytearray | memoryview],
-    rest: AsyncIterator[bytes | bytearray | memoryview],
+    blocks: AsyncIterable[bytes | bytearray | memoryview],
     *,
     concurrency: int,
     commit: dict[str, Any],
     checksums: bool = True,
 ) -> tuple[int, dict[str, Any]]:
-    """Stage every block (at most ``concurrency`` in flight), then commit them in order.
+    """Stage every block through the core's part pump (at most ``concurrency`` in
+    flight), then commit them in order. A failed Put Block is retried by the SDK's own
+    retry policy (transient failures); the pump does not send a block again.
 
     ``checksums``: each Put Block carries the block's Content-MD5 (computed in a worker
-    thread, beside the event loop and the other blocks), so a block altered in transit
-    is refused and nothing is committed.
+    thread when large, beside the event loop and the other blocks), so a block altered
+    in transit is refused and nothing is committed (the old blob stays).
 
-    Returns the total size and the SDK's commit response. Memory: the blocks in flight
-    (at most ``concurrency``) plus the one the body is filling.
+    Returns the total size and the SDK's commit response. Memory: at most
+    ``concurrency`` blocks, in flight or being filled.
     """
-    upload_id = uuid.uuid4().hex  # distinct ids: concurrent uploads of a key never mix
-    ids: list[str] = []
-    pending: set[asyncio.Future[Any]] = set()
-    total = 0
-    source = _chain(first, rest)
-    try:
-        while True:
-            # Wait for a free slot *before* reading the next block: at most
-            # ``concurrency`` blocks are held, in flight or about to be.
-            while len(pending) >= concurrency:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()  # the first failure stops the upload
-            block = await anext(source, None)
-            if block is None:
-                break
-            block_id = f"{upload_id}-{len(ids):06d}"
-            ids.append(block_id)
-            data = BlockBody(block)
-            total += len(data)
-            pending.add(asyncio.ensure_future(_stage(blob, block_id, block, data, checksums)))
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        blocks = [BlobBlock(block_id) for block_id in ids]
+    staged = _StagedBlocks(blob, checksums)
+
+    async def commit_blocks(results: list[tuple[str, int]]) -> tuple[int, dict[str, Any]]:
         try:
-            response = await blob.commit_block_list(blocks, **commit)
+            response = await blob.commit_block_list(
+                [BlobBlock(block_id) for block_id, _ in results], **commit
+            )
         except HttpResponseError as exc:
             if not block_list_lost(exc):
                 raise
             raise DriverError(ErrorCode.FAILED_PRECONDITION, LOST_RACE) from exc
-        return total, dict(response)
-    finally:
-        await source.aclose()
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        return sum(size for _, size in results), dict(response)
 
-
-async def _stage(
-    blob: BlobClient,
-    block_id: str,
-    block: bytes | bytearray | memoryview,
-    data: BlockBody,
-    checksums: bool,
-) -> None:
-    """Put Block, with the block's Content-MD5 when ``checksums``."""
-    extra: dict[str, Any] = {"headers": md5_header(await MD5.of(block))} if checksums else {}
-    await blob.stage_block(block_id, cast(Any, data), length=len(data), **extra)
+    return await upload_parts(
+        staged,
+        blocks,
+        concurrency=concurrency,
+        commit=commit_blocks,
+    )

@@ -16,6 +16,7 @@ from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.memory.config import MemoryConfig
+from lexigram.storage.transfer import RangeRead
 
 __all__ = ["MemoryDriver"]
 
@@ -109,6 +110,18 @@ class MemoryDriver(BlobDriver):
         if start == 0 and end is None:
             return data
         return data[start:end]
+
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        data, info = self._get(key, conditions)
+        return RangeRead(data[start:end], len(data), info.etag)
 
     async def stream(
         self,

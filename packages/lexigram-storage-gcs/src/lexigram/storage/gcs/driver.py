@@ -2,14 +2,17 @@
 
 Objects are addressed through the JSON API (``{api_root}/storage/v1/b/...``). The aiohttp
 session, the SDK client and the credentials are created on first use and released by
-:meth:`GCSDriver.close`. Requests of the SDK's calls are used as they are (upload,
-download, metadata, list, delete, rewrite, bucket metadata); resumable uploads in chunks
-and V4 URL signing are done here, because the SDK reads resumable bodies whole and
-signs only for ``storage.googleapis.com``.
+:meth:`GCSDriver.close`; the credentials' files (a key file, or those of Application
+Default Credentials) are read and the SDK client built in a worker thread, never on the
+event loop. Requests of the SDK's calls are used as they are (upload, download, metadata,
+list, delete, rewrite, bucket metadata); resumable uploads in chunks and V4 URL signing
+are done here, because the SDK reads resumable bodies whole and signs only for
+``storage.googleapis.com``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import io
@@ -23,7 +26,7 @@ from gcloud.aio.auth import IamClient, Token, decode
 from gcloud.aio.storage import Storage
 
 from lexigram.storage.body import UploadBody
-from lexigram.storage.conditions import Conditions
+from lexigram.storage.conditions import Conditions, quoted
 from lexigram.storage.config.fields import secret_values
 from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
@@ -47,12 +50,12 @@ from lexigram.storage.integrity import (
     CRC32C,
     Expected,
     b64,
-    collect_verified,
     keep_intact,
     verify_at_end,
 )
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
+from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["GCSDriver"]
 
@@ -86,6 +89,9 @@ class GCSDriver(BlobDriver):
     ) -> None:
         self.config = config
         self.delete_concurrency = config.max_concurrency  # the core's delete_many fans out
+        # downloads and download_into: parallel ranged reads by the core (read_range)
+        self.read_part_size = config.chunk_size
+        self.read_concurrency = config.max_concurrency
         self._trace_configs = list(trace_configs)
         self._bucket = config.bucket
         self._root = config.api_root
@@ -97,6 +103,7 @@ class GCSDriver(BlobDriver):
         #: the bytes stored, and its CRC32C checks out).
         self._media_http: aiohttp.ClientSession | None = None
         self._sdk: Storage | None = None
+        self._making = asyncio.Lock()  # one client is built at a time
         self._token: Token | None = None
         self._iam: IamClient | None = None
         self._signer: Signer | None = None
@@ -122,42 +129,58 @@ class GCSDriver(BlobDriver):
 
     # -- clients ----------------------------------------------------------------------
 
-    def _client(self) -> Storage:
-        # Synchronous on purpose: no await between the check and the assignment.
+    async def _client(self) -> Storage:
+        """The SDK client, made on first use (by ``_open``, one at a time)."""
         if self._sdk is None:
-            path = self.config.credentials_path
-            if path is not None:
-                # Checked again for drivers built without StorageConfig: gcloud-aio-auth
-                # silently falls back to the metadata server on a malformed key file.
-                problem = check_key_file(path)
-                if problem:
-                    raise DriverError(ErrorCode.PERMISSION_DENIED, problem)
-            self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.config.max_connections),
-                timeout=self._timeout,
-                trace_configs=self._trace_configs or None,
-            )
-            self._media_http = aiohttp.ClientSession(
-                connector=self._http.connector,
-                connector_owner=False,
-                timeout=self._timeout,
-                trace_configs=self._trace_configs or None,
-                auto_decompress=False,
-            )
-            # gcloud-aio types `session` as its own alias of aiohttp.ClientSession.
-            http: Any = self._http
-            token = self._make_token(http)
-            self._token = token
-            # the key file's secrets, kept out of every log record until close()
-            if self._hidden is None:
-                self._hidden = hide_in_logs(_key_secrets(self.config, token))
-            self._sdk = Storage(
-                token=token,
-                session=http,
-                api_root=self._root,
-                api_is_dev=self.config.is_anonymous,
-            )
+            async with self._making:
+                if self._sdk is None:
+                    self._sdk = await self._open()
         return self._sdk
+
+    async def _open(self) -> Storage:
+        """Make the aiohttp sessions here, on the loop; read the credentials' files and
+        build the SDK objects in a worker thread (``_build``), so that the loop keeps
+        serving other requests meanwhile."""
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.config.max_connections),
+            timeout=self._timeout,
+            trace_configs=self._trace_configs or None,
+        )
+        media = aiohttp.ClientSession(
+            connector=http.connector,
+            connector_owner=False,
+            timeout=self._timeout,
+            trace_configs=self._trace_configs or None,
+            auto_decompress=False,
+        )
+        try:
+            token, sdk = await asyncio.to_thread(self._build, http)
+        except BaseException:
+            await media.close()
+            await http.close()
+            raise
+        self._http, self._media_http, self._token = http, media, token
+        # the key file's secrets, kept out of every log record until close()
+        if self._hidden is None:
+            self._hidden = hide_in_logs(_key_secrets(self.config, token))
+        return sdk
+
+    def _build(self, http: Any) -> tuple[Token | None, Storage]:
+        """The credentials and the SDK client over ``http`` (blocking: file reads)."""
+        path = self.config.credentials_path
+        if path is not None:
+            # Checked again for drivers built without StorageConfig: gcloud-aio-auth
+            # silently falls back to the metadata server on a malformed key file.
+            problem = check_key_file(path)
+            if problem:
+                raise DriverError(ErrorCode.PERMISSION_DENIED, problem)
+        token = self._make_token(http)
+        # gcloud-aio types `session` as its own alias of aiohttp.ClientSession. Without a
+        # token (anonymous) the SDK makes its own, unused one: also here, off the loop.
+        sdk = Storage(
+            token=token, session=http, api_root=self._root, api_is_dev=self.config.is_anonymous
+        )
+        return token, sdk
 
     def _make_token(self, http: Any) -> Token | None:
         path = self.config.credentials_path
@@ -171,7 +194,7 @@ class GCSDriver(BlobDriver):
         """The Authorization header of a request sent on the SDK's session, from
         gcloud-aio-auth's public ``Token.get()``; none when anonymous (emulators), as the
         SDK's own requests (``api_is_dev``), even when a key file is there for signing."""
-        self._client()
+        await self._client()
         token = self._token
         if token is None or self.config.is_anonymous:
             return {}
@@ -190,7 +213,7 @@ class GCSDriver(BlobDriver):
         headers: HttpHeaders = NO_HEADERS,
         if_match: str | None = None,
     ) -> BlobInfo:
-        sdk = self._client()
+        sdk = await self._client()
         params = dict(self._writes)
         if create_only:
             params["ifGenerationMatch"] = "0"
@@ -220,6 +243,8 @@ class GCSDriver(BlobDriver):
                 resource["metadata"] = dict(metadata)
             resource.update(resource_fields(headers))
             checksum = CRC32C.running() if self.config.checksums else None
+            chunks = chain([first], blocks)
+            del first  # a chunk is held by the pump only
             result = await resumable_upload(
                 sdk.session,
                 url=self._upload_url,
@@ -230,8 +255,7 @@ class GCSDriver(BlobDriver):
                 content_type=content_type,
                 size=body.size,
                 chunk_size=chunk,
-                first=first,
-                rest=blocks,
+                chunks=chunks,
                 timeout=self._timeout,
                 checksum=checksum,
             )
@@ -315,7 +339,8 @@ class GCSDriver(BlobDriver):
         }
         # aiohttp warns on raw bodies over 1 MiB; a BytesIO is sent without a copy.
         payload: Any = body if len(body) <= 1024 * 1024 else io.BytesIO(body)
-        reply = await self._client().session.post(
+        sdk = await self._client()
+        reply = await sdk.session.post(
             self._upload_url,
             headers=request_headers,
             params={**params, "uploadType": "multipart"},
@@ -425,20 +450,61 @@ class GCSDriver(BlobDriver):
                 raise
         return reply
 
-    async def read(
-        self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
-    ) -> bytes:
+    async def read_range(
+        self,
+        key: str,
+        *,
+        start: int,
+        end: int,
+        conditions: Conditions | None = None,
+        into: memoryview | None = None,
+    ) -> RangeRead:
+        # The range-read primitive of the core's parallel reads (``read``, ``read_into``).
         reply = await self._media(key, start, end, conditions)
-        # The whole object: checked against the CRC32C of the response's x-goog-hash,
-        # hashed as the pieces arrive (never a second pass over the bytes).
-        expected = self._expected(reply, start, end)
+        headers = reply.headers
+        span = headers.get("Content-Range", "")
+        ranged = reply.status == 206 and "/" in span
+        data: bytes | memoryview
         try:
-            if expected is None:
-                return await reply.read()
-            pieces = await collect_verified(reply.content.iter_any(), expected)
+            if ranged and into is not None:
+                # each piece copied into the caller's buffer as it arrives
+                filled, room = 0, into.nbytes
+                async for piece in reply.content.iter_any():
+                    n = len(piece)
+                    if filled + n > room:
+                        raise DriverError(
+                            ErrorCode.UNAVAILABLE, "a ranged read returned more than asked"
+                        )
+                    into[filled : filled + n] = piece
+                    filled += n
+                data = into[:filled]
+            else:
+                data = await reply.read()
         finally:
             reply.release()
-        return b"".join(pieces)
+        if ranged:
+            total = int(span.rsplit("/", 1)[1])
+        else:  # the whole object (the server did not take the range)
+            total = len(data)
+            data = data[start:end]
+        generation = headers.get("x-goog-generation")
+        etag = (
+            None
+            if generation is None
+            else quoted(f"{generation}.{headers.get('x-goog-metageneration') or 1}")
+        )
+        # GCS's x-goog-hash is the whole object's, also on a ranged answer.
+        checksum = response_crc32c(headers) if self.config.checksums else None
+        return RangeRead(data, total, etag, checksum)
+
+    async def check_whole(self, first: RangeRead, data: memoryview) -> None:
+        # A whole object read in parts: its CRC32C (core's, in a worker thread when large
+        # and the checksum releases the GIL) against the one the first answer gave.
+        if first.checksum is None:
+            return
+        expected = Expected(CRC32C, first.checksum, _STORED)
+        if await CRC32C.of(data) != expected.digest:
+            raise expected.mismatch()
 
     def _expected(
         self, response: aiohttp.ClientResponse, start: int, end: int | None
@@ -471,7 +537,8 @@ class GCSDriver(BlobDriver):
             await chunks.aclose()
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
-        resource = await self._client().download_metadata(self._bucket, key, timeout=self._timeout)
+        sdk = await self._client()
+        resource = await sdk.download_metadata(self._bucket, key, timeout=self._timeout)
         info = blob_info(resource)
         if conditions is not None:
             conditions.check(info.etag)  # of that one resource: as atomic as the GET
@@ -480,7 +547,7 @@ class GCSDriver(BlobDriver):
     async def list(
         self, prefix: str, *, delimiter: str | None, start_after: str | None = None
     ) -> AsyncIterator[BlobInfo]:
-        sdk = self._client()
+        sdk = await self._client()
         params = {"prefix": prefix, "maxResults": _PAGE}
         if delimiter is not None:
             params["delimiter"] = delimiter
@@ -516,8 +583,9 @@ class GCSDriver(BlobDriver):
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         # (fake-gcs-server ignores the preconditions of a delete; GCS checks them)
         params = None if if_match is None else match_params(if_match)
+        sdk = await self._client()
         try:
-            await self._client().delete(self._bucket, key, timeout=self._timeout, params=params)
+            await sdk.delete(self._bucket, key, timeout=self._timeout, params=params)
         except aiohttp.ClientResponseError as exc:
             if exc.status == 404 and not bucket_missing(exc):
                 if if_match is not None:
@@ -533,8 +601,9 @@ class GCSDriver(BlobDriver):
         params: dict[str, str] = {}
         if self.config.kms_key_name:
             params["destinationKmsKeyName"] = self.config.kms_key_name
+        sdk = await self._client()
         # objects.rewrite, repeated with the rewrite token until done
-        await self._client().copy(
+        await sdk.copy(
             self._bucket, src, self._bucket, new_name=dst, params=params, timeout=self._timeout
         )
 
@@ -588,7 +657,7 @@ class GCSDriver(BlobDriver):
         return PresignedPost(url=url, fields=fields)
 
     async def _signing(self) -> tuple[Signer, str]:
-        self._client()
+        await self._client()
         token = self._token
         data: Mapping[str, Any] = token.service_data if token is not None else {}
         email = data.get("client_email")
@@ -624,8 +693,9 @@ class GCSDriver(BlobDriver):
     # -- health and lifecycle ---------------------------------------------------------
 
     async def ping(self) -> None:
+        sdk = await self._client()
         try:
-            await self._client().get_bucket_metadata(self._bucket, timeout=self._timeout)
+            await sdk.get_bucket_metadata(self._bucket, timeout=self._timeout)
         except aiohttp.ClientResponseError as exc:
             if exc.status == 404:
                 raise self._no_bucket(exc) from exc
@@ -640,6 +710,8 @@ class GCSDriver(BlobDriver):
         token, self._token = self._token, None
         self._sdk = None
         self._iam = None
+        if not self._making.locked():
+            self._making = asyncio.Lock()  # unbound: the driver may be used on another loop
         if token is not None:
             pending = token.acquiring
             if pending is not None and not pending.done():

@@ -26,6 +26,10 @@ DISTRIBUTION = "lexigram-storage-s3"
 
 
 def _build(config: StorageS3Config | StorageR2Config) -> BlobDriver:
+    if config.engine == "obstore":
+        from lexigram.storage.s3.obstore_engine import ObstoreS3Driver
+
+        return ObstoreS3Driver.from_config(config)
     from lexigram.storage.s3.driver import S3Driver
 
     return S3Driver.from_config(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from typing import Literal
 
@@ -12,12 +13,19 @@ from lexigram.storage.config.fields import secret_field
 __all__ = [
     "MIB",
     "MIN_PART_SIZE",
+    "OBSTORE_MISSING",
     "EncryptionConfig",
     "StorageR2Config",
     "StorageS3Config",
     "validate_r2",
     "validate_s3",
 ]
+
+#: the problem reported for ``engine: obstore`` when obstore is not installed.
+OBSTORE_MISSING = (
+    "engine: obstore needs the obstore package: pip install 'lexigram-storage-s3[obstore]' "
+    "(or set engine: sdk)"
+)
 
 MIB = 1024 * 1024
 #: S3's smallest part (all but the last).
@@ -66,6 +74,10 @@ class _Transfer:
     #: checked against the stored CRC32C or a plain-MD5 ETag. False: none of these
     #: (botocore computes checksums only where S3 requires them, in both cases).
     checksums: bool = True
+    #: the client that talks to the store: ``sdk`` (aiobotocore, every feature) or
+    #: ``obstore`` (Rust ``object_store``, much less CPU per request; needs the
+    #: ``lexigram-storage-s3[obstore]`` extra). See docs/drivers/s3.md#engines.
+    engine: Literal["sdk", "obstore"] = "sdk"
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -105,6 +117,8 @@ class StorageR2Config(_Transfer):
 
 def _common(config: _Transfer, bucket: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
+    if config.engine == "obstore" and importlib.util.find_spec("obstore") is None:
+        problems.append(("engine", OBSTORE_MISSING))
     if not bucket:
         problems.append(("bucket", "bucket must not be empty"))
     if config.multipart_threshold < MIN_PART_SIZE:
@@ -137,6 +151,14 @@ def validate_s3(config: StorageS3Config) -> Sequence[tuple[str, str]]:
         problems.append(("session_token", "a session_token needs access_key and secret_key"))
     if config.encryption.kms_key_id and config.encryption.type != "aws:kms":
         problems.append(("encryption.kms_key_id", "kms_key_id needs type: aws:kms"))
+    if config.engine == "obstore" and config.profile:
+        problems.append(
+            (
+                "profile",
+                "engine: obstore does not read AWS profiles: give access_key and secret_key "
+                "(or AWS_* environment variables), or use engine: sdk",
+            )
+        )
     problems += _check_url(config.endpoint_url, "endpoint_url")
     problems += _check_url(config.public_url, "public_url")
     return problems

@@ -56,12 +56,12 @@ from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import MAX_COPY_SIZE, part_body, part_size_for
 from lexigram.storage.s3.urls import effective_style, object_url
 from lexigram.storage.s3.writes import (
-    chain_blocks,
     copy_multipart,
     put_multipart,
     repair_put,
     written,
 )
+from lexigram.storage.transfer import chain
 
 __all__ = ["R2Driver", "S3Driver"]
 
@@ -273,11 +273,13 @@ class S3Driver(BlobDriver):
                 if len(block) == part:
                     second = await anext(blocks, None)
                     if second is not None:
+                        parts = chain([block, second], blocks)
+                        del block, second  # a part is held by the pump only
                         return (
                             await put_multipart(
                                 self,
                                 key,
-                                chain_blocks(block, second, blocks),
+                                parts,
                                 args,
                                 content_type,
                                 metadata,

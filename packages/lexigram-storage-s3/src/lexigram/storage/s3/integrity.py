@@ -35,6 +35,7 @@ __all__ = [
     "checksum_args",
     "declare_sent_checksum",
     "etag_md5",
+    "etag_shows",
     "expected_of",
 ]
 
@@ -83,6 +84,14 @@ def answer_shows(resp: Mapping[str, Any], digest: bytes) -> bool:
     stored: the CRC32C it reports is that one, or it reports none (it cannot tell)."""
     reported = resp.get("ChecksumCRC32C")
     return not reported or reported == b64(digest)
+
+
+def etag_shows(resp: Mapping[str, Any], digest: bytes) -> bool:
+    """Whether an upload's answer shows the bytes whose MD5 is ``digest`` were stored:
+    its ETag is that MD5, or it is no MD5 at all (then it cannot tell, see
+    :func:`etag_md5`). For the obstore engine, which cannot send a checksum."""
+    stored = etag_md5(resp)
+    return stored is None or stored == digest
 
 
 def expected_of(resp: Mapping[str, Any]) -> Expected | None:

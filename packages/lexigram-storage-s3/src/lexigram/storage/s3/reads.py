@@ -1,5 +1,6 @@
 """Reads of the S3 driver: the first GET of a read, and the parallel ranged GETs of the
-parts beyond it (checked against the object's stored checksum when read whole)."""
+parts beyond it (run by the core's part pump; checked against the object's stored
+checksum when read whole)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.integrity import Expected, RunningDigest, collect_verified
 from lexigram.storage.s3.integrity import expected_of
-from lexigram.storage.s3.transfer import (
-    aiter_of,
-    iter_chunks,
-    plan_ranges,
-    read_chunks,
-    run_bounded,
-)
+from lexigram.storage.s3.transfer import iter_chunks, read_chunks
+from lexigram.storage.transfer import Part, chain, plan_ranges, pump
 
 if TYPE_CHECKING:
     from lexigram.storage.s3.driver import S3Driver
@@ -116,8 +112,8 @@ async def parallel_read(
         arrived = [loop.create_future() for _ in range(len(ranges) + 1)]
         hashing = asyncio.ensure_future(expected.checksum.in_order(arrived))
 
-    async def fetch(n: int, rng: tuple[int, int]) -> list[T]:
-        a, b = rng
+    async def fetch(part: Part[tuple[int, int]]) -> list[T]:
+        n, (a, b) = part.number, part.data
         r = await client.get_object(
             Bucket=bucket, Key=key, Range=f"bytes={a}-{b - 1}", **same_version
         )
@@ -136,9 +132,7 @@ async def parallel_read(
 
     head_task = asyncio.ensure_future(first_part())
     try:
-        rest = await run_bounded(
-            aiter_of(ranges), fetch, concurrency=driver.settings.max_concurrency
-        )
+        rest = await pump(chain(ranges), fetch, concurrency=driver.settings.max_concurrency)
         first = await head_task
     except BaseException:
         head_task.cancel()

@@ -34,6 +34,8 @@ class S3Settings:
     max_pool_connections: int
     verify_ssl: bool
     checksums: bool
+    #: ``sdk`` (aiobotocore) or ``obstore``.
+    engine: str
     #: every secret value of the config, scrubbed from error details.
     secrets: tuple[str, ...] = attrs.field(repr=False)
 
@@ -53,6 +55,7 @@ def resolve(config: StorageS3Config | StorageR2Config) -> S3Settings:
         "max_attempts": config.max_attempts,
         "max_pool_connections": config.max_pool_connections,
         "checksums": config.checksums,
+        "engine": config.engine,
         "secrets": tuple(secret_values(config)),
     }
     if isinstance(config, StorageR2Config):

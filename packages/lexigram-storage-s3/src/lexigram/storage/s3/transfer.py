@@ -1,10 +1,11 @@
-"""Multipart transfers: part planning, zero-copy part bodies, bounded concurrency."""
+"""S3 transfer pieces: part sizes within S3's limits, zero-copy part bodies, the
+pieces of a GetObject body. (Concurrency, retries and aborts: the core's
+:mod:`lexigram.storage.transfer`.)"""
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import aiohttp
@@ -14,20 +15,16 @@ from aiobotocore.response import (  # type: ignore[import-untyped]
 )
 from botocore.exceptions import ResponseStreamingError  # type: ignore[import-untyped]
 
-from lexigram.storage.errors import DriverError, ErrorCode
-
 __all__ = [
     "MAX_COPY_SIZE",
     "MAX_PARTS",
     "SMALL_BODY",
+    "TOO_MANY_PARTS",
     "ViewReader",
-    "aiter_of",
     "iter_chunks",
     "part_body",
     "part_size_for",
-    "plan_ranges",
     "read_chunks",
-    "run_bounded",
 ]
 
 T = TypeVar("T")
@@ -154,6 +151,13 @@ def _aiohttp_reader(body: Any) -> aiohttp.StreamReader | None:
     return content if isinstance(content, aiohttp.StreamReader) else None
 
 
+#: the message of a body needing more parts than S3 takes.
+TOO_MANY_PARTS = (
+    f"the body needs more than {MAX_PARTS} parts: raise part_size, or pass size= to "
+    "upload() so the part size can be chosen up front"
+)
+
+
 def part_size_for(size: int | None, part_size: int) -> int:
     """The part size to use: the configured one, grown (to a whole MiB) when the known
     size would need more than S3's 10,000 parts."""
@@ -162,73 +166,3 @@ def part_size_for(size: int | None, part_size: int) -> int:
     mib = 1024 * 1024
     needed = -(-size // MAX_PARTS)
     return -(-needed // mib) * mib
-
-
-def plan_ranges(size: int, part_size: int, start: int = 0) -> list[tuple[int, int]]:
-    """Half-open byte ranges ``[a, b)`` covering ``[start, size)`` in parts of ``part_size``
-    (the last may be shorter). Used for UploadPartCopy and for parallel ranged GETs."""
-    if part_size <= 0:
-        raise ValueError("part_size must be positive")
-    return [(a, min(a + part_size, size)) for a in range(start, size, part_size)]
-
-
-async def run_bounded(
-    items: AsyncIterator[T],
-    work: Callable[[int, T], Awaitable[Any]],
-    *,
-    concurrency: int,
-) -> list[Any]:
-    """Run ``work(number, item)`` for each item (numbered from 1) with at most
-    ``concurrency`` in flight; the next item is pulled only once a slot is free, so at
-    most ``concurrency`` items are held at once.
-
-    Returns the results in item order. On the first failure (or cancellation) every
-    running task is cancelled and awaited, then the error is re-raised.
-    """
-    gate = asyncio.Semaphore(concurrency)
-    tasks: list[asyncio.Task[Any]] = []
-
-    async def one(n: int, item: T) -> Any:
-        try:
-            return await work(n, item)
-        finally:
-            gate.release()
-
-    def raise_failure() -> None:
-        for task in tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-
-    try:
-        n = 0
-        source = aiter(items)
-        while True:
-            # Take a slot first, then the next item: at most `concurrency` items held.
-            await gate.acquire()
-            raise_failure()
-            try:
-                item = await anext(source)
-            except StopAsyncIteration:
-                gate.release()
-                break
-            n += 1
-            if n > MAX_PARTS:
-                raise DriverError(
-                    ErrorCode.INVALID_ARGUMENT,
-                    f"the body needs more than {MAX_PARTS} parts: raise part_size, or pass "
-                    "size= to upload() so the part size can be chosen up front",
-                )
-            tasks.append(asyncio.create_task(one(n, item)))
-            del item
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
-async def aiter_of(items: Sequence[T]) -> AsyncIterator[T]:
-    """``items`` as an async iterator (the input of :func:`run_bounded`)."""
-    for item in items:
-        yield item

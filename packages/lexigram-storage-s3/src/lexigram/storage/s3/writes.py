@@ -1,12 +1,13 @@
 """Writes of the S3 driver beyond one plain PutObject: the repair of a body stored
-altered, multipart uploads (parts sent concurrently, aborted on failure or cancel) and
-multipart copies of objects over 5 GiB."""
+altered, multipart uploads and multipart copies of objects over 5 GiB, as SDK calls run by the
+core's part pump (:mod:`lexigram.storage.transfer`: concurrency, retries of one part,
+aborts on failure or cancel)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,23 +16,22 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
 from lexigram.storage.integrity import CRC32C, REPAIRS, keep_intact
+from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.s3.errors import client_error_code, code_for
 from lexigram.storage.s3.integrity import answer_shows, checksum_args
 from lexigram.storage.s3.object_headers import header_args, headers_from
-from lexigram.storage.s3.transfer import (
-    aiter_of,
-    part_body,
-    part_size_for,
-    plan_ranges,
-    run_bounded,
-)
+from lexigram.storage.s3.transfer import MAX_PARTS, TOO_MANY_PARTS, part_body, part_size_for
+from lexigram.storage.transfer import Part, chain, plan_ranges, shielded, upload_parts
 
 if TYPE_CHECKING:
     from lexigram.storage.s3.driver import S3Driver
 
+#: a part stored altered (or refused for its CRC32C) is sent again, up to REPAIRS
+#: times; transient failures are retried by botocore inside each UploadPart.
+PART_RETRY = RetryPolicy(attempts=REPAIRS + 1)
+
 __all__ = [
-    "abort",
-    "chain_blocks",
+    "PART_RETRY",
     "copy_multipart",
     "create_multipart",
     "put_multipart",
@@ -94,76 +94,131 @@ def _precondition_failed(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and client_error_code(exc)[1] == 412
 
 
+class _Parts:
+    """The SDK calls of one multipart upload, run by the core's part pump: UploadPart
+    (with its CRC32C), AbortMultipartUpload."""
+
+    def __init__(self, driver: S3Driver, client: Any, key: str, upload_id: str) -> None:
+        self.client = client
+        self.bucket = driver.settings.bucket
+        self.key = key
+        self.upload_id = upload_id
+        self.checksums = driver.settings.checksums
+        self.digests: dict[int, bytes] = {}  # of parts being sent again
+
+    async def send(self, part: Part[memoryview | bytearray]) -> tuple[dict[str, Any], int]:
+        n, block = part.number, part.data
+        args: dict[str, Any] = {}
+        digest = self.digests.pop(n, None)
+        if self.checksums and digest is None:
+            digest = await CRC32C.of(block)  # in a worker thread when large
+        if digest is not None:
+            args.update(checksum_args(digest))
+        try:
+            resp = await self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=n,
+                Body=part_body(block),
+                **args,
+            )
+        except ClientError:
+            if digest is not None:
+                self.digests[n] = digest  # refused (BadDigest): the pump sends it again
+            raise
+        entry = {"PartNumber": n, "ETag": resp["ETag"]}
+        if digest is None:
+            return entry, len(block)
+        # A part is invisible until the upload completes: one whose reported CRC32C is
+        # not the one sent (a server that did not refuse it) is sent again by the pump.
+        if not answer_shows(resp, digest):
+            self.digests[n] = digest
+            raise DriverError(
+                ErrorCode.DATA_CORRUPTED,
+                f"part {n} arrived altered {part.attempt} times (the CRC32C the server "
+                "reports differs from the one sent); the upload was aborted",
+            )
+        entry["ChecksumCRC32C"] = args["ChecksumCRC32C"]
+        return entry, len(block)
+
+    async def abort(self) -> None:
+        await self.client.abort_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+        )
+
+
+class _CopiedParts(_Parts):
+    """UploadPartCopy of one source range per part (copies of objects over 5 GiB)."""
+
+    def __init__(self, driver: S3Driver, client: Any, src: str, dst: str, upload_id: str):
+        super().__init__(driver, client, dst, upload_id)
+        self.source = {"Bucket": self.bucket, "Key": src}
+
+    async def send(self, part: Part[tuple[int, int]]) -> tuple[dict[str, Any], int]:  # type: ignore[override]
+        a, b = part.data
+        resp = await self.client.upload_part_copy(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            PartNumber=part.number,
+            CopySource=self.source,
+            CopySourceRange=f"bytes={a}-{b - 1}",
+        )
+        return {"PartNumber": part.number, "ETag": resp["CopyPartResult"]["ETag"]}, b - a
+
+
+def _altered(exc: BaseException) -> bool:
+    """A part S3 refused (BadDigest), or stored with another CRC32C: nothing is visible
+    yet, so the pump sends it again."""
+    if isinstance(exc, DriverError):
+        return exc.code is ErrorCode.DATA_CORRUPTED
+    return code_for(exc) is ErrorCode.DATA_CORRUPTED
+
+
 async def put_multipart(
     driver: S3Driver,
     key: str,
-    blocks: AsyncIterator[memoryview | bytearray],
+    blocks: AsyncIterable[memoryview | bytearray],
     args: dict[str, Any],
     content_type: str,
     metadata: Mapping[str, str],
 ) -> BlobInfo:
+    """CreateMultipartUpload, the parts through the core's part pump (at most
+    ``max_concurrency`` in flight, an altered part sent again), CompleteMultipartUpload;
+    aborted on any failure or cancellation."""
     client = await driver._s3()
-    bucket = driver.settings.bucket
     complete_args = {}
     if "IfNoneMatch" in args:
         complete_args["IfNoneMatch"] = args.pop("IfNoneMatch")
     if "IfMatch" in args:
         # checked by S3 when the upload completes (moto does not check it there)
         complete_args["IfMatch"] = args.pop("IfMatch")
-    checksums = driver.settings.checksums
     # Each part's CRC32C is sent and checked; the object gets S3's composite CRC32C.
-    created = {**args, "ChecksumAlgorithm": "CRC32C"} if checksums else args
-    upload_id = await create_multipart(driver, client, key, created)
-    total = 0
+    if driver.settings.checksums:
+        args = {**args, "ChecksumAlgorithm": "CRC32C"}
+    upload = _Parts(driver, client, key, await create_multipart(driver, client, key, args))
 
-    async def upload(n: int, block: memoryview | bytearray) -> dict[str, Any]:
-        nonlocal total
-        total += len(block)
-        part: dict[str, Any] = {}
-        digest = await CRC32C.of(block) if checksums else None  # a worker thread if large
-        if digest is not None:
-            part.update(checksum_args(digest))
-        part_crc = part.get("ChecksumCRC32C")
-        for attempt in range(REPAIRS + 1):
-            try:
-                resp = await client.upload_part(
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=n,
-                    Body=part_body(block),
-                    **part,
-                )
-            except ClientError as exc:
-                # S3 refused the part (BadDigest): nothing is visible yet, send it again.
-                if code_for(exc) is ErrorCode.DATA_CORRUPTED and attempt < REPAIRS:
-                    continue
-                raise
-            # A part is invisible until the upload completes: one whose reported CRC32C
-            # is not the one sent (a server that did not refuse it) is sent again.
-            if digest is None:
-                return {"PartNumber": n, "ETag": resp["ETag"]}
-            if answer_shows(resp, digest):
-                return {"PartNumber": n, "ETag": resp["ETag"], "ChecksumCRC32C": part_crc}
-        raise DriverError(
-            ErrorCode.DATA_CORRUPTED,
-            f"part {n} arrived altered {REPAIRS + 1} times (the CRC32C the server reports "
-            "differs from the one sent); the upload was aborted",
-        )
-
-    try:
-        parts = await run_bounded(blocks, upload, concurrency=driver.settings.max_concurrency)
+    async def complete(parts: list[tuple[dict[str, Any], int]]) -> BlobInfo:
         resp = await client.complete_multipart_upload(
-            Bucket=bucket,
+            Bucket=upload.bucket,
             Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": parts},
+            UploadId=upload.upload_id,
+            MultipartUpload={"Parts": [entry for entry, _ in parts]},
             **complete_args,
         )
-    except BaseException:
-        await abort(driver, key, upload_id)
-        raise
-    return written(key, total, resp, content_type, metadata)
+        return written(key, sum(size for _, size in parts), resp, content_type, metadata)
+
+    return await upload_parts(
+        upload,
+        blocks,
+        concurrency=driver.settings.max_concurrency,
+        commit=complete,
+        retry=PART_RETRY,
+        retryable=_altered,
+        max_parts=MAX_PARTS,
+        too_many=TOO_MANY_PARTS,
+    )
 
 
 async def create_multipart(driver: S3Driver, client: Any, key: str, args: dict[str, Any]) -> str:
@@ -177,30 +232,18 @@ async def create_multipart(driver: S3Driver, client: Any, key: str, args: dict[s
     except asyncio.CancelledError:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             created = await asyncio.shield(task)
-            await abort(driver, key, created["UploadId"])
+            await shielded(
+                client.abort_multipart_upload(
+                    Bucket=driver.settings.bucket, Key=key, UploadId=created["UploadId"]
+                )
+            )
         raise
     return str(created["UploadId"])
 
 
-async def abort(driver: S3Driver, key: str, upload_id: str) -> None:
-    """Abort a multipart upload, even while the caller is being cancelled."""
-    client = driver._client
-    if client is None:
-        return
-    task = asyncio.ensure_future(
-        client.abort_multipart_upload(Bucket=driver.settings.bucket, Key=key, UploadId=upload_id)
-    )
-    with contextlib.suppress(Exception, asyncio.CancelledError):
-        await asyncio.shield(task)
-    if not task.done():
-        # we were cancelled: let the abort finish in the background
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-
 async def copy_multipart(driver: S3Driver, src: str, dst: str, info: Mapping[str, Any]) -> None:
-    """UploadPartCopy for sources over 5 GiB, parts copied concurrently."""
+    """UploadPartCopy for sources over 5 GiB, parts copied through the core's part pump."""
     client = driver._client
-    bucket = driver.settings.bucket
     size = int(info["ContentLength"])
     args: dict[str, Any] = {**driver._sse}
     if info.get("ContentType"):
@@ -208,30 +251,25 @@ async def copy_multipart(driver: S3Driver, src: str, dst: str, info: Mapping[str
     if info.get("Metadata"):
         args["Metadata"] = info["Metadata"]
     args.update(header_args(headers_from(info)))
-    upload_id = await create_multipart(driver, client, dst, args)
+    upload = _CopiedParts(
+        driver, client, src, dst, await create_multipart(driver, client, dst, args)
+    )
     part = part_size_for(size, max(driver.settings.part_size, 512 * 1024 * 1024))
 
-    async def one(n: int, rng: tuple[int, int]) -> dict[str, Any]:
-        resp = await client.upload_part_copy(
-            Bucket=bucket,
-            Key=dst,
-            UploadId=upload_id,
-            PartNumber=n,
-            CopySource={"Bucket": bucket, "Key": src},
-            CopySourceRange=f"bytes={rng[0]}-{rng[1] - 1}",
-        )
-        return {"PartNumber": n, "ETag": resp["CopyPartResult"]["ETag"]}
-
-    try:
-        parts = await run_bounded(
-            aiter_of(plan_ranges(size, part)), one, concurrency=driver.settings.max_concurrency
-        )
+    async def complete(parts: list[tuple[dict[str, Any], int]]) -> None:
         await client.complete_multipart_upload(
-            Bucket=bucket, Key=dst, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            Bucket=upload.bucket,
+            Key=dst,
+            UploadId=upload.upload_id,
+            MultipartUpload={"Parts": [entry for entry, _ in parts]},
         )
-    except BaseException:
-        await abort(driver, dst, upload_id)
-        raise
+
+    await upload_parts(
+        upload,
+        chain(plan_ranges(size, part)),
+        concurrency=driver.settings.max_concurrency,
+        commit=complete,
+    )
 
 
 def written(
@@ -250,16 +288,3 @@ def written(
         etag=resp.get("ETag"),
         metadata=dict(metadata),
     )
-
-
-async def chain_blocks(
-    first: memoryview | bytearray,
-    second: memoryview | bytearray,
-    rest: AsyncIterator[memoryview | bytearray],
-) -> AsyncIterator[memoryview | bytearray]:
-    """The blocks of a multipart upload, the first two of them already read."""
-    yield first
-    yield second
-    del first, second
-    async for block in rest:
-        yield block
