@@ -57,6 +57,78 @@ def test_both_crc32c_implementations_agree(monkeypatch: pytest.MonkeyPatch) -> N
     assert fast_gil_free == (integrity._GIL_FREE and CRC32C.threaded)
 
 
+#: run in a fresh interpreter where ``crc32c`` cannot be imported: the module's CRC32C
+#: must then be google-crc32c's, computed on the event loop, and still right.
+_ONLY_GOOGLE = """
+import asyncio, sys
+sys.modules["crc32c"] = None
+from lexigram.storage import integrity
+from lexigram.storage.integrity import CRC32C, Expected, collect_verified, verify_at_end
+
+assert not integrity._GIL_FREE and not CRC32C.threaded
+assert "google_crc32c" in sys.modules
+data = bytes(range(256)) * (9 * 1024 * 1024 // 256) + b"tail"  # above thread_min
+want = int.from_bytes(CRC32C.now(b"123456789"), "big")
+assert want == 0xE3069283, hex(want)
+
+async def main():
+    threads = []
+    real = asyncio.to_thread
+    async def spy(*args, **kwargs):
+        threads.append(args[0])
+        return await real(*args, **kwargs)
+    asyncio.to_thread = spy
+    digest = await CRC32C.of(memoryview(bytearray(data)))
+    assert digest == CRC32C.now(data)
+    assert threads == [], threads  # holding the GIL: never handed to a thread
+    async def chunks():
+        for at in range(0, len(data), 1 << 20):
+            yield data[at : at + (1 << 20)]
+    got = [c async for c in verify_at_end(chunks(), Expected(CRC32C, digest, "t"))]
+    assert b"".join(got) == data
+    await collect_verified(chunks(), Expected(CRC32C, digest, "t"))
+    try:
+        await collect_verified(chunks(), Expected(CRC32C, b"\\0\\0\\0\\0", "t"))
+    except Exception as exc:
+        assert exc.code.name == "DATA_CORRUPTED", exc
+    else:
+        raise AssertionError("a wrong CRC32C passed")
+
+asyncio.run(main())
+print("ok")
+"""
+
+#: neither package: the module imports (MD5 needs neither), a CRC32C says what to install.
+_NEITHER = """
+import sys
+sys.modules["crc32c"] = None
+sys.modules["google_crc32c"] = None
+from lexigram.storage.errors import DriverError
+from lexigram.storage.integrity import CRC32C, MD5
+
+assert MD5.now(b"")
+try:
+    CRC32C.now(b"x")
+except DriverError as exc:
+    assert "pip install google-crc32c" in str(exc), exc
+else:
+    raise AssertionError("CRC32C without a package")
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("script", [_ONLY_GOOGLE, _NEITHER], ids=["google-only", "neither"])
+def test_crc32c_fallback_in_a_fresh_interpreter(script: str) -> None:
+    """What a user without the optional ``crc32c`` (LGPL) package runs: forced in a
+    fresh interpreter, since the implementation is chosen when the module is imported."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 def test_running_crc32c_over_pieces_larger_than_its_copy_size() -> None:
     data = bytes(range(256)) * (5 * 1024 * 1024 // 256) + b"tail"
     running = Crc32c()

@@ -3,10 +3,11 @@ event loop, one stream wrapper that checks a download at its end, and the repair
 for a server that stored an upload altered.
 
 Checksums (:class:`Checksum`): :data:`CRC32C` (what S3's ``x-amz-checksum-crc32c`` and
-GCS's ``crc32c`` carry; ``google-crc32c`` computes it in C at several GB/s) and
+GCS's ``crc32c`` carry; ``google-crc32c`` computes it in C at several GB/s, ``crc32c``,
+when installed, in hardware with the GIL released) and
 :data:`MD5` (``Content-MD5``: Azure, and plain-MD5 ETags). A body at least
-``thread_min`` bytes long is hashed in a worker thread (hashlib and google-crc32c
-release the GIL), so a large part is hashed beside the event loop and the other
+``thread_min`` bytes long is hashed in a worker thread where the checksum releases the
+GIL (hashlib, ``crc32c``; not ``google-crc32c``), so a large part is hashed beside the event loop and the other
 transfers instead of stopping them for milliseconds; a smaller one at once, which is
 cheaper than the hand-over to a thread.
 
@@ -78,7 +79,11 @@ _PIECE = 1024 * 1024
 def _crc32c_extend() -> tuple[Callable[[int, Buffer], int], bool]:
     """The CRC32C function (``extend(crc, data) -> crc``) and whether it releases the
     GIL and takes any buffer: ``crc32c`` (in hardware, over 10 GB/s, GIL released) when
-    installed, else ``google-crc32c`` (about 3-5 GB/s, holding the GIL, ``bytes`` only)."""
+    it happens to be installed (it is LGPL-2.1: only the optional ``fast-crc32c`` extra
+    of the s3 and gcs packages asks for it), else ``google-crc32c`` (Apache-2.0, the
+    dependency of the s3 and gcs packages; about 3-5 GB/s, holding the GIL, ``bytes``
+    only). With neither, importing this module still works (MD5 needs no package); a
+    CRC32C computed is a DriverError saying what to install."""
     try:
         import crc32c
 
@@ -88,12 +93,8 @@ def _crc32c_extend() -> tuple[Callable[[int, Buffer], int], bool]:
         pass
     try:
         import google_crc32c
-    except ImportError as exc:  # pragma: no cover - a driver package's dependency
-        raise DriverError(
-            ErrorCode.UNKNOWN,
-            "CRC32C checksums need the crc32c or the google-crc32c package: pip install "
-            "crc32c (the s3 and gcs driver packages depend on it), or set checksums: false",
-        ) from exc
+    except ImportError:
+        return _missing, False
     slow: Any = google_crc32c.extend
 
     def extend(crc: int, data: Buffer) -> int:
@@ -105,6 +106,15 @@ def _crc32c_extend() -> tuple[Callable[[int, Buffer], int], bool]:
         return crc
 
     return extend, False
+
+
+def _missing(crc: int, data: Buffer) -> int:
+    raise DriverError(
+        ErrorCode.UNKNOWN,
+        "CRC32C checksums need the google-crc32c package (a dependency of the s3 and gcs "
+        "driver packages): pip install google-crc32c, or set checksums: false in the "
+        "driver's config",
+    )
 
 
 _extend, _GIL_FREE = _crc32c_extend()
