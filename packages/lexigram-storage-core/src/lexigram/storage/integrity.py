@@ -7,9 +7,9 @@ GCS's ``crc32c`` carry; ``google-crc32c`` computes it in C at several GB/s, ``cr
 when installed, in hardware with the GIL released) and
 :data:`MD5` (``Content-MD5``: Azure, and plain-MD5 ETags). A body at least
 ``thread_min`` bytes long is hashed in a worker thread where the checksum releases the
-GIL (hashlib, ``crc32c``; not ``google-crc32c``), so a large part is hashed beside the event loop and the other
-transfers instead of stopping them for milliseconds; a smaller one at once, which is
-cheaper than the hand-over to a thread.
+GIL (hashlib, ``crc32c``; not ``google-crc32c``), so a large part is hashed beside the
+event loop and the other transfers instead of stopping them for milliseconds; a smaller
+one at once, which is cheaper than the hand-over to a thread.
 
 Downloads: :func:`verify_at_end` hashes a stream's chunks as they pass and raises
 :attr:`ErrorCode.DATA_CORRUPTED` at its end, before it completes, when the digest is not
