@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -71,14 +72,31 @@ def azurite() -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[ServerProcess]:
-    """moto's S3 server (S3 and R2)."""
+    """moto's S3 server (S3 and R2), checking ``x-amz-checksum-crc32c`` as S3 does
+    (``moto_checked.py``: moto itself stores it unchecked)."""
     server = ServerProcess(
         "moto",
-        ["moto_server", "-H", "127.0.0.1", "-p", "{port}"],
+        [moto_python(), str(MOTO_CHECKED), "-H", "127.0.0.1", "-p", "{port}"],
         ready=http_ready("/moto-api/"),
     )
     with server:
         yield server
+
+
+#: moto's server with S3's CRC32C check.
+MOTO_CHECKED = Path(__file__).with_name("moto_checked.py")
+
+
+def moto_python() -> str:
+    """The interpreter moto is installed in: the one of its ``moto_server`` script (the
+    lowest-versions run gives moto an environment of its own)."""
+    script = shutil.which("moto_server")
+    if script is None:
+        raise RuntimeError("moto_server is not on PATH: install moto[server]")
+    first = Path(script).read_bytes().split(b"\n", 1)[0]
+    if not first.startswith(b"#!"):
+        raise RuntimeError(f"{script} has no #! line naming its interpreter")
+    return first[2:].decode().strip()
 
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}

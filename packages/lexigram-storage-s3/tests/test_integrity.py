@@ -2,35 +2,59 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 
+import pytest
 from botocore.exceptions import ClientError, FlexibleChecksumError  # type: ignore[import-untyped]
 
 from lexigram.storage.errors import ErrorCode
+from lexigram.storage.integrity import CRC32C, MD5
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.errors import code_for
-from lexigram.storage.s3.integrity import (
-    THREAD_MIN,
-    RunningMD5,
-    content_md5,
-    etag_md5,
-    md5_b64,
-    md5_in_order,
-    md5_of,
-    sdk_verified,
-)
+from lexigram.storage.s3.integrity import answer_shows, checksum_args, etag_md5, expected_of
 from lexigram.storage.s3.settings import resolve
 
 BODY = b"the quick brown fox"
 DIGEST = hashlib.md5(BODY).digest()
 
 
-def test_content_md5_and_its_header_text() -> None:
-    assert content_md5(BODY) == DIGEST
-    assert content_md5(memoryview(bytearray(BODY))) == DIGEST
-    assert base64.b64decode(md5_b64(DIGEST)) == DIGEST
+CRC = CRC32C.now(BODY)
+CRC_B64 = base64.b64encode(CRC).decode()
+
+
+def test_one_crc32c_sent_with_its_algorithm() -> None:
+    assert checksum_args(CRC) == {"ChecksumAlgorithm": "CRC32C", "ChecksumCRC32C": CRC_B64}
+
+
+def test_an_answer_shows_the_bytes_sent_by_its_crc32c() -> None:
+    assert answer_shows({"ChecksumCRC32C": CRC_B64}, CRC)
+    assert answer_shows({}, CRC)  # cannot tell
+    assert not answer_shows({"ChecksumCRC32C": "AAAAAA=="}, CRC)
+
+
+def test_a_whole_object_read_is_checked_against_its_full_object_crc32c() -> None:
+    expected = expected_of({"ChecksumCRC32C": CRC_B64, "ETag": f'"{DIGEST.hex()}"'})
+    assert expected is not None
+    assert (expected.checksum, expected.digest) == (CRC32C, CRC)
+    assert "CRC32C" in expected.source
+    full = expected_of({"ChecksumCRC32C": CRC_B64, "ChecksumType": "FULL_OBJECT"})
+    assert full is not None and full.digest == CRC
+
+
+def test_without_a_full_object_crc32c_the_plain_md5_etag() -> None:
+    etag = f'"{DIGEST.hex()}"'
+    for resp in (
+        {"ETag": etag},
+        {"ETag": etag, "ChecksumCRC32C": f"{CRC_B64}-3"},  # composite (multipart)
+        {"ETag": etag, "ChecksumCRC32C": CRC_B64, "ChecksumType": "COMPOSITE"},
+        {"ETag": etag, "ChecksumCRC32C": "not base64!"},
+    ):
+        expected = expected_of(resp)
+        assert expected is not None
+        assert (expected.checksum, expected.digest) == (MD5, DIGEST), resp
+    assert expected_of({"ETag": f'"{DIGEST.hex()}-2"', "ChecksumCRC32C": f"{CRC_B64}-2"}) is None
+    assert expected_of({}) is None
 
 
 def test_a_plain_etag_is_the_md5() -> None:
@@ -48,14 +72,6 @@ def test_etags_that_are_not_the_body_md5_are_not_used() -> None:
     assert etag_md5({"ETag": f'"{DIGEST.hex()}"', "ServerSideEncryption": "AES256"}) == DIGEST
 
 
-def test_sdk_verified_only_for_full_object_checksums_botocore_computes() -> None:
-    assert sdk_verified({"ChecksumCRC32": "AAAAAA=="})
-    assert sdk_verified({"ChecksumSHA256": "x" * 44})
-    assert not sdk_verified({"ChecksumCRC32": "AAAAAA==-3"})  # composite, multipart
-    assert not sdk_verified({"ChecksumCRC64NVME": "AAAAAAAAAAA="})
-    assert not sdk_verified({})
-
-
 def test_checksum_failures_map_to_data_corrupted() -> None:
     assert code_for(FlexibleChecksumError(error_msg="mismatch")) is ErrorCode.DATA_CORRUPTED
     for code in ("BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch"):
@@ -71,44 +87,70 @@ def test_checksums_are_on_by_default_and_can_be_turned_off() -> None:
     assert resolve(StorageS3Config(bucket="b", checksums=False)).checksums is False
 
 
-def test_client_config_follows_the_setting() -> None:
+def test_client_config_computes_no_checksum_of_its_own() -> None:
     from lexigram.storage.s3.driver import S3Driver
 
     on = S3Driver(resolve(StorageS3Config(bucket="b"))).client_config()
     off = S3Driver(resolve(StorageS3Config(bucket="b", checksums=False))).client_config()
-    assert on.request_checksum_calculation == "when_supported"
-    assert on.response_checksum_validation == "when_supported"
-    assert off.request_checksum_calculation == "when_required"
-    assert off.response_checksum_validation == "when_required"
+    # botocore's own checksums (a CRC32 of every body) stay off: the driver computes
+    # and checks one CRC32C itself, only when checksums are on.
+    for config in (on, off):
+        assert config.request_checksum_calculation == "when_required"
+        assert config.response_checksum_validation == "when_required"
 
 
-async def test_md5_of_small_and_large_bodies() -> None:
-    small, large = b"x" * 100, bytes(range(256)) * (THREAD_MIN // 256 + 3)
-    assert await md5_of(small) == hashlib.md5(small).digest()
-    # large ones are hashed in a worker thread: same digest, any buffer type
-    assert await md5_of(memoryview(bytearray(large))) == hashlib.md5(large).digest()
+class _Captured(Exception):
+    """Raised in before-send: the request is looked at, never sent."""
 
 
-async def test_running_md5_keeps_the_order_of_small_and_large_chunks() -> None:
-    chunks = [b"a" * 10, bytes(range(256)) * 4096, b"b" * 1000, bytes(range(256)) * 8192, b""]
-    running = RunningMD5()
-    for chunk in chunks:
-        await running.feed(chunk)
-    assert await running.digest() == hashlib.md5(b"".join(chunks)).digest()
+async def _headers_sent(checksums: bool, operation: str, **params: object) -> dict[str, str]:
+    """The headers botocore would send for one request of a driver's client over HTTPS
+    (to a loopback port; stopped before sending)."""
+    from lexigram.storage.s3.driver import S3Driver
+
+    config = StorageS3Config(
+        bucket="b",
+        endpoint_url="https://127.0.0.1:9",
+        access_key="AKIDEXAMPLE",
+        secret_key="secret",
+        checksums=checksums,
+    )
+    driver = S3Driver(resolve(config))
+    seen: dict[str, str] = {}
+
+    def before_send(request: object, **_: object) -> None:
+        headers = request.headers  # type: ignore[attr-defined]
+        seen.update(
+            {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
+        )
+        raise _Captured
+
+    try:
+        client = await driver._s3()
+        client.meta.events.register("before-send.s3", before_send)
+        args: dict[str, object] = {"Bucket": "b", "Key": "k", "Body": BODY, **params}
+        if checksums:
+            args.update(checksum_args(CRC))
+        with pytest.raises(_Captured):
+            await getattr(client, operation)(**args)
+    finally:
+        await driver.close()
+    return seen
 
 
-async def test_md5_in_order_hashes_parts_in_their_order_whatever_order_they_arrive_in() -> None:
-    # each part is the list of pieces it arrived in; small parts are hashed on the loop,
-    # large ones (over THREAD_MIN) in a worker thread
-    parts = [[bytes([i]) * (THREAD_MIN // 2 + i), bytes([i + 7]) * (i + 1)] for i in range(4)]
-    parts.append([memoryview(bytearray(b"m" * (THREAD_MIN + 9)))])
-    loop = asyncio.get_running_loop()
-    arrived: list[asyncio.Future[list[bytes | memoryview]]] = [loop.create_future() for _ in parts]
-    hashing = asyncio.ensure_future(md5_in_order(arrived))
-    for i in (3, 1, 4, 0, 2):  # the ranged GETs finish out of order
-        arrived[i].set_result(list(parts[i]))
-        await asyncio.sleep(0)
-    whole = b"".join(bytes(piece) for part in parts for piece in part)
-    assert await hashing == hashlib.md5(whole).digest()
-    reverse = b"".join(bytes(piece) for part in reversed(parts) for piece in part)
-    assert await hashing != hashlib.md5(reverse).digest()
+async def test_over_https_the_crc32c_spares_the_sha256_of_the_body() -> None:
+    """With the CRC32C header, botocore signs the request without hashing the body
+    (UNSIGNED-PAYLOAD, as with Content-MD5), and adds no checksum of its own."""
+    body_sha256 = hashlib.sha256(BODY).hexdigest()
+    for operation, params in (
+        ("put_object", {}),
+        ("upload_part", {"UploadId": "u", "PartNumber": 1}),
+    ):
+        on = await _headers_sent(True, operation, **params)
+        assert on["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD", operation
+        assert on["x-amz-checksum-crc32c"] == CRC_B64
+        assert [h for h in on if h.startswith("x-amz-checksum-")] == ["x-amz-checksum-crc32c"]
+        assert "content-md5" not in on
+        off = await _headers_sent(False, operation, **params)
+        assert off["x-amz-content-sha256"] == body_sha256, operation
+        assert not [h for h in off if h.startswith("x-amz-checksum-") or h == "content-md5"]

@@ -23,7 +23,7 @@ from lexigram.storage.azure.config import StorageAzureConfig
 from lexigram.storage.azure.errors import already_exists, classify_azure, describe, is_sdk_error
 from lexigram.storage.azure.object_headers import settings_args, settings_headers
 from lexigram.storage.azure.sas import DelegationKeys, blob_sas
-from lexigram.storage.azure.transfer import as_bytes, content_md5, md5_header, upload_blocks
+from lexigram.storage.azure.transfer import as_bytes, md5_header, upload_blocks
 from lexigram.storage.body import UploadBody
 from lexigram.storage.conditions import Conditions
 from lexigram.storage.config.fields import secret_values
@@ -31,6 +31,7 @@ from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.integrity import MD5
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.transfer import RangeRead, chain
@@ -272,7 +273,7 @@ class AzureBlobDriver(BlobDriver):
         if self.config.checksums:
             # One digest, two uses: Content-MD5 makes the service refuse an altered body,
             # and the blob keeps it as its Content-MD5 property, for any later reader.
-            digest = content_md5(data)
+            digest = await MD5.of(data)  # in a worker thread when large
             settings = ContentSettings(
                 content_type=settings.content_type,
                 content_md5=bytearray(digest),

@@ -8,8 +8,6 @@ as soon as another upload of the same key commits.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
@@ -18,22 +16,18 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock
 from lexigram.storage.azure.errors import block_list_lost
 from lexigram.storage.errors import DriverError, ErrorCode
+from lexigram.storage.integrity import MD5, b64
 from lexigram.storage.transfer import Part, upload_parts
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient
 
-__all__ = ["BlockBody", "as_bytes", "content_md5", "md5_header", "upload_blocks"]
-
-
-def content_md5(data: bytes | bytearray | memoryview) -> bytes:
-    """The MD5 digest of ``data`` (for Content-MD5 and the blob's stored MD5)."""
-    return hashlib.md5(data, usedforsecurity=False).digest()
+__all__ = ["BlockBody", "as_bytes", "md5_header", "upload_blocks"]
 
 
 def md5_header(digest: bytes) -> dict[str, str]:
     """``Content-MD5`` as a request header: the service refuses a body that differs."""
-    return {"Content-MD5": base64.b64encode(digest).decode("ascii")}
+    return {"Content-MD5": b64(digest)}
 
 
 def as_bytes(block: bytes | bytearray | memoryview) -> bytes:
@@ -97,8 +91,9 @@ class _StagedBlocks:
         block = part.data
         block_id = f"{self.upload_id}-{part.number - 1:06d}"
         data = BlockBody(block)
+        # the MD5 in a worker thread when the block is large: beside the event loop
         extra: dict[str, Any] = (
-            {"headers": md5_header(content_md5(block))} if self.checksums else {}
+            {"headers": md5_header(await MD5.of(block))} if self.checksums else {}
         )
         await self.blob.stage_block(block_id, cast(Any, data), length=len(data), **extra)
         return block_id, len(data)
@@ -119,8 +114,9 @@ async def upload_blocks(
     flight), then commit them in order. A failed Put Block is retried by the SDK's own
     retry policy (transient failures); the pump does not send a block again.
 
-    ``checksums``: each Put Block carries the block's Content-MD5, so a block altered in
-    transit is refused and nothing is committed (the old blob stays).
+    ``checksums``: each Put Block carries the block's Content-MD5 (computed in a worker
+    thread when large, beside the event loop and the other blocks), so a block altered
+    in transit is refused and nothing is committed (the old blob stays).
 
     Returns the total size and the SDK's commit response. Memory: at most
     ``concurrency`` blocks, in flight or being filled.

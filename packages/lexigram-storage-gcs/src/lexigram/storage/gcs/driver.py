@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import heapq
 import io
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -38,7 +38,7 @@ from lexigram.storage.gcs.errors import (
     safe_detail,
     status_of,
 )
-from lexigram.storage.gcs.integrity import Crc32c, b64, content_crc32c, response_crc32c
+from lexigram.storage.gcs.integrity import response_crc32c
 from lexigram.storage.gcs.objects import RESOURCE_FIELDS, blob_info, resource_fields
 from lexigram.storage.gcs.post_policy import sign_post_policy
 from lexigram.storage.gcs.signing import Signer, rsa_signer, sign_url
@@ -46,17 +46,21 @@ from lexigram.storage.gcs.transfer import multipart_related, resumable_upload
 from lexigram.storage.gcs.versions import check_answer, match_params, read_params
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.integrity import (
+    CRC32C,
+    Expected,
+    b64,
+    keep_intact,
+    verify_at_end,
+)
 from lexigram.storage.log_redaction import HiddenSecrets, hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
-from lexigram.storage.repair import keep_intact
 from lexigram.storage.transfer import RangeRead, chain
 
 __all__ = ["GCSDriver"]
 
 _SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
 _PAGE = "1000"
-#: whole objects read in parts at least this large are hashed in a worker thread.
-_HASH_IN_THREAD = 1024 * 1024
 
 
 class GCSDriver(BlobDriver):
@@ -238,7 +242,7 @@ class GCSDriver(BlobDriver):
             if metadata:
                 resource["metadata"] = dict(metadata)
             resource.update(resource_fields(headers))
-            checksum = Crc32c() if self.config.checksums else None
+            checksum = CRC32C.running() if self.config.checksums else None
             chunks = chain([first], blocks)
             del first  # a chunk is held by the pump only
             result = await resumable_upload(
@@ -260,7 +264,7 @@ class GCSDriver(BlobDriver):
                     sdk,
                     key,
                     result,
-                    checksum.digest(),
+                    await checksum.digest(),
                     body.data,
                     content_type,
                     metadata,
@@ -285,7 +289,7 @@ class GCSDriver(BlobDriver):
         *,
         headers: HttpHeaders = NO_HEADERS,
     ) -> BlobInfo:
-        digest = content_crc32c(data) if self.config.checksums else None
+        digest = await CRC32C.of(data) if self.config.checksums else None
         if metadata or headers or "ifGenerationMatch" in params or digest is not None:
             # A multipart upload carries the metadata and the CRC32C, and it is the request on
             # which fake-gcs-server honours ifGenerationMatch (GCS honours it on every kind).
@@ -382,18 +386,9 @@ class GCSDriver(BlobDriver):
             generation = str(answer.get("generation", ""))
             if generation:
                 params["ifGenerationMatch"] = generation
-            try:
-                return await self._put_multipart(
-                    key, data, content_type, metadata, digest, params, headers=headers
-                )
-            except aiohttp.ClientResponseError as exc:
-                if exc.status == 412:
-                    raise DriverError(
-                        ErrorCode.DATA_CORRUPTED,
-                        "the server stored altered bytes, and another writer replaced them "
-                        "before they could be repaired",
-                    ) from exc
-                raise
+            return await self._put_multipart(
+                key, data, content_type, metadata, digest, params, headers=headers
+            )
 
         async def remove(answer: dict[str, Any]) -> None:
             generation = str(answer.get("generation", ""))
@@ -410,6 +405,7 @@ class GCSDriver(BlobDriver):
             send_again=send_again if data is not None else None,
             remove=remove,
             mismatch="the CRC32C it reports differs from the one sent",
+            replaced=_precondition_failed,
         )
 
     # -- reading ----------------------------------------------------------------------
@@ -502,13 +498,22 @@ class GCSDriver(BlobDriver):
         return RangeRead(data, total, etag, checksum)
 
     async def check_whole(self, first: RangeRead, data: memoryview) -> None:
-        digest = (
-            content_crc32c(data)
-            if data.nbytes < _HASH_IN_THREAD
-            else await asyncio.to_thread(content_crc32c, data)
-        )
-        if digest != first.checksum:
-            raise _corrupted()
+        # A whole object read in parts: its CRC32C (core's, in a worker thread when large
+        # and the checksum releases the GIL) against the one the first answer gave.
+        if first.checksum is None:
+            return
+        expected = Expected(CRC32C, first.checksum, _STORED)
+        if await CRC32C.of(data) != expected.digest:
+            raise expected.mismatch()
+
+    def _expected(
+        self, response: aiohttp.ClientResponse, start: int, end: int | None
+    ) -> Expected | None:
+        """What a read's bytes are checked against: the whole object's CRC32C."""
+        if not self.config.checksums or start or end is not None:
+            return None
+        digest = response_crc32c(response.headers)
+        return None if digest is None else Expected(CRC32C, digest, _STORED)
 
     async def stream(
         self,
@@ -520,26 +525,16 @@ class GCSDriver(BlobDriver):
         conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
         response = await self._media(key, start, end, conditions)
-        expected = (
-            response_crc32c(response.headers)
-            if self.config.checksums and start == 0 and end is None
-            else None
-        )
-        hasher = Crc32c() if expected is not None else None
+        expected = self._expected(response, start, end)
+        chunks = _chunks(response, chunk_size)
+        if expected is not None:
+            # A whole-object stream is checked at its end, before it completes.
+            chunks = verify_at_end(chunks, expected)
         try:
-            content = response.content
-            while True:
-                chunk = await content.read(chunk_size)
-                if not chunk:
-                    break
-                if hasher is not None:
-                    hasher.update(chunk)
+            async for chunk in chunks:
                 yield chunk
         finally:
-            response.release()
-        if hasher is not None and hasher.digest() != expected:
-            # A whole-object stream is checked at its end, before it completes.
-            raise _corrupted()
+            await chunks.aclose()
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
         sdk = await self._client()
@@ -767,11 +762,26 @@ def _key_secrets(config: StorageGCSConfig, token: Token | None) -> list[str]:
     return out
 
 
-def _corrupted() -> DriverError:
-    return DriverError(
-        ErrorCode.DATA_CORRUPTED,
-        "the bytes received do not match the object's CRC32C (x-goog-hash)",
-    )
+#: what a whole-object read is checked against.
+_STORED = "the object's CRC32C (x-goog-hash)"
+
+
+async def _chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """The body of a media response in chunks of ``chunk_size``, released at the end."""
+    try:
+        content = response.content
+        while True:
+            chunk = await content.read(chunk_size)
+            if not chunk:
+                break
+            yield chunk
+    finally:
+        response.release()
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether a repair's conditional upload found another generation in place."""
+    return isinstance(exc, aiohttp.ClientResponseError) and exc.status == 412
 
 
 def _path(info: BlobInfo) -> str:

@@ -22,7 +22,7 @@ from gcloud.aio.auth import AioSession
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.gcs.errors import classify_gcs
-from lexigram.storage.gcs.integrity import Crc32c, b64
+from lexigram.storage.integrity import RunningDigest, b64
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.transfer import Part, upload_parts
 
@@ -81,7 +81,7 @@ class _Session:
         content_type: str,
         chunk_size: int,
         timeout: Any,
-        checksum: Crc32c | None,
+        checksum: RunningDigest | None,
     ) -> None:
         self.session = session
         self.uri = uri
@@ -98,7 +98,7 @@ class _Session:
         # from the last request.
         headers = {**await self.auth(), "Content-Range": span, "Content-Type": self.content_type}
         if final and self.checksum is not None:
-            headers["X-Goog-Hash"] = f"crc32c={b64(self.checksum.digest())}"
+            headers["X-Goog-Hash"] = f"crc32c={b64(await self.checksum.digest())}"
         body: Any = data
         if len(data) > _PIECE:
             # aiohttp warns on (and writes in one go) raw bodies over 1 MiB: hand it the
@@ -116,14 +116,24 @@ class _Session:
 
     async def send(self, part: Part[tuple[Chunk, bool]]) -> None:
         """Send one chunk (bytes ``part.offset..``); the last one names the total. Sent
-        again (``part.attempt > 1``): ask the server how much it kept, then the rest."""
+        again (``part.attempt > 1``): ask the server how much it kept, then the rest.
+        The chunk is hashed by the time this returns (its buffer may then be reused)."""
+        try:
+            await self._send(part)
+        finally:
+            if self.checksum is not None:
+                await self.checksum.settled()
+
+    async def _send(self, part: Part[tuple[Chunk, bool]]) -> None:
         data, last = part.data
         view = data if isinstance(data, memoryview) else memoryview(data)
         offset, n = part.offset, view.nbytes
         skip = 0
         if part.attempt == 1:
             if self.checksum is not None:
-                self.checksum.update(view)
+                # fed once, on the first send (core's RunningDigest: at once, or in a
+                # worker thread beside the PUT)
+                await self.checksum.feed(view)
         else:
             status = await self._put(b"", "bytes */*")
             if status.status in (200, 201):
@@ -211,12 +221,14 @@ async def resumable_upload(
     chunk_size: int,
     chunks: AsyncIterable[Chunk],
     timeout: Any,
-    checksum: Crc32c | None = None,
+    checksum: RunningDigest | None = None,
 ) -> dict[str, Any]:
     """Upload every chunk of ``chunks`` in one resumable session; return the object
     resource.
 
-    ``checksum``: a running CRC32C, fed every chunk once as it is sent; the last request
+    ``checksum``: a running CRC32C (core's), fed every chunk once as it is sent (in a
+    worker thread beside the send when the checksum releases the GIL; the next chunk is
+    read only once it is hashed); the last request
     carries its digest as ``X-Goog-Hash``, so GCS refuses an upload whose bytes differ
     (the caller compares it with the resource's ``crc32c`` too).
 

@@ -69,10 +69,10 @@ class _Transfer:
     max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     #: connections kept in the client's pool.
     max_pool_connections: int = attrs.field(default=64, validator=_positive)
-    #: end-to-end checksums: Content-MD5 (and botocore's CRC32) on every PutObject and
-    #: UploadPart, ETags compared with the MD5 sent, whole-object downloads checked against
-    #: the stored checksum or a plain-MD5 ETag. False: none of these (botocore then
-    #: computes checksums only where S3 requires them).
+    #: end-to-end checksums: one CRC32C (x-amz-checksum-crc32c) on every PutObject and
+    #: UploadPart, the CRC32C the answer reports compared with it, whole-object downloads
+    #: checked against the stored CRC32C or a plain-MD5 ETag. False: none of these
+    #: (botocore computes checksums only where S3 requires them, in both cases).
     checksums: bool = True
     #: the client that talks to the store: ``sdk`` (aiobotocore, every feature) or
     #: ``obstore`` (Rust ``object_store``, much less CPU per request; needs the

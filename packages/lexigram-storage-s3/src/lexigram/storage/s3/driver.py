@@ -21,6 +21,7 @@ from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest, bu
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.integrity import CRC32C, verify_at_end
 from lexigram.storage.log_redaction import hide_in_logs
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
 from lexigram.storage.s3.conditional import condition_args, missing_is_precondition
@@ -33,22 +34,20 @@ from lexigram.storage.s3.errors import (
     safe_detail,
 )
 from lexigram.storage.s3.integrity import (
-    THREAD_MIN,
-    RunningMD5,
-    content_md5,
-    etag_md5,
-    etag_shows,
-    md5_b64,
-    md5_of,
-    sdk_verified,
+    SENT_CHECKSUM_EVENTS,
+    answer_shows,
+    checksum_args,
+    declare_sent_checksum,
+    expected_of,
 )
 from lexigram.storage.s3.object_headers import S3_HEADER_PARAMS, header_args, headers_from
 from lexigram.storage.s3.post import presigned_post
 from lexigram.storage.s3.reads import (
+    body_chunks,
     extent,
     first_get,
-    md5_mismatch,
     parallel_read,
+    read_checked,
     take_bytes,
     take_into,
 )
@@ -130,10 +129,11 @@ class S3Driver(BlobDriver):
             read_timeout=s.read_timeout,
             retries={"max_attempts": s.max_attempts, "mode": "standard"},
             max_pool_connections=s.max_pool_connections,
-            # CRC32 on uploads and the stored checksum checked on downloads (botocore's
-            # defaults, stated here so that `checksums: false` really turns them off).
-            request_checksum_calculation="when_supported" if s.checksums else "when_required",
-            response_checksum_validation="when_supported" if s.checksums else "when_required",
+            # No checksum of botocore's own (its default: a CRC32 of every upload, and of
+            # every download): the driver sends and checks one CRC32C itself, computed as
+            # the bytes go by (see s3/integrity.py).
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         )
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -170,6 +170,8 @@ class S3Driver(BlobDriver):
                     client = await stack.enter_async_context(
                         session.create_client("s3", **self.client_kwargs())
                     )
+                    for event in SENT_CHECKSUM_EVENTS:
+                        client.meta.events.register(event, declare_sent_checksum)
                     self._found = tuple(await self._chain(session))
                     stack.callback(hide_in_logs(self._found).release)
                 except BaseException:
@@ -289,12 +291,12 @@ class S3Driver(BlobDriver):
             client = self._client or await self._s3()
             digest: bytes | None = None
             if self.settings.checksums:
-                digest = content_md5(block) if size < THREAD_MIN else await md5_of(block)
-                args["ContentMD5"] = md5_b64(digest)
+                digest = await CRC32C.of(block)  # in a worker thread when large
+                args.update(checksum_args(digest))
             resp = await client.put_object(
                 Bucket=self.settings.bucket, Key=key, Body=part_body(block) if size else b"", **args
             )
-            if digest is not None and not etag_shows(resp, digest):
+            if digest is not None and not answer_shows(resp, digest):
                 resp = await repair_put(self, key, block, size, args, digest, resp)
             return written(key, size, resp, content_type, metadata).with_headers(headers)
         except ClientError as exc:
@@ -321,29 +323,25 @@ class S3Driver(BlobDriver):
     ) -> AsyncIterator[bytes]:
         client = await self._s3()
         args: dict[str, Any] = {}
-        if start or end is not None:
+        whole = not start and end is None
+        if not whole:
             args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        elif self.settings.checksums:
+            args["ChecksumMode"] = "ENABLED"
         resp = await client.get_object(
             Bucket=self.settings.bucket, Key=key, **args, **condition_args(conditions)
         )
-        # A whole-object stream is checked by botocore (stored checksum) or here
-        # (plain-MD5 ETag); the error comes at the end, before the stream completes.
-        expected = (
-            etag_md5(resp)
-            if self.settings.checksums and not args and not sdk_verified(resp)
-            else None
-        )
-        hasher = RunningMD5() if expected is not None else None
-        async with resp["Body"] as body:
-            while True:
-                chunk = await body.read(chunk_size)
-                if not chunk:
-                    break
-                if hasher is not None:
-                    await hasher.feed(chunk)
+        # A whole-object stream is hashed as it goes; a mismatch is raised at the end,
+        # before the stream completes.
+        expected = expected_of(resp) if whole and self.settings.checksums else None
+        chunks = body_chunks(resp["Body"], chunk_size)
+        if expected is not None:
+            chunks = verify_at_end(chunks, expected)
+        try:
+            async for chunk in chunks:
                 yield chunk
-        if hasher is not None and await hasher.digest() != expected:
-            raise md5_mismatch()
+        finally:
+            await chunks.aclose()
 
     async def read(
         self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
@@ -357,10 +355,11 @@ class S3Driver(BlobDriver):
         first_end, stop, expected = extent(self, resp, start, end)
         if first_end >= stop:
             async with resp["Body"] as body:
-                data: bytes = await body.read()
-            if expected is not None and await md5_of(data) != expected:
-                raise md5_mismatch()
-            return data
+                if expected is None:
+                    data: bytes = await body.read()
+                    return data
+                pieces = await read_checked(body, expected)
+            return b"".join(pieces)
 
         parts = await parallel_read(
             self,
@@ -384,7 +383,6 @@ class S3Driver(BlobDriver):
         end: int | None,
         conditions: Conditions | None = None,
     ) -> int:
-        take = take_into(buffer)
         client = self._client or await self._s3()
         first = first_get(self, key, start, end)
         resp = await client.get_object(**first, **condition_args(conditions))
@@ -396,10 +394,11 @@ class S3Driver(BlobDriver):
                 buffer_too_small(buffer.nbytes, stop - start, exact=True),
             )
         if first_end >= stop:
+            running = None if expected is None else expected.checksum.running()
             async with resp["Body"] as body:
-                (dest,) = await take(0, stop - start, body, False)
-            if expected is not None and await md5_of(dest) != expected:
-                raise md5_mismatch()
+                await take_into(buffer, running)(0, stop - start, body, False)
+            if expected is not None and running is not None:
+                await expected.check(running)
             return stop - start
         await parallel_read(
             self,
@@ -409,7 +408,7 @@ class S3Driver(BlobDriver):
             first_end,
             stop,
             expected,
-            take,
+            take_into(buffer),
             pinned=conditions is not None,
         )
         return stop - start

@@ -32,19 +32,12 @@ from lexigram.storage.driver import BlobDriver, Capabilities, PresignRequest, bu
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.headers import NO_HEADERS, HttpHeaders
 from lexigram.storage.info import BlobInfo
+from lexigram.storage.integrity import MD5, keep_intact
 from lexigram.storage.listing import collapse_prefixes
 from lexigram.storage.presigned_post import PostPolicyRequest, PresignedPost
-from lexigram.storage.repair import keep_intact
 from lexigram.storage.s3.config import StorageR2Config, StorageS3Config
 from lexigram.storage.s3.driver import S3Driver
-from lexigram.storage.s3.integrity import (
-    THREAD_MIN,
-    RunningMD5,
-    content_md5,
-    etag_md5,
-    etag_shows,
-    md5_of,
-)
+from lexigram.storage.s3.integrity import etag_md5, etag_shows
 from lexigram.storage.s3.obstore_errors import obstore_code, s3_code, safe_detail
 from lexigram.storage.s3.settings import S3Settings, resolve
 from lexigram.storage.s3.transfer import MAX_COPY_SIZE
@@ -231,7 +224,7 @@ class ObstoreS3Driver(BlobDriver):
         if data is None or data.nbytes > s.multipart_threshold:
             # Multipart uploads and streams go through the SDK engine: object_store
             # cannot abort an upload whose creation was cancelled (its id is lost with
-            # the dropped request), nor check each part against its MD5 before completing,
+            # the dropped request), nor check each part against its CRC32C before completing,
             # nor complete on condition (create_only / if_match) without holding the whole
             # body in memory. The SDK engine does all three, with bounded memory.
             return await self.sdk.put(
@@ -261,7 +254,7 @@ class ObstoreS3Driver(BlobDriver):
             )
             etag = result["e_tag"]
             if s.checksums and etag is not None:
-                digest = content_md5(data) if size < THREAD_MIN else await md5_of(data)
+                digest = await MD5.of(data)  # in a worker thread when large
                 etag = await self._repair_put(store, key, data, attributes, digest, etag)
         except Exception as exc:
             if create_only and s3_code(exc) == "ConditionalRequestConflict":
@@ -377,7 +370,7 @@ class ObstoreS3Driver(BlobDriver):
                 raise self._no_bucket() from exc
             raise
         expected = self._expected(result, start, end)
-        hasher = RunningMD5() if expected is not None else None
+        hasher = MD5.running() if expected is not None else None
         # obstore joins what arrives up to at least min_chunk_size: from half the chunk
         # size a joined piece seldom passes it, and is cut where it does
         async for chunk in result.stream(min_chunk_size=max(1, chunk_size // 2)):
@@ -405,7 +398,7 @@ class ObstoreS3Driver(BlobDriver):
             raise
         data = bytes(await result.bytes_async())
         expected = self._expected(result, start, end)
-        if expected is not None and await md5_of(data) != expected:
+        if expected is not None and await MD5.of(data) != expected:
             raise _md5_mismatch()
         return data
 
@@ -434,7 +427,7 @@ class ObstoreS3Driver(BlobDriver):
                 ErrorCode.INVALID_ARGUMENT, buffer_too_small(buffer.nbytes, size, exact=True)
             )
         expected = self._expected(result, start, end)
-        hasher = RunningMD5() if expected is not None else None
+        hasher = MD5.running() if expected is not None else None
         pos = 0
         async for chunk in result.stream(min_chunk_size=1 << 20):
             n = len(chunk)

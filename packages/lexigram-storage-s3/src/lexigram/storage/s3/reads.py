@@ -1,15 +1,16 @@
 """Reads of the S3 driver: the first GET of a read, and the parallel ranged GETs of the
-parts beyond it (run by the core's part pump; checked against the object's MD5 when
-read whole)."""
+parts beyond it (run by the core's part pump; checked against the object's stored
+checksum when read whole)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lexigram.storage.errors import DriverError, ErrorCode
-from lexigram.storage.s3.integrity import etag_md5, md5_in_order, sdk_verified
+from lexigram.storage.integrity import Expected, RunningDigest, collect_verified
+from lexigram.storage.s3.integrity import expected_of
 from lexigram.storage.s3.transfer import iter_chunks, read_chunks
 from lexigram.storage.transfer import Part, chain, plan_ranges, pump
 
@@ -17,10 +18,11 @@ if TYPE_CHECKING:
     from lexigram.storage.s3.driver import S3Driver
 
 __all__ = [
+    "body_chunks",
     "extent",
     "first_get",
-    "md5_mismatch",
     "parallel_read",
+    "read_checked",
     "take_bytes",
     "take_into",
     "total_size",
@@ -31,8 +33,11 @@ T = TypeVar("T", bytes, memoryview)
 
 def first_get(driver: S3Driver, key: str, start: int, end: int | None) -> dict[str, Any]:
     """The first GetObject of a read: the whole object is one plain GET (no Range:
-    less for botocore to do), a range asks for at most one part."""
+    less for botocore to do; asking for the stored checksum when checksums are on), a
+    range asks for at most one part."""
     if start == 0 and end is None:
+        if driver.settings.checksums:
+            return {"Bucket": driver.settings.bucket, "Key": key, "ChecksumMode": "ENABLED"}
         return {"Bucket": driver.settings.bucket, "Key": key}
     part = driver.settings.part_size
     first_end = start + part if end is None else min(end, start + part)
@@ -45,14 +50,14 @@ def first_get(driver: S3Driver, key: str, start: int, end: int | None) -> dict[s
 
 def extent(
     driver: S3Driver, resp: Mapping[str, Any], start: int, end: int | None
-) -> tuple[int, int, bytes | None]:
+) -> tuple[int, int, Expected | None]:
     """For the answer to :func:`first_get`: where its first part ends, where the
-    read stops, and the MD5 to check the bytes against.
+    read stops, and what to check the bytes against.
 
-    Whole-object reads are checked: a body read whole by botocore is checked by
-    botocore when the answer carries the stored checksum; otherwise (and always for
-    a parallel read, whose parts botocore does not check) against a plain-MD5 ETag.
-    Ranges of an object are not checked.
+    Whole-object reads are checked (see :func:`expected_of`): against the stored
+    full-object CRC32C, or a plain-MD5 ETag. A body botocore checks itself (its own
+    algorithms) is left to it when it is read whole, but not for a parallel read, whose
+    ranged parts botocore does not check. Ranges of an object are not checked.
     """
     part = driver.settings.part_size
     if start == 0 and end is None:
@@ -64,9 +69,11 @@ def extent(
         first_end = start + part if end is None else min(end, start + part)
     if not (driver.settings.checksums and start == 0 and stop == total):
         return first_end, stop, None
-    if first_end >= stop and sdk_verified(resp):
-        return first_end, stop, None
-    return first_end, stop, etag_md5(resp)
+    expected = expected_of(resp)
+    if expected is None and first_end < stop:
+        # botocore checks only the first part: the whole object is checked here
+        expected = expected_of({**resp, "Body": None})
+    return first_end, stop, expected
 
 
 async def parallel_read(
@@ -76,7 +83,7 @@ async def parallel_read(
     start: int,
     first_end: int,
     stop: int,
-    expected: bytes | None,
+    expected: Expected | None,
     take: Callable[[int, int, Any, bool], Awaitable[list[T]]],
     *,
     pinned: bool = False,
@@ -88,7 +95,8 @@ async def parallel_read(
     ``start``) and returns its bytes as pieces; ``limit``: the body goes on past the
     part (the plain GET of a whole object, closed after its first part: what was sent
     beyond it is dropped with its connection). The pieces of every part come back in
-    order. With ``expected``, the parts are hashed in order as they arrive. ``pinned``
+    order. With ``expected``, the parts are hashed in order as they arrive (large ones
+    in a worker thread, beside the download of the later parts). ``pinned``
     (a conditional read): every part is asked ``If-Match`` the first answer's ETag, so
     an overwrite midway fails the read instead of mixing two versions.
     """
@@ -102,7 +110,7 @@ async def parallel_read(
     if expected is not None:
         loop = asyncio.get_running_loop()
         arrived = [loop.create_future() for _ in range(len(ranges) + 1)]
-        hashing = asyncio.ensure_future(md5_in_order(arrived))
+        hashing = asyncio.ensure_future(expected.checksum.in_order(arrived))
 
     async def fetch(part: Part[tuple[int, int]]) -> list[T]:
         n, (a, b) = part.number, part.data
@@ -135,11 +143,11 @@ async def parallel_read(
         raise
     rest.insert(0, first)
     del first
-    if hashing is not None:
+    if hashing is not None and expected is not None:
         digest = await hashing
         del arrived
-        if digest != expected:
-            raise md5_mismatch()
+        if digest != expected.digest:
+            raise expected.mismatch()
     return rest
 
 
@@ -149,9 +157,11 @@ async def take_bytes(offset: int, size: int, body: Any, limit: bool) -> list[byt
     return _exact(await read_chunks(body, size if limit else None), size)
 
 
-def take_into(buffer: memoryview) -> Callable[[int, int, Any, bool], Awaitable[list[memoryview]]]:
+def take_into(
+    buffer: memoryview, running: RunningDigest | None = None
+) -> Callable[[int, int, Any, bool], Awaitable[list[memoryview]]]:
     """The part reader of :meth:`S3Driver.read_into`: each piece is copied into its place
-    in ``buffer`` as it arrives, then dropped."""
+    in ``buffer`` as it arrives, then dropped; and fed to ``running`` when given."""
 
     async def take(offset: int, size: int, body: Any, limit: bool) -> list[memoryview]:
         dest = buffer[offset : offset + size]
@@ -160,6 +170,8 @@ def take_into(buffer: memoryview) -> Callable[[int, int, Any, bool], Awaitable[l
             n = len(chunk)
             if pos + n > size:
                 break
+            if running is not None:
+                await running.feed(chunk)
             dest[pos : pos + n] = chunk
             pos += n
         else:
@@ -182,11 +194,21 @@ def total_size(resp: Mapping[str, Any]) -> int:
     return int(resp.get("ContentLength", 0))
 
 
-def md5_mismatch() -> DriverError:
-    return DriverError(
-        ErrorCode.DATA_CORRUPTED,
-        "the bytes received do not match the object's MD5 (its ETag)",
-    )
+async def read_checked(body: Any, expected: Expected) -> list[bytes]:
+    """A GetObject body, whole, as the pieces aiohttp received, each hashed as it
+    arrives; DATA_CORRUPTED at the end when they do not hash to ``expected``."""
+    return await collect_verified(iter_chunks(body), expected)
+
+
+async def body_chunks(body: Any, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """A GetObject body in chunks of ``chunk_size`` (the last may be shorter), closed
+    at the end."""
+    async with body:
+        while True:
+            chunk = await body.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk
 
 
 def _exact(chunks: list[bytes], size: int) -> list[bytes]:

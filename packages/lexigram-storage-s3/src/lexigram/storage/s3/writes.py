@@ -15,10 +15,10 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from lexigram.storage.errors import DriverError, ErrorCode
 from lexigram.storage.info import BlobInfo
-from lexigram.storage.repair import REPAIRS, keep_intact
+from lexigram.storage.integrity import CRC32C, REPAIRS, keep_intact
 from lexigram.storage.retry import RetryPolicy
 from lexigram.storage.s3.errors import client_error_code, code_for
-from lexigram.storage.s3.integrity import etag_shows, md5_b64, md5_of
+from lexigram.storage.s3.integrity import answer_shows, checksum_args
 from lexigram.storage.s3.object_headers import header_args, headers_from
 from lexigram.storage.s3.transfer import MAX_PARTS, TOO_MANY_PARTS, part_body, part_size_for
 from lexigram.storage.transfer import Part, chain, plan_ranges, shielded, upload_parts
@@ -26,7 +26,7 @@ from lexigram.storage.transfer import Part, chain, plan_ranges, shielded, upload
 if TYPE_CHECKING:
     from lexigram.storage.s3.driver import S3Driver
 
-#: a part stored altered (or refused for its Content-MD5) is sent again, up to REPAIRS
+#: a part stored altered (or refused for its CRC32C) is sent again, up to REPAIRS
 #: times; transient failures are retried by botocore inside each UploadPart.
 PART_RETRY = RetryPolicy(attempts=REPAIRS + 1)
 
@@ -49,39 +49,31 @@ async def repair_put(
     digest: bytes,
     resp: Mapping[str, Any],
 ) -> Mapping[str, Any]:
-    """Make sure the stored object is the body sent, by its ETag.
+    """Make sure the stored object is the body sent, by the CRC32C its answer reports.
 
-    S3, R2 and MinIO refuse a body that fails its Content-MD5, so a stored object
-    whose ETag is another MD5 means a server that does not check it (an emulator)
-    and a body altered on the way. The object is then written again, on condition
-    that it is still the altered one (If-Match its ETag), until its ETag matches;
-    if that fails, the altered object is deleted and DATA_CORRUPTED raised (the policy
-    of :mod:`lexigram.storage.repair`).
+    S3, R2 and MinIO refuse a body that fails its ``x-amz-checksum-crc32c``, so an
+    answer with another CRC32C means a server that computed it from what it stored
+    without refusing the mismatch, and a body altered on the way. The object is then
+    written again, on condition that it is still the altered one (If-Match its ETag),
+    until its CRC32C matches; if that fails, the altered object is deleted (on the same
+    condition) and DATA_CORRUPTED raised (the policy of
+    :func:`lexigram.storage.integrity.keep_intact`).
     """
     client = driver._client
     bucket = driver.settings.bucket
     again = {k: v for k, v in args.items() if k not in ("IfNoneMatch", "IfMatch")}
 
     def intact(answer: Mapping[str, Any]) -> bool:
-        return etag_shows(answer, digest)
+        return answer_shows(answer, digest)
 
     async def send_again(answer: Mapping[str, Any]) -> Mapping[str, Any]:
-        try:
-            fresh: Mapping[str, Any] = await client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=part_body(block) if size else b"",
-                IfMatch=answer["ETag"],
-                **again,
-            )
-        except ClientError as exc:
-            if client_error_code(exc)[1] == 412:
-                raise DriverError(
-                    ErrorCode.DATA_CORRUPTED,
-                    "the server stored an altered body (its ETag differs from the MD5 "
-                    "sent), and another writer replaced it before it could be repaired",
-                ) from exc
-            raise
+        fresh: Mapping[str, Any] = await client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=part_body(block) if size else b"",
+            IfMatch=answer["ETag"],
+            **again,
+        )
         return fresh
 
     async def remove(answer: Mapping[str, Any]) -> None:
@@ -92,13 +84,19 @@ async def repair_put(
         intact=intact,
         send_again=send_again,
         remove=remove,
-        mismatch="its ETag differs from the MD5 sent",
+        mismatch="the CRC32C it reports differs from the one sent",
+        replaced=_precondition_failed,
     )
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether a repair's conditional put found another version in place."""
+    return isinstance(exc, ClientError) and client_error_code(exc)[1] == 412
 
 
 class _Parts:
     """The SDK calls of one multipart upload, run by the core's part pump: UploadPart
-    (with its Content-MD5), AbortMultipartUpload."""
+    (with its CRC32C), AbortMultipartUpload."""
 
     def __init__(self, driver: S3Driver, client: Any, key: str, upload_id: str) -> None:
         self.client = client
@@ -113,27 +111,36 @@ class _Parts:
         args: dict[str, Any] = {}
         digest = self.digests.pop(n, None)
         if self.checksums and digest is None:
-            digest = await md5_of(block)
+            digest = await CRC32C.of(block)  # in a worker thread when large
         if digest is not None:
-            args["ContentMD5"] = md5_b64(digest)
-        resp = await self.client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            PartNumber=n,
-            Body=part_body(block),
-            **args,
-        )
-        # A part is invisible until the upload completes: one whose ETag is not the MD5
-        # sent (a server that did not check Content-MD5) is sent again by the pump.
-        if digest is not None and not etag_shows(resp, digest):
+            args.update(checksum_args(digest))
+        try:
+            resp = await self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=n,
+                Body=part_body(block),
+                **args,
+            )
+        except ClientError:
+            if digest is not None:
+                self.digests[n] = digest  # refused (BadDigest): the pump sends it again
+            raise
+        entry = {"PartNumber": n, "ETag": resp["ETag"]}
+        if digest is None:
+            return entry, len(block)
+        # A part is invisible until the upload completes: one whose reported CRC32C is
+        # not the one sent (a server that did not refuse it) is sent again by the pump.
+        if not answer_shows(resp, digest):
             self.digests[n] = digest
             raise DriverError(
                 ErrorCode.DATA_CORRUPTED,
-                f"part {n} arrived altered (its ETag differs from the MD5 sent), also when "
-                "sent again; the upload was aborted",
+                f"part {n} arrived altered {part.attempt} times (the CRC32C the server "
+                "reports differs from the one sent); the upload was aborted",
             )
-        return {"PartNumber": n, "ETag": resp["ETag"]}, len(block)
+        entry["ChecksumCRC32C"] = args["ChecksumCRC32C"]
+        return entry, len(block)
 
     async def abort(self) -> None:
         await self.client.abort_multipart_upload(
@@ -162,7 +169,7 @@ class _CopiedParts(_Parts):
 
 
 def _altered(exc: BaseException) -> bool:
-    """A part S3 refused (BadDigest), or stored with another MD5: nothing is visible
+    """A part S3 refused (BadDigest), or stored with another CRC32C: nothing is visible
     yet, so the pump sends it again."""
     if isinstance(exc, DriverError):
         return exc.code is ErrorCode.DATA_CORRUPTED
@@ -187,6 +194,9 @@ async def put_multipart(
     if "IfMatch" in args:
         # checked by S3 when the upload completes (moto does not check it there)
         complete_args["IfMatch"] = args.pop("IfMatch")
+    # Each part's CRC32C is sent and checked; the object gets S3's composite CRC32C.
+    if driver.settings.checksums:
+        args = {**args, "ChecksumAlgorithm": "CRC32C"}
     upload = _Parts(driver, client, key, await create_multipart(driver, client, key, args))
 
     async def complete(parts: list[tuple[dict[str, Any], int]]) -> BlobInfo:
