@@ -3,6 +3,7 @@ with a legend in a file."""
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,15 @@ class _Reporter:
 def test_the_end_of_the_run_prints_a_summary_and_where_the_table_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # as under `-p no:cacheprovider`: no `config.cache` at all; the table then goes to the
+    # temp dir (here tmp_path), never into the checkout (rootpath)
     class Config:
         stash: Any = pytest.Stash()
-        cache = None
-        rootpath = tmp_path
+        rootpath = tmp_path / "checkout"
 
     Config.stash[FIGURES] = rows()
     reporter = _Reporter()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     pytest_terminal_summary(reporter, Config())  # type: ignore[arg-type]
     assert reporter.lines[0] == "== reliability figures =="
