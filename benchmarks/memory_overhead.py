@@ -38,7 +38,6 @@ from typing import Any
 
 import fsspec
 import obstore
-from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 from fsspec.implementations.memory import MemoryFileSystem
 from obstore.store import MemoryStore
 
@@ -79,6 +78,10 @@ def _contenders(keys: list[str], data: bytes) -> dict[str, dict[str, Op]]:
     """Per operation, per contender: ``op(i)`` on ``keys[i]``."""
     ours = BlobStore(MemoryDriver(), name="bench")
     ob = MemoryStore()
+    # fsspec's sync-to-async adapter (fsspec >= 2024.12; imported here, so that the module
+    # imports with the oldest fsspec the fsspec extra allows)
+    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
     sync_fs = MemoryFileSystem()
     afs = AsyncFileSystemWrapper(sync_fs, asynchronous=True)
     # MemoryFileSystem's store is shared by every instance: a root of our own

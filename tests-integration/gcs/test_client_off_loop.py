@@ -56,11 +56,13 @@ async def test_building_the_client_leaves_the_loop_free(
 
     monkeypatch.setattr(gcloud_token, "get_service_data", get_service_data)
     monkeypatch.setattr(Storage, "__init__", storage_init)
-    # Without a key file the SDK looks for Application Default Credentials: in an empty
-    # gcloud config directory (never in this machine's own credentials).
+    # Without a key file the SDK looks for Application Default Credentials: under an empty
+    # home directory (never in this machine's own credentials). Not through CLOUDSDK_CONFIG:
+    # gcloud-aio-auth < 5.x treats a missing file in a directory named there as an error.
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-    (tmp_path / "gcloud").mkdir()
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.delenv("CLOUDSDK_CONFIG", raising=False)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     settings = {"credentials_path": service_account["path"]} if key_file else {}
 
     local = BlobStore(LocalDriver(StorageLocalConfig(root_dir=str(tmp_path / "l"))), name="local")
