@@ -351,6 +351,17 @@ class ObstoreS3Driver(BlobDriver):
             return None
         return etag_md5({"ETag": result.meta["e_tag"]})
 
+    async def _get(self, key: str, options: GetOptions | None) -> GetResult:
+        """One GET (or HEAD, ``options["head"]``); a missing bucket is told from a missing
+        key (obstore reports both as not found)."""
+        store = self._store or await self._open()
+        try:
+            return await obstore.get_async(store, key, options=options)
+        except Exception as exc:
+            if await self._missing_bucket(exc):
+                raise self._no_bucket() from exc
+            raise
+
     async def stream(
         self,
         key: str,
@@ -360,15 +371,7 @@ class ObstoreS3Driver(BlobDriver):
         chunk_size: int,
         conditions: Conditions | None = None,
     ) -> AsyncIterator[bytes]:
-        store = self._store or await self._open()
-        try:
-            result = await obstore.get_async(
-                store, key, options=self._get_options(start, end, conditions)
-            )
-        except Exception as exc:
-            if await self._missing_bucket(exc):
-                raise self._no_bucket() from exc
-            raise
+        result = await self._get(key, self._get_options(start, end, conditions))
         expected = self._expected(result, start, end)
         hasher = MD5.running() if expected is not None else None
         # obstore joins what arrives up to at least min_chunk_size: from half the chunk
@@ -387,15 +390,7 @@ class ObstoreS3Driver(BlobDriver):
     async def read(
         self, key: str, *, start: int, end: int | None, conditions: Conditions | None = None
     ) -> bytes:
-        store = self._store or await self._open()
-        try:
-            result = await obstore.get_async(
-                store, key, options=self._get_options(start, end, conditions)
-            )
-        except Exception as exc:
-            if await self._missing_bucket(exc):
-                raise self._no_bucket() from exc
-            raise
+        result = await self._get(key, self._get_options(start, end, conditions))
         data = bytes(await result.bytes_async())
         expected = self._expected(result, start, end)
         if expected is not None and await MD5.of(data) != expected:
@@ -411,15 +406,7 @@ class ObstoreS3Driver(BlobDriver):
         end: int | None,
         conditions: Conditions | None = None,
     ) -> int:
-        store = self._store or await self._open()
-        try:
-            result = await obstore.get_async(
-                store, key, options=self._get_options(start, end, conditions)
-            )
-        except Exception as exc:
-            if await self._missing_bucket(exc):
-                raise self._no_bucket() from exc
-            raise
+        result = await self._get(key, self._get_options(start, end, conditions))
         first, stop = result.range
         size = stop - first
         if size > buffer.nbytes:
@@ -448,15 +435,9 @@ class ObstoreS3Driver(BlobDriver):
         return size
 
     async def head(self, key: str, *, conditions: Conditions | None = None) -> BlobInfo:
-        store = self._store or await self._open()
         options = self._get_options(0, None, conditions) or {}
         options["head"] = True
-        try:
-            result = await obstore.get_async(store, key, options=options)
-        except Exception as exc:
-            if await self._missing_bucket(exc):
-                raise self._no_bucket() from exc
-            raise
+        result = await self._get(key, options)
         meta = result.meta
         attributes = dict(result.attributes)
         content_type = attributes.pop("Content-Type", None)
